@@ -1,0 +1,81 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "caulk",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "caulk", targets: ["caulk"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+    ],
+    targets: [
+        // Wire types shared by the server and the CLI.
+        .target(name: "CaulkAPI"),
+        // SQLite through GRDB on the system libsqlite3; schema from Migrations/.
+        .target(
+            name: "CaulkStore",
+            dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
+            plugins: ["EmbedFiles"]
+        ),
+        // Inventory, tokens, import formats, validation. Knows no HTTP.
+        .target(
+            name: "CaulkDomain",
+            dependencies: [
+                "CaulkAPI", "CaulkStore",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // REST API on Hummingbird.
+        .target(
+            name: "CaulkServer",
+            dependencies: [
+                "CaulkAPI", "CaulkDomain",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            plugins: ["EmbedFiles"]
+        ),
+        // The `caulk` command line: `serve` plus the API client subcommands.
+        .target(
+            name: "CaulkCLI",
+            dependencies: [
+                "CaulkAPI", "CaulkDomain", "CaulkServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .executableTarget(name: "caulk", dependencies: ["CaulkCLI"]),
+
+        // Build-time embedding of Migrations/*.sql, config/ and openapi.yaml into the binary.
+        .executableTarget(name: "caulk-embed"),
+        .plugin(name: "EmbedFiles", capability: .buildTool(), dependencies: ["caulk-embed"]),
+
+        .testTarget(
+            name: "CaulkStoreTests",
+            dependencies: ["CaulkStore", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        .testTarget(name: "CaulkDomainTests", dependencies: ["CaulkDomain", "CaulkStore", "CaulkAPI"]),
+        .testTarget(
+            name: "CaulkServerTests",
+            dependencies: [
+                "CaulkServer", "CaulkDomain", "CaulkAPI", "CaulkStore",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .testTarget(
+            name: "CaulkCLITests",
+            dependencies: ["CaulkServer", "CaulkDomain", "CaulkAPI"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,95 @@
+import AsyncHTTPClient
+import CaulkAPI
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// A thin client of the caulk REST API: one method per HTTP verb, errors carrying the server's message.
+struct APIClient {
+    let baseURL: String
+    let token: String?
+    var timeout: TimeAmount = .seconds(120)
+
+    func get<T: Decodable>(_ path: String, query: [(String, String)] = [], as type: T.Type) async throws -> T {
+        try decode(type, from: try await send(.GET, path, query: query))
+    }
+
+    func post<T: Decodable>(_ path: String, query: [(String, String)] = [], json body: some Encodable, as type: T.Type) async throws -> T {
+        try decode(type, from: try await send(.POST, path, query: query, body: try JSONCoding.encoder().encode(body), contentType: "application/json"))
+    }
+
+    func post<T: Decodable>(_ path: String, query: [(String, String)] = [], raw body: Data, contentType: String, as type: T.Type) async throws -> T {
+        try decode(type, from: try await send(.POST, path, query: query, body: body, contentType: contentType))
+    }
+
+    func patch<T: Decodable>(_ path: String, json body: some Encodable, as type: T.Type) async throws -> T {
+        try decode(type, from: try await send(.PATCH, path, body: try JSONCoding.encoder().encode(body), contentType: "application/json"))
+    }
+
+    @discardableResult
+    func delete(_ path: String, query: [(String, String)] = []) async throws -> Data {
+        try await send(.DELETE, path, query: query)
+    }
+
+    /// Every page of a list, following `next_cursor` until the end or `limit` items.
+    func all<Item: Codable & Sendable>(_ path: String, query: [(String, String)], limit: Int?, as type: Item.Type) async throws -> [Item] {
+        var items: [Item] = []
+        var cursor: String?
+        repeat {
+            var pageQuery = query + [("limit", String(min(limit.map { $0 - items.count } ?? 1000, 1000)))]
+            if let cursor { pageQuery.append(("cursor", cursor)) }
+            let page = try await get(path, query: pageQuery, as: Page<Item>.self)
+            items += page.items
+            cursor = page.nextCursor
+        } while cursor != nil && (limit.map { items.count < $0 } ?? true)
+        return items
+    }
+
+    func send(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: Data? = nil, contentType: String? = nil) async throws -> Data {
+        var components = URLComponents(string: baseURL.hasSuffix("/") ? String(baseURL.dropLast()) + path : baseURL + path)
+        if !query.isEmpty { components?.queryItems = query.map { URLQueryItem(name: $0.0, value: $0.1) } }
+        // `+` in a query means a space to most servers; encode it.
+        let encodedQuery = components?.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
+        components?.percentEncodedQuery = encodedQuery
+        guard let url = components?.url?.absoluteString, url.hasPrefix("http://") || url.hasPrefix("https://") else {
+            throw CLIError.usage("'\(baseURL)' is not a caulk URL like \(CLIConfig.defaultURL)")
+        }
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        request.headers.add(name: "Accept", value: "application/json")
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        if let body {
+            request.body = .bytes(ByteBuffer(bytes: body))
+            if let contentType { request.headers.add(name: "Content-Type", value: contentType) }
+        }
+        let response: HTTPClientResponse
+        let data: Data
+        do {
+            response = try await HTTPClient.shared.execute(request, timeout: timeout)
+            data = Data(buffer: try await response.body.collect(upTo: 256 * 1024 * 1024))
+        } catch {
+            throw CLIError.failure("cannot reach caulk at \(baseURL): \(Self.describe(error)); is `caulk serve` running there? (set --url or CAULK_URL)")
+        }
+        guard (200..<300).contains(Int(response.status.code)) else {
+            let message = (try? JSONCoding.decoder().decode(APIErrorBody.self, from: data))?.error.message
+                ?? String(decoding: data.prefix(500), as: UTF8.self)
+            throw CLIError.server(status: Int(response.status.code), message: message.isEmpty ? response.status.reasonPhrase : message)
+        }
+        return data
+    }
+
+    private func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
+        do {
+            return try JSONCoding.decoder().decode(type, from: data)
+        } catch {
+            throw CLIError.failure("unexpected answer from \(baseURL) (is it a caulk server of the same version?): \(error)")
+        }
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        let text = String(describing: error)
+        if text.contains("connectionRefused") || text.contains("Connection refused") { return "connection refused" }
+        if text.contains("deadlineExceeded") || text.contains("connectTimeout") { return "timed out" }
+        return text
+    }
+}

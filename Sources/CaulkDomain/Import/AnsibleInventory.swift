@@ -1,0 +1,268 @@
+import CaulkAPI
+import CaulkStore
+import Foundation
+
+/// An Ansible inventory as parsed from INI or YAML: groups with hosts, children and variables.
+struct AnsibleInventory {
+    struct Host {
+        var name: String
+        var vars: [String: String] = [:]
+        var line: Int?
+    }
+
+    struct Group {
+        var name: String
+        var hosts: [String] = []
+        var children: [String] = []
+        var vars: [String: String] = [:]
+        var line: Int?
+    }
+
+    private(set) var groups: [String: Group] = [:]
+    private(set) var groupOrder: [String] = []
+    private(set) var hosts: [String: Host] = [:]
+    private(set) var hostOrder: [String] = []
+
+    mutating func group(_ name: String, line: Int?) {
+        if groups[name] == nil {
+            groups[name] = Group(name: name, line: line)
+            groupOrder.append(name)
+        }
+    }
+
+    mutating func addHost(_ name: String, to groupName: String, vars: [String: String], line: Int?) {
+        group(groupName, line: line)
+        if !groups[groupName]!.hosts.contains(name) { groups[groupName]!.hosts.append(name) }
+        if hosts[name] == nil {
+            hosts[name] = Host(name: name, line: line)
+            hostOrder.append(name)
+        }
+        hosts[name]!.vars.merge(vars) { _, new in new }
+    }
+
+    mutating func addChild(_ child: String, to groupName: String, line: Int?) {
+        group(groupName, line: line)
+        group(child, line: line)
+        if !groups[groupName]!.children.contains(child) { groups[groupName]!.children.append(child) }
+    }
+
+    mutating func setVars(_ vars: [String: String], on groupName: String, line: Int?) {
+        group(groupName, line: line)
+        groups[groupName]!.vars.merge(vars) { _, new in new }
+    }
+}
+
+// MARK: - From groups to clusters
+
+/// How an Ansible inventory becomes caulk clusters (documented in README, "Ansible inventories"):
+///
+/// - Each top-level group (one that is no other group's child; `all` and `ungrouped` aside) is a
+///   cluster, named after the group with `_` turned into `-`. Its hosts and the hosts of every group
+///   below it are the cluster's nodes. `caulk_cluster` on a host or group, or `--cluster` on the
+///   import, names the cluster instead.
+/// - A host is a control-plane node when it is in a group named `control_plane`, `control-plane`,
+///   `kube_control_plane`, `kube-master`, `kube_master`, `master(s)`, or ending in `_control_plane`,
+///   `-control-plane`, `_masters` or `-masters`; or when `caulk_role=control-plane`.
+/// - `ansible_host`, `ansible_port`, `ansible_user`, `ansible_ssh_private_key_file` (and the older
+///   `ansible_ssh_host/port/user`) give the address and SSH settings; `caulk_host_key`, `caulk_labels`
+///   (`k=v,k=v`), `caulk_bastion`, `caulk_node_name` and, on the cluster, `caulk_api_endpoint`
+///   (default `https://<first control-plane address>:6443`), `caulk_pod_cidr`, `caulk_encapsulation`,
+///   `caulk_calico_namespace` fill in the rest. Variables follow Ansible's precedence: `all`, then
+///   parent groups, then child groups, then the host.
+extension AnsibleInventory {
+    static let controlPlaneGroups: Set<String> = [
+        "control_plane", "control-plane", "kube_control_plane", "kube-control-plane", "kube-master", "kube_master",
+        "master", "masters",
+    ]
+    static let controlPlaneSuffixes = ["_control_plane", "-control-plane", "_masters", "-masters"]
+
+    static func isControlPlaneGroup(_ name: String) -> Bool {
+        controlPlaneGroups.contains(name.lowercased()) || controlPlaneSuffixes.contains { name.lowercased().hasSuffix($0) }
+    }
+
+    private static let implicitGroups: Set<String> = ["all", "ungrouped"]
+
+    func clusters(forcedCluster: String?, now: Date) throws(DomainError) -> [InventoryCluster] {
+        var parents: [String: [String]] = [:]
+        for group in groups.values {
+            for child in group.children { parents[child, default: []].append(group.name) }
+        }
+        func ancestors(_ name: String) -> [(name: String, depth: Int)] {
+            var result: [(String, Int)] = []
+            var frontier = [(name, 0)]
+            var seen: Set<String> = []
+            while let (current, depth) = frontier.popLast() {
+                guard seen.insert(current).inserted else { continue }
+                result.append((current, depth))
+                for parent in parents[current] ?? [] { frontier.append((parent, depth + 1)) }
+            }
+            return result
+        }
+        let topLevel = Set(groups.keys.filter { name in
+            !Self.implicitGroups.contains(name) && (parents[name] ?? []).allSatisfy { $0 == "all" }
+        })
+        let allVars = groups["all"]?.vars ?? [:]
+
+        struct Member {
+            var host: Host
+            var vars: [String: String]
+            var controlPlane: Bool
+        }
+        var members: [String: [Member]] = [:]
+        var clusterOrder: [String] = []
+        var clusterGroup: [String: String] = [:]
+
+        for hostName in hostOrder {
+            let host = hosts[hostName]!
+            let direct = groupOrder.filter { groups[$0]!.hosts.contains(hostName) }
+            var groupDepths: [String: Int] = [:]
+            for group in direct {
+                for (name, depth) in ancestors(group) { groupDepths[name] = max(groupDepths[name] ?? 0, depth) }
+            }
+            // Ansible applies parents before children: the deepest ancestor first.
+            var vars = allVars
+            for (name, _) in groupDepths.filter({ !Self.implicitGroups.contains($0.key) }).sorted(by: { ($0.value, $0.key) > ($1.value, $1.key) }) {
+                vars.merge(groups[name]!.vars) { _, new in new }
+            }
+            vars.merge(host.vars) { _, new in new }
+
+            let clusterName: String
+            if let forced = forcedCluster {
+                clusterName = forced
+            } else if let named = vars["caulk_cluster"] {
+                clusterName = named
+            } else {
+                let candidates = groupDepths.keys.filter { topLevel.contains($0) }.sorted()
+                guard let only = candidates.first else {
+                    throw .invalidInventory(line: host.line, field: "host \(hostName)", message: "is in no group, so no cluster; put it in a cluster's group, set caulk_cluster, or import with --cluster NAME")
+                }
+                guard candidates.count == 1 else {
+                    throw .invalidInventory(line: host.line, field: "host \(hostName)", message: "is under groups \(candidates.joined(separator: " and ")), which would make it a node of two clusters; set caulk_cluster for it, or import with --cluster NAME")
+                }
+                clusterName = Self.clusterName(fromGroup: only)
+                clusterGroup[clusterName] = only
+            }
+            let controlPlane = vars["caulk_role"].map { $0 == NodeRole.controlPlane.rawValue }
+                ?? groupDepths.keys.contains(where: Self.isControlPlaneGroup)
+            if members[clusterName] == nil { clusterOrder.append(clusterName) }
+            members[clusterName, default: []].append(Member(host: host, vars: vars, controlPlane: controlPlane))
+        }
+
+        return try clusterOrder.map { name throws(DomainError) in
+            var clusterVars = allVars
+            if let group = clusterGroup[name] { clusterVars.merge(groups[group]!.vars) { _, new in new } }
+            return try cluster(name: name, line: clusterGroup[name].flatMap { groups[$0]?.line }, vars: clusterVars,
+                               members: members[name]!.map { ($0.host, $0.vars, $0.controlPlane) }, now: now)
+        }
+    }
+
+    static func clusterName(fromGroup group: String) -> String {
+        group.lowercased().replacingOccurrences(of: "_", with: "-")
+    }
+
+    private static let variableOfField: [String: String] = [
+        "name": "caulk_node_name", "address": "ansible_host", "ssh.port": "ansible_port", "ssh.user": "ansible_user",
+        "ssh.key": "ansible_ssh_private_key_file", "ssh.bastion": "caulk_bastion", "host_key": "caulk_host_key",
+        "labels": "caulk_labels", "api_endpoint": "caulk_api_endpoint", "pod_cidr": "caulk_pod_cidr",
+    ]
+
+    private static func renamed(_ error: DomainError, subject: String, line: Int?) -> DomainError {
+        guard case .invalid(let field, let message) = error else { return error }
+        let top = field.hasPrefix("labels.") ? "labels" : field
+        return .invalidInventory(line: line, field: "\(subject) \(variableOfField[top] ?? field)", message: message)
+    }
+
+    private func cluster(
+        name: String, line: Int?, vars: [String: String],
+        members: [(host: Host, vars: [String: String], controlPlane: Bool)], now: Date
+    ) throws(DomainError) -> InventoryCluster {
+        let subject = "cluster \(name)"
+        func ssh(_ vars: [String: String]) throws(DomainError) -> SSHOverrides {
+            var ssh = SSHOverrides(
+                user: vars["ansible_user"] ?? vars["ansible_ssh_user"],
+                key: vars["ansible_ssh_private_key_file"] ?? vars["ansible_private_key_file"],
+                bastion: vars["caulk_bastion"]
+            )
+            if let port = vars["ansible_port"] ?? vars["ansible_ssh_port"] {
+                guard let number = Int(port) else { throw .invalid(field: "ssh.port", message: "'\(port)' is not a port number") }
+                ssh.port = number
+            }
+            return ssh
+        }
+        func address(_ member: (host: Host, vars: [String: String], controlPlane: Bool)) -> String {
+            member.vars["ansible_host"] ?? member.vars["ansible_ssh_host"] ?? member.host.name
+        }
+
+        var input = ClusterInput(name: name, apiEndpoint: vars["caulk_api_endpoint"], podCidr: vars["caulk_pod_cidr"])
+        let record: ClusterRecord
+        do throws(DomainError) {
+            if let text = vars["caulk_encapsulation"] {
+                guard let value = Encapsulation(rawValue: text) else { throw DomainError.invalid(field: "caulk_encapsulation", message: "'\(text)' is not one of vxlan, ipip, none") }
+                input.encapsulation = value
+            }
+            if let text = vars["caulk_calico_namespace"] {
+                guard let value = CalicoNamespace(rawValue: text) else { throw DomainError.invalid(field: "caulk_calico_namespace", message: "'\(text)' is not kube-system or calico-system") }
+                input.calicoNamespace = value
+            }
+            input.ssh = try ssh(vars)
+            if input.apiEndpoint == nil, let first = members.first(where: \.controlPlane) {
+                let host = address(first)
+                input.apiEndpoint = "https://" + (host.contains(":") ? "[\(host)]" : host) + ":6443"
+            }
+            guard input.apiEndpoint != nil else {
+                throw DomainError.invalid(field: "api_endpoint", message: "is unknown: no control-plane host and no caulk_api_endpoint; put the control-plane hosts in a group like \(name.replacingOccurrences(of: "-", with: "_"))_control_plane or set caulk_api_endpoint")
+            }
+            if !Validate.isLabel(name, allowUppercase: false) {
+                throw DomainError.invalid(field: "name", message: "'\(name)' is not a DNS-1123 label, so it cannot name a cluster; set caulk_cluster or import with --cluster NAME")
+            }
+            record = try InventoryRules.cluster(input, over: nil, now: now)
+        } catch {
+            throw Self.renamed(error, subject: subject, line: line)
+        }
+
+        var nodes: [NodeRecord] = []
+        var seen: [String: String] = [:]
+        for member in members {
+            let hostSubject = "host \(member.host.name)"
+            do throws(DomainError) {
+                let nodeSSH = try ssh(member.vars)
+                let overrides = SSHOverrides(
+                    user: nodeSSH.user == record.sshUser ? nil : nodeSSH.user,
+                    port: nodeSSH.port == record.sshPort ? nil : nodeSSH.port,
+                    key: nodeSSH.key == record.sshKey ? nil : nodeSSH.key,
+                    bastion: nodeSSH.bastion == record.bastion ? nil : nodeSSH.bastion
+                )
+                let nodeName = member.vars["caulk_node_name"]
+                    ?? String(member.host.name.lowercased().prefix { $0 != "." })
+                let input = NodeInput(
+                    name: nodeName,
+                    address: address(member),
+                    role: member.controlPlane ? .controlPlane : .worker,
+                    labels: try Self.labels(member.vars["caulk_labels"]),
+                    ssh: overrides,
+                    hostKey: member.vars["caulk_host_key"]
+                )
+                let node = try InventoryRules.node(input, clusterId: 0, over: nil, now: now)
+                if let other = seen[node.name] {
+                    throw DomainError.invalidInventory(line: member.host.line, field: hostSubject, message: "becomes node \(node.name) of cluster \(name), as does host \(other); set caulk_node_name on one of them")
+                }
+                seen[node.name] = member.host.name
+                nodes.append(node)
+            } catch {
+                throw Self.renamed(error, subject: hostSubject, line: member.host.line)
+            }
+        }
+        return InventoryCluster(cluster: record, nodes: nodes)
+    }
+
+    private static func labels(_ text: String?) throws(DomainError) -> [String: String] {
+        guard let text, !text.isEmpty else { return [:] }
+        var labels: [String: String] = [:]
+        for pair in text.split(separator: ",") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2 else { throw .invalid(field: "labels", message: "'\(pair)' is not key=value") }
+            labels[parts[0].trimmingCharacters(in: .whitespaces)] = parts[1].trimmingCharacters(in: .whitespaces)
+        }
+        return labels
+    }
+}

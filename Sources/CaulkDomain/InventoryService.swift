@@ -1,0 +1,165 @@
+import CaulkAPI
+import CaulkStore
+import Foundation
+
+/// Clusters and nodes: listing, reading, creating, changing, deleting, importing.
+public struct InventoryService: Sendable {
+    let store: Store
+    let clock: @Sendable () -> Date
+
+    public init(store: Store, clock: @escaping @Sendable () -> Date = Date.init) {
+        self.store = store
+        self.clock = clock
+    }
+
+    // MARK: Clusters
+
+    public func clusters(encapsulation: Encapsulation? = nil, paging: Paging = Paging()) async throws -> Page<Cluster> {
+        let rows = try await store.clusters(encapsulation: encapsulation?.rawValue, after: paging.after, limit: paging.limit)
+        return Page(
+            items: rows.map(InventoryRules.api),
+            nextCursor: paging.nextCursor(lastId: rows.last?.cluster.id, count: rows.count)
+        )
+    }
+
+    public func cluster(_ name: String) async throws -> Cluster {
+        InventoryRules.api(try await clusterRow(name))
+    }
+
+    public func createCluster(_ input: ClusterInput) async throws -> Cluster {
+        let record = try InventoryRules.cluster(input, over: nil, now: clock())
+        if try await store.cluster(named: record.name) != nil {
+            throw DomainError.conflict("cluster \(record.name) already exists; change it with `caulk clusters set \(record.name) …`")
+        }
+        let inserted = try await mapConstraint("cluster \(record.name) already exists") {
+            try await store.insertCluster(record)
+        }
+        return InventoryRules.api(ClusterRow(cluster: inserted, nodeCount: 0))
+    }
+
+    public func updateCluster(_ name: String, _ patch: ClusterInput) async throws -> Cluster {
+        let row = try await clusterRow(name)
+        if let newName = patch.name, newName != name {
+            throw DomainError.invalid(field: "name", message: "a cluster cannot be renamed; create a new one and import its nodes")
+        }
+        let record = try InventoryRules.cluster(patch, over: row.cluster, now: clock())
+        try await store.updateCluster(record)
+        return InventoryRules.api(ClusterRow(cluster: record, nodeCount: row.nodeCount))
+    }
+
+    public func deleteCluster(_ name: String, cascade: Bool) async throws {
+        switch try await store.deleteCluster(named: name, cascade: cascade) {
+        case .deleted:
+            return
+        case .notFound:
+            throw DomainError.notFound("no cluster named \(name)")
+        case .hasNodes(let count):
+            throw DomainError.conflict("cluster \(name) still has \(count) node(s); delete them first or ask for cascade (`caulk clusters rm \(name) --cascade`)")
+        }
+    }
+
+    // MARK: Nodes
+
+    public func nodes(cluster: String? = nil, role: NodeRole? = nil, labels: [String] = [], paging: Paging = Paging()) async throws -> Page<Node> {
+        var filter = NodeFilter(role: role?.rawValue)
+        if let cluster {
+            filter.clusterId = try await clusterRow(cluster).cluster.id
+        }
+        filter.labels = try labels.map { selector throws(DomainError) in
+            guard let equals = selector.firstIndex(of: "="), equals != selector.startIndex else {
+                throw .invalid(field: "label", message: "\(Validate.quoted(selector)) is not a key=value selector")
+            }
+            let pair = (key: String(selector[..<equals]), value: String(selector[selector.index(after: equals)...]))
+            _ = try Validate.labels([pair.key: pair.value], field: "label")
+            return pair
+        }
+        let rows = try await store.nodes(filter, after: paging.after, limit: paging.limit)
+        return Page(items: rows.map(InventoryRules.api), nextCursor: paging.nextCursor(lastId: rows.last?.node.id, count: rows.count))
+    }
+
+    public func node(cluster: String, name: String) async throws -> Node {
+        InventoryRules.api(try await nodeRow(cluster: cluster, name: name))
+    }
+
+    public func createNode(_ input: NodeInput) async throws -> Node {
+        guard let clusterName = input.cluster else { throw DomainError.invalid(field: "cluster", message: "is required") }
+        let cluster = try await clusterRow(clusterName).cluster
+        let record = try InventoryRules.node(input, clusterId: cluster.id!, over: nil, now: clock())
+        if try await store.node(cluster: cluster.name, name: record.name) != nil {
+            throw DomainError.conflict("node \(record.name) already exists in cluster \(cluster.name)")
+        }
+        let inserted = try await mapConstraint("node \(record.name) already exists in cluster \(cluster.name)") {
+            try await store.insertNode(record)
+        }
+        return InventoryRules.api(NodeRow(node: inserted, clusterName: cluster.name))
+    }
+
+    public func updateNode(cluster: String, name: String, _ patch: NodeInput) async throws -> Node {
+        let row = try await nodeRow(cluster: cluster, name: name)
+        if let newName = patch.name, newName != name {
+            throw DomainError.invalid(field: "name", message: "a node cannot be renamed; add it under the new name and delete the old one")
+        }
+        if let newCluster = patch.cluster, newCluster != cluster {
+            throw DomainError.invalid(field: "cluster", message: "a node cannot move between clusters")
+        }
+        let record = try InventoryRules.node(patch, clusterId: row.node.clusterId, over: row.node, now: clock())
+        try await store.updateNode(record)
+        return InventoryRules.api(NodeRow(node: record, clusterName: cluster))
+    }
+
+    public func deleteNode(cluster: String, name: String) async throws {
+        let row = try await nodeRow(cluster: cluster, name: name)
+        guard try await store.deleteNode(id: row.node.id!) else {
+            throw DomainError.notFound("no node named \(name) in cluster \(cluster)")
+        }
+    }
+
+    // MARK: Import
+
+    /// Imports an inventory file: every cluster and node in it is created or updated in one
+    /// transaction, or nothing is when any part is invalid.
+    public func importInventory(_ text: String, format: InventoryFormat, cluster: String? = nil, dryRun: Bool) async throws -> ImportResult {
+        let (detected, inventory) = try InventoryImport.parse(text, format: format, cluster: cluster, now: clock())
+        let counts = try await store.applyInventory(inventory, dryRun: dryRun, now: clock())
+        let clusters = ChangeCounts(created: counts.clusters.created, updated: counts.clusters.updated, unchanged: counts.clusters.unchanged)
+        let nodes = ChangeCounts(created: counts.nodes.created, updated: counts.nodes.updated, unchanged: counts.nodes.unchanged)
+        let total = "\(inventory.count) cluster(s), \(inventory.reduce(0) { $0 + $1.nodes.count }) node(s)"
+        let message: String
+        if !clusters.changed && !nodes.changed {
+            message = "no changes: \(total) already up to date"
+        } else {
+            message = (dryRun ? "would change: " : "imported: ")
+                + "clusters \(clusters.created) created, \(clusters.updated) updated, \(clusters.unchanged) unchanged; "
+                + "nodes \(nodes.created) created, \(nodes.updated) updated, \(nodes.unchanged) unchanged"
+        }
+        return ImportResult(format: detected, dryRun: dryRun, clusters: clusters, nodes: nodes, message: message)
+    }
+
+    // MARK: Helpers
+
+    private func clusterRow(_ name: String) async throws -> ClusterRow {
+        _ = try Validate.name(name, field: "cluster")
+        guard let row = try await store.cluster(named: name) else {
+            throw DomainError.notFound("no cluster named \(name); `caulk clusters list` shows the known ones")
+        }
+        return row
+    }
+
+    private func nodeRow(cluster: String, name: String) async throws -> NodeRow {
+        _ = try Validate.name(name, field: "node")
+        let clusterRow = try await clusterRow(cluster)
+        guard let row = try await store.node(cluster: clusterRow.cluster.name, name: name) else {
+            throw DomainError.notFound("no node named \(name) in cluster \(cluster)")
+        }
+        return row
+    }
+
+    /// A unique-constraint failure lost to a concurrent writer is a conflict, not a crash.
+    private func mapConstraint<T>(_ message: String, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch where Store.isConstraintViolation(error) {
+            throw DomainError.conflict(message)
+        }
+    }
+}

@@ -1,0 +1,75 @@
+import CaulkAPI
+import CaulkStore
+import Crypto
+import Foundation
+
+/// Bearer tokens: `caulk_` and 43 base64url characters (256 random bits). Only the SHA-256 of a
+/// secret is stored, so a leaked database does not leak working tokens.
+public struct TokenService: Sendable {
+    let store: Store
+    let clock: @Sendable () -> Date
+
+    public init(store: Store, clock: @escaping @Sendable () -> Date = Date.init) {
+        self.store = store
+        self.clock = clock
+    }
+
+    static let prefix = "caulk_"
+
+    public func create(name: String, role: Role) async throws -> CreatedToken {
+        _ = try Validate.name(name, field: "name")
+        var bytes = [UInt8](repeating: 0, count: 32)
+        var generator = SystemRandomNumberGenerator()
+        for index in bytes.indices { bytes[index] = generator.next() }
+        let secret = Self.prefix + Data(bytes).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+        let record = TokenRecord(name: name, role: role.rawValue, secretHash: Self.hash(secret), createdAt: clock())
+        do {
+            let inserted = try await store.insertToken(record)
+            return CreatedToken(token: Self.api(inserted), secret: secret)
+        } catch where Store.isConstraintViolation(error) {
+            throw DomainError.conflict("a token named \(name) already exists; revoke it first (`caulk tokens revoke \(name)`) or pick another name")
+        }
+    }
+
+    /// The identity behind a presented secret, or nil when it is unknown or revoked.
+    public func authenticate(_ secret: String) async throws -> (id: Int64, identity: Identity)? {
+        guard secret.hasPrefix(Self.prefix), secret.utf8.count < 200 else { return nil }
+        guard let record = try await store.activeToken(secretHash: Self.hash(secret)),
+            let role = Role(rawValue: record.role)
+        else { return nil }
+        try? await store.touchToken(id: record.id!, at: clock())
+        return (record.id!, Identity(name: record.name, role: role))
+    }
+
+    public func list(includeRevoked: Bool = false, paging: Paging = Paging()) async throws -> Page<TokenInfo> {
+        let records = try await store.tokens(includeRevoked: includeRevoked, after: paging.after, limit: paging.limit)
+        return Page(items: records.map(Self.api), nextCursor: paging.nextCursor(lastId: records.last?.id, count: records.count))
+    }
+
+    public func revoke(name: String) async throws -> TokenInfo {
+        _ = try Validate.name(name, field: "name")
+        guard let record = try await store.revokeToken(named: name, at: clock()) else {
+            throw DomainError.notFound("no active token named \(name)")
+        }
+        return Self.api(record)
+    }
+
+    /// On a database that has never had a token, creates the first admin token.
+    public func bootstrapIfEmpty(name: String = "admin") async throws -> CreatedToken? {
+        guard try await store.tokenCount() == 0 else { return nil }
+        return try await create(name: name, role: .admin)
+    }
+
+    static func hash(_ secret: String) -> String {
+        SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func api(_ record: TokenRecord) -> TokenInfo {
+        TokenInfo(
+            name: record.name, role: Role(rawValue: record.role) ?? .viewer,
+            createdAt: record.createdAt, lastUsedAt: record.lastUsedAt, revokedAt: record.revokedAt
+        )
+    }
+}

@@ -1,0 +1,75 @@
+import CaulkDomain
+import CaulkStore
+import Foundation
+import Hummingbird
+import Logging
+
+/// Everything the API needs, built once.
+public struct Services: Sendable {
+    public let store: Store
+    public let inventory: InventoryService
+    public let tokens: TokenService
+
+    public init(store: Store) {
+        self.store = store
+        inventory = InventoryService(store: store)
+        tokens = TokenService(store: store)
+    }
+}
+
+/// The router with every route; tests drive it directly (`app.test(.router)`) or over a socket.
+public func buildRouter(_ services: Services) -> Router<AppRequestContext> {
+    let router = Router(context: AppRequestContext.self)
+    router.add(middleware: ErrorMiddleware())
+    router.add(middleware: LogRequestsMiddleware(.info))
+    HealthController(store: services.store).addRoutes(to: router)
+
+    let v1 = router.group("v1").add(middleware: AuthMiddleware(tokens: services.tokens))
+    ClustersController(inventory: services.inventory).addRoutes(to: v1)
+    NodesController(inventory: services.inventory).addRoutes(to: v1)
+    InventoryController(inventory: services.inventory).addRoutes(to: v1)
+    TokensController(tokens: services.tokens).addRoutes(to: v1)
+    return router
+}
+
+/// The composition root of `caulk serve`: database, services, router, HTTP server.
+public func buildApplication(
+    _ configuration: ServerConfiguration, logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) async throws -> some ApplicationProtocol {
+    let store = try Store.open(path: configuration.database)
+    let services = Services(store: store)
+    if let token = try await services.tokens.bootstrapIfEmpty() {
+        announce(token.secret, configuration: configuration, logger: logger)
+    }
+    return Application(
+        router: buildRouter(services),
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "caulk"),
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
+        logger: logger
+    )
+}
+
+/// Prints the first admin token once (it is not stored anywhere in clear) and, when asked,
+/// writes it to a file only its owner can read.
+private func announce(_ secret: String, configuration: ServerConfiguration, logger: Logger) {
+    let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
+    var lines = [
+        "caulk: this database had no tokens, so an admin token was created. It is shown only now:",
+        "",
+        "    export CAULK_URL=http://\(host):\(configuration.port)",
+        "    export CAULK_TOKEN=\(secret)",
+        "",
+    ]
+    if let path = configuration.bootstrapTokenFile {
+        let url = URL(fileURLWithPath: path)
+        do {
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            FileManager.default.createFile(atPath: path, contents: Data((secret + "\n").utf8), attributes: [.posixPermissions: 0o600])
+            lines.append("caulk: the token was also written to \(path) (mode 0600).")
+        } catch {
+            logger.error("could not write the bootstrap token to \(path): \(error)")
+        }
+    }
+    lines.append("caulk: lost it? Stop the server and run `caulk tokens create NAME --role admin --local --database \(configuration.database)`.")
+    FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+}

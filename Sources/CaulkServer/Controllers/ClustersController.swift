@@ -1,0 +1,40 @@
+import CaulkAPI
+import CaulkDomain
+import Hummingbird
+
+/// `/v1/clusters`: list, read, create, change, delete.
+struct ClustersController {
+    let inventory: InventoryService
+
+    static let inputKeys: [String: Set<String>] = [
+        "": ["name", "api_endpoint", "pod_cidr", "encapsulation", "calico_namespace", "ssh"],
+        "ssh": ["user", "port", "key", "bastion"],
+    ]
+
+    func addRoutes(to group: RouterGroup<AppRequestContext>) {
+        group.get("clusters") { request, context in
+            _ = try context.require(.viewer)
+            let page = try await inventory.clusters(encapsulation: try request.query("encapsulation", as: Encapsulation.self), paging: try request.paging())
+            return try JSON.response(page)
+        }
+        group.post("clusters") { request, context in
+            _ = try context.require(.admin)
+            let input = try await JSON.decode(ClusterInput.self, from: request, allowedKeys: Self.inputKeys)
+            return try JSON.response(try await inventory.createCluster(input), status: .created)
+        }
+        group.get("clusters/:name") { _, context in
+            _ = try context.require(.viewer)
+            return try JSON.response(try await inventory.cluster(try context.parameters.require("name")))
+        }
+        group.patch("clusters/:name") { request, context in
+            _ = try context.require(.admin)
+            let patch = try await JSON.decode(ClusterInput.self, from: request, allowedKeys: Self.inputKeys)
+            return try JSON.response(try await inventory.updateCluster(try context.parameters.require("name"), patch))
+        }
+        group.delete("clusters/:name") { request, context in
+            _ = try context.require(.admin)
+            try await inventory.deleteCluster(try context.parameters.require("name"), cascade: try request.flag("cascade"))
+            return Response(status: .noContent)
+        }
+    }
+}

@@ -1,0 +1,48 @@
+import CaulkAPI
+import CaulkDomain
+import Hummingbird
+
+/// `/v1/nodes`: list with filters, read, create, change, delete.
+struct NodesController {
+    let inventory: InventoryService
+
+    static let inputKeys: [String: Set<String>] = [
+        "": ["cluster", "name", "address", "role", "labels", "ssh", "host_key"],
+        "ssh": ["user", "port", "key", "bastion"],
+    ]
+
+    func addRoutes(to group: RouterGroup<AppRequestContext>) {
+        group.get("nodes") { request, context in
+            _ = try context.require(.viewer)
+            let page = try await inventory.nodes(
+                cluster: request.uri.queryParameters.get("cluster"),
+                role: try request.query("role", as: NodeRole.self),
+                labels: request.uri.queryParameters.getAll("label"),
+                paging: try request.paging()
+            )
+            return try JSON.response(page)
+        }
+        group.post("nodes") { request, context in
+            _ = try context.require(.admin)
+            let input = try await JSON.decode(NodeInput.self, from: request, allowedKeys: Self.inputKeys)
+            return try JSON.response(try await inventory.createNode(input), status: .created)
+        }
+        group.get("nodes/:cluster/:node") { _, context in
+            _ = try context.require(.viewer)
+            let node = try await inventory.node(cluster: try context.parameters.require("cluster"), name: try context.parameters.require("node"))
+            return try JSON.response(node)
+        }
+        group.patch("nodes/:cluster/:node") { request, context in
+            _ = try context.require(.admin)
+            let patch = try await JSON.decode(NodeInput.self, from: request, allowedKeys: Self.inputKeys)
+            let node = try await inventory.updateNode(
+                cluster: try context.parameters.require("cluster"), name: try context.parameters.require("node"), patch)
+            return try JSON.response(node)
+        }
+        group.delete("nodes/:cluster/:node") { _, context in
+            _ = try context.require(.admin)
+            try await inventory.deleteNode(cluster: try context.parameters.require("cluster"), name: try context.parameters.require("node"))
+            return Response(status: .noContent)
+        }
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+import Yams
+
+/// Settings of `caulk serve`. Each comes from, in rising precedence: the built-in default
+/// (`config/caulk.yaml`, embedded), a config file, an environment variable, a flag.
+public struct ServerConfiguration: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+    /// SQLite file; relative paths are relative to the working directory.
+    public var database: String
+    /// Where to write the first admin token (mode 0600), besides printing it once.
+    public var bootstrapTokenFile: String?
+
+    /// The defaults shipped in `config/caulk.yaml`.
+    public static var defaults: ServerConfiguration {
+        let text = Embedded.files.first { $0.name == "caulk.yaml" }!.contents
+        return try! ServerConfiguration(yaml: text, base: ServerConfiguration(host: "127.0.0.1", port: 8420, database: "var/caulk.db"), source: "built-in config/caulk.yaml")
+    }
+
+    public init(host: String, port: Int, database: String, bootstrapTokenFile: String? = nil) {
+        self.host = host
+        self.port = port
+        self.database = database
+        self.bootstrapTokenFile = bootstrapTokenFile
+    }
+
+    /// Applies the keys of a config file on top of `base`. Unknown keys are refused.
+    public init(yaml: String, base: ServerConfiguration, source: String) throws {
+        self = base
+        guard let loaded = try Yams.load(yaml: yaml) else { return }
+        guard let map = loaded as? [String: Any] else { throw ConfigurationError("\(source): expected key: value lines") }
+        for (key, value) in map {
+            let text = "\(value)"
+            switch key {
+            case "listen": try setListen(text, source: "\(source): listen")
+            case "database": database = text
+            case "bootstrap_token_file": bootstrapTokenFile = text
+            default: throw ConfigurationError("\(source): unknown key '\(key)' (known: listen, database, bootstrap_token_file)")
+            }
+        }
+    }
+
+    /// `HOST:PORT`, `[IPv6]:PORT` or `:PORT`.
+    public mutating func setListen(_ value: String, source: String) throws {
+        guard let colon = value.lastIndex(of: ":"), let port = Int(value[value.index(after: colon)...]), (1...65535).contains(port) else {
+            throw ConfigurationError("\(source): '\(value)' is not HOST:PORT, e.g. 127.0.0.1:8420")
+        }
+        var host = String(value[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        self.host = host.isEmpty ? "127.0.0.1" : host
+        self.port = port
+    }
+
+    /// Defaults, then the config file (flag, `CAULK_CONFIG`, or `./config/caulk.yaml` when
+    /// present), then `CAULK_LISTEN`, `CAULK_DATABASE`, `CAULK_BOOTSTRAP_TOKEN_FILE`.
+    public static func load(configFile: String?, environment: [String: String]) throws -> ServerConfiguration {
+        var configuration = defaults
+        let explicit = configFile ?? environment["CAULK_CONFIG"]
+        let path = explicit ?? (FileManager.default.fileExists(atPath: "config/caulk.yaml") ? "config/caulk.yaml" : nil)
+        if let path {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw ConfigurationError("cannot read config file \(path)")
+            }
+            configuration = try ServerConfiguration(yaml: text, base: configuration, source: path)
+        }
+        if let listen = environment["CAULK_LISTEN"] { try configuration.setListen(listen, source: "CAULK_LISTEN") }
+        if let database = environment["CAULK_DATABASE"] { configuration.database = database }
+        if let file = environment["CAULK_BOOTSTRAP_TOKEN_FILE"] { configuration.bootstrapTokenFile = file }
+        return configuration
+    }
+}
+
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

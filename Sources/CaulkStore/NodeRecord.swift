@@ -1,0 +1,101 @@
+import Foundation
+import GRDB
+
+/// A row of `nodes`. `labels` is a JSON object of strings.
+public struct NodeRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "nodes"
+    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+
+    public var id: Int64?
+    public var clusterId: Int64
+    public var name: String
+    public var address: String
+    public var role: String
+    public var labels: [String: String]
+    public var sshUser: String?
+    public var sshPort: Int?
+    public var sshKey: String?
+    public var bastion: String?
+    public var hostKey: String?
+    public var lastBootId: String?
+    public var lastSeenAt: Date?
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public enum Columns {
+        public static let id = Column("id")
+        public static let clusterId = Column("cluster_id")
+        public static let name = Column("name")
+        public static let role = Column("role")
+    }
+
+    public init(
+        id: Int64? = nil, clusterId: Int64, name: String, address: String, role: String, labels: [String: String],
+        sshUser: String?, sshPort: Int?, sshKey: String?, bastion: String?, hostKey: String?,
+        lastBootId: String? = nil, lastSeenAt: Date? = nil, createdAt: Date, updatedAt: Date
+    ) {
+        self.id = id
+        self.clusterId = clusterId
+        self.name = name
+        self.address = address
+        self.role = role
+        self.labels = labels
+        self.sshUser = sshUser
+        self.sshPort = sshPort
+        self.sshKey = sshKey
+        self.bastion = bastion
+        self.hostKey = hostKey
+        self.lastBootId = lastBootId
+        self.lastSeenAt = lastSeenAt
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) {
+        id = inserted.rowID
+    }
+
+    /// True when everything an inventory sets is equal; ids, timestamps and observed state
+    /// (boot id, last seen) are not compared.
+    public func hasSameContent(as other: NodeRecord) -> Bool {
+        var other = other
+        other.id = id
+        other.clusterId = clusterId
+        other.lastBootId = lastBootId
+        other.lastSeenAt = lastSeenAt
+        other.createdAt = createdAt
+        other.updatedAt = updatedAt
+        return self == other
+    }
+}
+
+/// A node row with its cluster's name.
+public struct NodeRow: Sendable, Equatable {
+    public var node: NodeRecord
+    public var clusterName: String
+
+    public init(node: NodeRecord, clusterName: String) {
+        self.node = node
+        self.clusterName = clusterName
+    }
+}
+
+/// What a node list is narrowed to. Empty fields match everything.
+public struct NodeFilter: Sendable, Equatable {
+    public var clusterId: Int64?
+    public var role: String?
+    /// Every pair must be present in the node's labels.
+    public var labels: [(key: String, value: String)]
+
+    public init(clusterId: Int64? = nil, role: String? = nil, labels: [(key: String, value: String)] = []) {
+        self.clusterId = clusterId
+        self.role = role
+        self.labels = labels
+    }
+
+    public static func == (lhs: NodeFilter, rhs: NodeFilter) -> Bool {
+        lhs.clusterId == rhs.clusterId && lhs.role == rhs.role
+            && lhs.labels.map { "\($0.key)=\($0.value)" } == rhs.labels.map { "\($0.key)=\($0.value)" }
+    }
+}

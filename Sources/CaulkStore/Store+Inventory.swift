@@ -1,0 +1,119 @@
+import Foundation
+import GRDB
+
+extension Store {
+    // MARK: Clusters
+
+    /// Clusters ordered by id, after the cursor id, with their node counts.
+    public func clusters(encapsulation: String? = nil, after: Int64? = nil, limit: Int) async throws -> [ClusterRow] {
+        try await writer.read { db in
+            var request = ClusterRecord.order(ClusterRecord.Columns.id).limit(limit)
+            if let after { request = request.filter(ClusterRecord.Columns.id > after) }
+            if let encapsulation { request = request.filter(ClusterRecord.Columns.encapsulation == encapsulation) }
+            return try request.fetchAll(db).map { try ClusterRow(cluster: $0, nodeCount: Self.nodeCount(db, clusterId: $0.id!)) }
+        }
+    }
+
+    public func cluster(named name: String) async throws -> ClusterRow? {
+        try await writer.read { db in
+            guard let cluster = try ClusterRecord.filter(ClusterRecord.Columns.name == name).fetchOne(db) else { return nil }
+            return ClusterRow(cluster: cluster, nodeCount: try Self.nodeCount(db, clusterId: cluster.id!))
+        }
+    }
+
+    public func insertCluster(_ cluster: ClusterRecord) async throws -> ClusterRecord {
+        try await writer.write { db in
+            var cluster = cluster
+            try cluster.insert(db)
+            return cluster
+        }
+    }
+
+    public func updateCluster(_ cluster: ClusterRecord) async throws {
+        try await writer.write { db in try cluster.update(db) }
+    }
+
+    public enum DeleteOutcome: Sendable, Equatable {
+        case deleted
+        case notFound
+        /// Not deleted: the cluster still has nodes and `cascade` was not asked for.
+        case hasNodes(Int)
+    }
+
+    /// Deletes a cluster; its nodes go with it only when `cascade` is true.
+    public func deleteCluster(named name: String, cascade: Bool) async throws -> DeleteOutcome {
+        try await writer.write { db in
+            guard let cluster = try ClusterRecord.filter(ClusterRecord.Columns.name == name).fetchOne(db) else { return .notFound }
+            let count = try Self.nodeCount(db, clusterId: cluster.id!)
+            if count > 0 && !cascade { return .hasNodes(count) }
+            try cluster.delete(db)
+            return .deleted
+        }
+    }
+
+    static func nodeCount(_ db: Database, clusterId: Int64) throws -> Int {
+        try NodeRecord.filter(NodeRecord.Columns.clusterId == clusterId).fetchCount(db)
+    }
+
+    // MARK: Nodes
+
+    /// Nodes ordered by id, after the cursor id, narrowed by the filter.
+    public func nodes(_ filter: NodeFilter = NodeFilter(), after: Int64? = nil, limit: Int) async throws -> [NodeRow] {
+        try await writer.read { db in
+            var conditions: [String] = []
+            var arguments: StatementArguments = []
+            if let after {
+                conditions.append("nodes.id > ?")
+                arguments += [after]
+            }
+            if let clusterId = filter.clusterId {
+                conditions.append("nodes.cluster_id = ?")
+                arguments += [clusterId]
+            }
+            if let role = filter.role {
+                conditions.append("nodes.role = ?")
+                arguments += [role]
+            }
+            for label in filter.labels {
+                conditions.append("EXISTS (SELECT 1 FROM json_each(nodes.labels) WHERE json_each.key = ? AND json_each.value = ?)")
+                arguments += [label.key, label.value]
+            }
+            let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+            let sql = """
+                SELECT nodes.*, clusters.name AS cluster_name FROM nodes
+                JOIN clusters ON clusters.id = nodes.cluster_id
+                \(whereClause) ORDER BY nodes.id LIMIT \(limit)
+                """
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map {
+                NodeRow(node: try NodeRecord(row: $0), clusterName: $0["cluster_name"])
+            }
+        }
+    }
+
+    public func node(cluster: String, name: String) async throws -> NodeRow? {
+        try await writer.read { db in
+            let sql = """
+                SELECT nodes.* FROM nodes JOIN clusters ON clusters.id = nodes.cluster_id
+                WHERE clusters.name = ? AND nodes.name = ?
+                """
+            return try NodeRecord.fetchOne(db, sql: sql, arguments: [cluster, name]).map { NodeRow(node: $0, clusterName: cluster) }
+        }
+    }
+
+    public func insertNode(_ node: NodeRecord) async throws -> NodeRecord {
+        try await writer.write { db in
+            var node = node
+            try node.insert(db)
+            return node
+        }
+    }
+
+    public func updateNode(_ node: NodeRecord) async throws {
+        try await writer.write { db in try node.update(db) }
+    }
+
+    /// Returns false when there was no such node.
+    public func deleteNode(id: Int64) async throws -> Bool {
+        try await writer.write { db in try NodeRecord.deleteOne(db, key: id) }
+    }
+}

@@ -1,0 +1,58 @@
+import Foundation
+import GRDB
+
+extension Store {
+    public func insertToken(_ token: TokenRecord) async throws -> TokenRecord {
+        try await writer.write { db in
+            var token = token
+            try token.insert(db)
+            return token
+        }
+    }
+
+    /// The active (not revoked) token with this secret hash, if any.
+    public func activeToken(secretHash: String) async throws -> TokenRecord? {
+        try await writer.read { db in
+            try TokenRecord
+                .filter(TokenRecord.Columns.secretHash == secretHash && TokenRecord.Columns.revokedAt == nil)
+                .fetchOne(db)
+        }
+    }
+
+    public func tokens(includeRevoked: Bool, after: Int64? = nil, limit: Int) async throws -> [TokenRecord] {
+        try await writer.read { db in
+            var request = TokenRecord.order(TokenRecord.Columns.id).limit(limit)
+            if let after { request = request.filter(TokenRecord.Columns.id > after) }
+            if !includeRevoked { request = request.filter(TokenRecord.Columns.revokedAt == nil) }
+            return try request.fetchAll(db)
+        }
+    }
+
+    /// Number of tokens ever created, revoked ones included.
+    public func tokenCount() async throws -> Int {
+        try await writer.read { db in try TokenRecord.fetchCount(db) }
+    }
+
+    /// Revokes the active token with this name; returns it, or nil when there is none.
+    public func revokeToken(named name: String, at date: Date) async throws -> TokenRecord? {
+        try await writer.write { db in
+            guard var token = try TokenRecord
+                .filter(TokenRecord.Columns.name == name && TokenRecord.Columns.revokedAt == nil)
+                .fetchOne(db)
+            else { return nil }
+            token.revokedAt = date
+            try token.update(db)
+            return token
+        }
+    }
+
+    /// Records use, at most once a minute per token so reads stay reads.
+    public func touchToken(id: Int64, at date: Date) async throws {
+        try await writer.write { db in
+            try db.execute(
+                sql: "UPDATE tokens SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)",
+                arguments: [date, id, date.addingTimeInterval(-60)]
+            )
+        }
+    }
+}

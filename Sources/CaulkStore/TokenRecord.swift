@@ -1,0 +1,42 @@
+import Foundation
+import GRDB
+
+/// A row of `tokens`. Only the SHA-256 of the secret is stored.
+public struct TokenRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "tokens"
+    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+
+    public var id: Int64?
+    public var name: String
+    public var role: String
+    public var secretHash: String
+    public var createdAt: Date
+    public var lastUsedAt: Date?
+    public var revokedAt: Date?
+
+    public enum Columns {
+        public static let id = Column("id")
+        public static let name = Column("name")
+        public static let secretHash = Column("secret_hash")
+        public static let revokedAt = Column("revoked_at")
+        public static let lastUsedAt = Column("last_used_at")
+    }
+
+    public init(
+        id: Int64? = nil, name: String, role: String, secretHash: String, createdAt: Date,
+        lastUsedAt: Date? = nil, revokedAt: Date? = nil
+    ) {
+        self.id = id
+        self.name = name
+        self.role = role
+        self.secretHash = secretHash
+        self.createdAt = createdAt
+        self.lastUsedAt = lastUsedAt
+        self.revokedAt = revokedAt
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) {
+        id = inserted.rowID
+    }
+}

@@ -1,0 +1,4 @@
+import CaulkCLI
+import Foundation
+
+exit(await CaulkCommand.run())

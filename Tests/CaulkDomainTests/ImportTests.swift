@@ -1,0 +1,204 @@
+import CaulkAPI
+import CaulkStore
+import Foundation
+import Testing
+
+@testable import CaulkDomain
+
+@Suite struct ImportTests {
+    let inventory: InventoryService
+
+    init() throws {
+        inventory = InventoryService(store: try Store.inMemory())
+    }
+
+    static let caulkYAML = """
+        clusters:
+          - name: prod-a
+            api_endpoint: https://198.18.1.1:6443
+            pod_cidr: 198.19.0.0/16
+            encapsulation: vxlan
+            calico_namespace: kube-system
+            ssh: {user: root, port: 22, key: /etc/caulk/id_ed25519}
+            nodes:
+              - name: cp1
+                address: 198.18.1.1
+                role: control-plane
+                host_key: SHA256:ILiDJiAWgJdl/V9J62EKF2tJi5PC95kTA2/XDf7mNu4
+              - name: w1
+                address: 198.18.1.2
+                labels: {zone: a}
+                ssh: {port: 2222}
+              - name: w2
+                address: 198.18.1.3
+                host_key: "198.18.1.3 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOvOAC0Z/8zRrway0oxbTytAMynQrwOXcCZ7I58kpAB0"
+          - name: prod-b
+            api_endpoint: https://198.18.2.1:6443
+            encapsulation: ipip
+            nodes:
+              - {name: cp1, address: 198.18.2.1, role: control-plane}
+        """
+
+    static let ansibleINI = """
+        # the same fleet as caulkYAML, as Ansible would have it
+        [all:vars]
+        ansible_user=root
+
+        [prod_a:children]
+        prod_a_control_plane
+        prod_a_workers
+
+        [prod_a:vars]
+        ansible_ssh_private_key_file=/etc/caulk/id_ed25519
+        caulk_pod_cidr=198.19.0.0/16
+
+        [prod_a_control_plane]
+        cp1 ansible_host=198.18.1.1 caulk_host_key=SHA256:ILiDJiAWgJdl/V9J62EKF2tJi5PC95kTA2/XDf7mNu4
+
+        [prod_a_workers]
+        w1 ansible_host=198.18.1.2 ansible_port=2222 caulk_labels=zone=a
+        w2 ansible_host=198.18.1.3 caulk_host_key="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOvOAC0Z/8zRrway0oxbTytAMynQrwOXcCZ7I58kpAB0"
+
+        [prod_b:vars]
+        caulk_encapsulation=ipip
+
+        [prod_b]
+        cp1.prod-b.example.com ansible_host=198.18.2.1 caulk_role=control-plane
+        """
+
+    static let ansibleYAML = """
+        all:
+          vars: {ansible_user: root}
+          children:
+            prod_a:
+              vars:
+                ansible_ssh_private_key_file: /etc/caulk/id_ed25519
+                caulk_pod_cidr: 198.19.0.0/16
+              children:
+                prod_a_control_plane:
+                  hosts:
+                    cp1: {ansible_host: 198.18.1.1, caulk_host_key: "SHA256:ILiDJiAWgJdl/V9J62EKF2tJi5PC95kTA2/XDf7mNu4"}
+                prod_a_workers:
+                  hosts:
+                    w1: {ansible_host: 198.18.1.2, ansible_port: 2222, caulk_labels: zone=a}
+                    w2: {ansible_host: 198.18.1.3, caulk_host_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOvOAC0Z/8zRrway0oxbTytAMynQrwOXcCZ7I58kpAB0"}
+            prod_b:
+              vars: {caulk_encapsulation: ipip}
+              hosts:
+                cp1.prod-b.example.com: {ansible_host: 198.18.2.1, caulk_role: control-plane}
+        """
+
+    /// What every format above must produce, as a comparable snapshot.
+    func snapshot() async throws -> [String] { try await Snapshot(inventory: inventory).take() }
+
+    @Test func caulkYAMLImportsAndReimportChangesNothing() async throws {
+        let first = try await inventory.importInventory(Self.caulkYAML, format: .auto, dryRun: false)
+        #expect(first.format == .caulk)
+        #expect(first.clusters == ChangeCounts(created: 2))
+        #expect(first.nodes == ChangeCounts(created: 4))
+        let before = try await snapshot()
+        let second = try await inventory.importInventory(Self.caulkYAML, format: .auto, dryRun: false)
+        #expect(!second.changed)
+        #expect(second.message.hasPrefix("no changes"))
+        #expect(try await snapshot() == before)
+        let w2 = try await inventory.node(cluster: "prod-a", name: "w2")
+        #expect(w2.hostKey == "SHA256:ILiDJiAWgJdl/V9J62EKF2tJi5PC95kTA2/XDf7mNu4")
+    }
+
+    @Test func ansibleINIAndYAMLGiveTheSameInventoryAsCaulkYAML() async throws {
+        _ = try await inventory.importInventory(Self.caulkYAML, format: .auto, dryRun: false)
+        let expected = try await snapshot()
+        for (text, format) in [(Self.ansibleINI, InventoryFormat.ansibleIni), (Self.ansibleYAML, .ansibleYaml)] {
+            let fresh = InventoryService(store: try Store.inMemory())
+            let result = try await fresh.importInventory(text, format: .auto, dryRun: false)
+            #expect(result.format == format)
+            #expect(try await Snapshot(inventory: fresh).take() == expected, "format \(format)")
+            // and importing the Ansible file over the caulk one changes nothing
+            #expect(try await inventory.importInventory(text, format: .auto, dryRun: false).changed == false)
+        }
+    }
+
+    @Test func jsonIsAcceptedAsCaulkFormat() async throws {
+        let json = #"{"clusters": [{"name": "j", "api_endpoint": "https://198.18.3.1:6443", "nodes": [{"name": "n1", "address": "198.18.3.1"}]}]}"#
+        let result = try await inventory.importInventory(json, format: .auto, dryRun: false)
+        #expect(result.format == .caulk)
+        #expect(result.nodes.created == 1)
+    }
+
+    @Test func aBadNodeIsRefusedNamingLineAndFieldAndNothingChanges() async throws {
+        let bad = Self.caulkYAML.replacingOccurrences(of: "- name: w2", with: "- name: \"w2;rm -rf /\"")
+        let result = await #expect(throws: DomainError.self) {
+            try await inventory.importInventory(bad, format: .auto, dryRun: false)
+        }
+        guard case .invalidInventory(let line, let field, let message)? = result else {
+            Issue.record("unexpected \(String(describing: result))")
+            return
+        }
+        #expect(line == 17)
+        #expect(field == "clusters[0].nodes[2].name")
+        #expect(message.contains("DNS-1123"))
+        #expect(try await inventory.clusters().items.isEmpty)
+    }
+
+    @Test func unknownKeysAndBrokenYAMLNameTheLine() async throws {
+        let typo = Self.caulkYAML.replacingOccurrences(of: "encapsulation: ipip", with: "encapsualtion: ipip")
+        await #expect(throws: DomainError.invalidInventory(line: 22, field: "clusters[1].encapsualtion", message: "unknown key 'encapsualtion'; expected one of: api_endpoint, calico_namespace, encapsulation, name, nodes, pod_cidr, ssh")) {
+            try await inventory.importInventory(typo, format: .auto, dryRun: false)
+        }
+        let broken = "clusters:\n  - name: a\n    nodes: [\n"
+        let error = await #expect(throws: DomainError.self) { try await inventory.importInventory(broken, format: .caulk, dryRun: false) }
+        #expect(error?.description.contains("line") == true)
+    }
+
+    @Test func ansibleErrorsNameTheLine() async throws {
+        let twoClusters = Self.ansibleINI + "\n[prod_c]\nw1 ansible_host=198.18.1.2\n"
+        let error = await #expect(throws: DomainError.self) { try await inventory.importInventory(twoClusters, format: .auto, dryRun: false) }
+        #expect(error?.description.contains("two clusters") == true)
+
+        let badPort = Self.ansibleINI.replacingOccurrences(of: "ansible_port=2222", with: "ansible_port=70000")
+        await #expect(throws: DomainError.invalidInventory(line: 17, field: "host w1 ansible_port", message: "70000 is not a port (1–65535)")) {
+            try await inventory.importInventory(badPort, format: .auto, dryRun: false)
+        }
+        let ungrouped = "w9 ansible_host=198.18.9.9\n"
+        let lonely = await #expect(throws: DomainError.self) { try await inventory.importInventory(ungrouped, format: .auto, dryRun: false) }
+        #expect(lonely?.description.contains("--cluster") == true)
+        // ... which --cluster fixes; with no control-plane host the endpoint must be given
+        let forced = "[all:vars]\ncaulk_api_endpoint=https://198.18.9.1:6443\n[x]\nw9 ansible_host=198.18.9.9\n"
+        #expect(try await inventory.importInventory(forced, format: .auto, cluster: "solo", dryRun: false).nodes.created == 1)
+        #expect(try await inventory.node(cluster: "solo", name: "w9").address == "198.18.9.9")
+    }
+
+    @Test func hostRangesExpand() throws {
+        let parsed = try AnsibleINI.parse("[c1]\nnode[01:03] ansible_user=core\nweb-[a:b]\n")
+        #expect(parsed.hostOrder == ["node01", "node02", "node03", "web-a", "web-b"])
+        #expect(parsed.hosts["node02"]?.vars["ansible_user"] == "core")
+    }
+
+    @Test func aDryRunChangesNothing() async throws {
+        let result = try await inventory.importInventory(Self.caulkYAML, format: .auto, dryRun: true)
+        #expect(result.dryRun && result.nodes.created == 4)
+        #expect(try await inventory.clusters().items.isEmpty)
+    }
+
+    @Test func reimportKeepsAPinnedKeyTheFileDoesNotMention() async throws {
+        _ = try await inventory.importInventory(Self.caulkYAML, format: .auto, dryRun: false)
+        let withoutKeys = Self.caulkYAML.split(separator: "\n").filter { !$0.contains("host_key") }.joined(separator: "\n")
+        #expect(try await inventory.importInventory(withoutKeys, format: .auto, dryRun: false).changed == false)
+        #expect(try await inventory.node(cluster: "prod-a", name: "cp1").hostKey != nil)
+    }
+}
+
+/// Everything an import sets, one line per cluster and node, in a comparable form.
+struct Snapshot {
+    let inventory: InventoryService
+
+    func take() async throws -> [String] {
+        let clusters = try await inventory.clusters().items.map {
+            "\($0.name) \($0.apiEndpoint) \($0.podCidr ?? "-") \($0.encapsulation) \($0.ssh.user) \($0.ssh.port) \($0.ssh.key ?? "-") \($0.nodeCount)"
+        }
+        let nodes = try await inventory.nodes().items.map {
+            "\($0.cluster)/\($0.name) \($0.address) \($0.role) \($0.labels) \($0.ssh.port.map(String.init) ?? "-") \($0.hostKey ?? "-")"
+        }
+        return clusters + nodes
+    }
+}

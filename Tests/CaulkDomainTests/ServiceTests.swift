@@ -1,0 +1,85 @@
+import CaulkAPI
+import CaulkStore
+import Foundation
+import Testing
+
+@testable import CaulkDomain
+
+@Suite struct ServiceTests {
+    let store: Store
+    let inventory: InventoryService
+    let tokens: TokenService
+
+    init() throws {
+        store = try Store.inMemory()
+        inventory = InventoryService(store: store)
+        tokens = TokenService(store: store)
+    }
+
+    @Test func tokensAreStoredOnlyAsHashes() async throws {
+        let created = try await tokens.create(name: "ci", role: .operator)
+        #expect(created.secret.hasPrefix("caulk_") && created.secret.count == 49)
+        let stored = try await store.tokens(includeRevoked: true, limit: 10)
+        #expect(stored.count == 1)
+        #expect(stored[0].secretHash != created.secret && stored[0].secretHash.count == 64)
+        #expect(try await tokens.authenticate(created.secret)?.identity == Identity(name: "ci", role: .operator))
+        #expect(try await tokens.authenticate(created.secret + "x") == nil)
+        _ = try await tokens.revoke(name: "ci")
+        #expect(try await tokens.authenticate(created.secret) == nil)
+        // a revoked token frees its name
+        _ = try await tokens.create(name: "ci", role: .viewer)
+        await #expect(throws: DomainError.self) { _ = try await tokens.create(name: "ci", role: .viewer) }
+    }
+
+    @Test func bootstrapHappensOnlyOnAnEmptyDatabase() async throws {
+        let first = try await tokens.bootstrapIfEmpty()
+        #expect(first?.token.role == .admin)
+        #expect(try await tokens.bootstrapIfEmpty() == nil)
+    }
+
+    @Test func listsPageWithCursorsAndFilter() async throws {
+        _ = try await inventory.createCluster(ClusterInput(name: "big", apiEndpoint: "https://198.18.0.1:6443"))
+        _ = try await inventory.createCluster(ClusterInput(name: "other", apiEndpoint: "https://198.18.0.2:6443"))
+        for index in 1...250 {
+            _ = try await inventory.createNode(NodeInput(
+                cluster: index % 5 == 0 ? "other" : "big", name: "n\(index)", address: "198.18.1.\(index)",
+                role: index <= 3 ? .controlPlane : .worker, labels: ["zone": index % 2 == 0 ? "a" : "b", "rack": "r\(index % 3)"]))
+        }
+        var names: [String] = []
+        var paging = Paging(limit: 100)
+        var pages = 0
+        while true {
+            let page = try await inventory.nodes(cluster: "big", paging: paging)
+            names += page.items.map(\.name)
+            pages += 1
+            guard let cursor = page.nextCursor else { break }
+            paging = try Paging(cursor: cursor, limit: "100")
+        }
+        #expect(pages == 3)
+        #expect(names.count == 200 && Set(names).count == 200)
+
+        let zoneA = try await inventory.nodes(labels: ["zone=a", "rack=r0"], paging: Paging(limit: 1000)).items
+        #expect(zoneA.count == (1...250).filter { $0 % 6 == 0 }.count)
+        #expect(zoneA.allSatisfy { $0.labels["zone"] == "a" && $0.labels["rack"] == "r0" })
+        #expect(try await inventory.nodes(role: .controlPlane).items.map(\.name) == ["n1", "n2", "n3"])
+        #expect(throws: DomainError.invalid(field: "cursor", message: "is not a cursor this server issued; start again without it")) {
+            _ = try Paging(cursor: "garbage", limit: nil)
+        }
+        #expect(throws: DomainError.self) { _ = try Paging(cursor: nil, limit: "5000") }
+    }
+
+    @Test func crudRulesSayWhatToDo() async throws {
+        _ = try await inventory.createCluster(ClusterInput(name: "a", apiEndpoint: "https://198.18.0.1:6443"))
+        await #expect(throws: DomainError.self) { _ = try await inventory.createCluster(ClusterInput(name: "a", apiEndpoint: "https://198.18.0.1:6443")) }
+        _ = try await inventory.createNode(NodeInput(cluster: "a", name: "n1", address: "198.18.0.1"))
+        let conflict = await #expect(throws: DomainError.self) { try await inventory.deleteCluster("a", cascade: false) }
+        #expect(conflict?.description.contains("--cascade") == true)
+        let changed = try await inventory.updateNode(cluster: "a", name: "n1", NodeInput(labels: ["zone": "b"], hostKey: "SHA256:ILiDJiAWgJdl/V9J62EKF2tJi5PC95kTA2/XDf7mNu4"))
+        #expect(changed.labels == ["zone": "b"] && changed.hostKey != nil)
+        let cleared = try await inventory.updateNode(cluster: "a", name: "n1", NodeInput(hostKey: ""))
+        #expect(cleared.hostKey == nil)
+        await #expect(throws: DomainError.notFound("no node named n9 in cluster a")) { try await inventory.deleteNode(cluster: "a", name: "n9") }
+        try await inventory.deleteCluster("a", cascade: true)
+        await #expect(throws: DomainError.self) { _ = try await inventory.cluster("a") }
+    }
+}
