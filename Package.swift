@@ -74,7 +74,10 @@ let package = Package(
         ),
         .testTarget(
             name: "CaulkCLITests",
-            dependencies: ["CaulkServer", "CaulkDomain", "CaulkAPI"]
+            dependencies: [
+                "caulk", "CaulkAPI", "CaulkStore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

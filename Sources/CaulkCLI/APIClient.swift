@@ -65,7 +65,7 @@ struct APIClient {
         let response: HTTPClientResponse
         let data: Data
         do {
-            response = try await HTTPClient.shared.execute(request, timeout: timeout)
+            response = try await Self.http.execute(request, timeout: timeout)
             data = Data(buffer: try await response.body.collect(upTo: 256 * 1024 * 1024))
         } catch {
             throw CLIError.failure("cannot reach caulk at \(baseURL): \(Self.describe(error)); is `caulk serve` running there? (set --url or CAULK_URL)")
@@ -77,6 +77,15 @@ struct APIClient {
         }
         return data
     }
+
+    /// One client for the life of the process, like `HTTPClient.shared`, but failing fast when
+    /// the server is not there instead of retrying the connection until the request deadline.
+    private static let http: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .seconds(10)
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
 
     private func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
         do {

@@ -70,6 +70,6 @@ private func announce(_ secret: String, configuration: ServerConfiguration, logg
             logger.error("could not write the bootstrap token to \(path): \(error)")
         }
     }
-    lines.append("caulk: lost it? Stop the server and run `caulk tokens create NAME --role admin --local --database \(configuration.database)`.")
+    lines.append("caulk: lost it? On this host run `caulk tokens create NAME --role admin --local --database \(configuration.database)`.")
     FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
 }

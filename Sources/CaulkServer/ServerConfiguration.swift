@@ -40,9 +40,9 @@ public struct ServerConfiguration: Sendable, Equatable {
         }
     }
 
-    /// `HOST:PORT`, `[IPv6]:PORT` or `:PORT`.
+    /// `HOST:PORT`, `[IPv6]:PORT` or `:PORT`; port 0 picks a free one (printed at start).
     public mutating func setListen(_ value: String, source: String) throws {
-        guard let colon = value.lastIndex(of: ":"), let port = Int(value[value.index(after: colon)...]), (1...65535).contains(port) else {
+        guard let colon = value.lastIndex(of: ":"), let port = Int(value[value.index(after: colon)...]), (0...65535).contains(port) else {
             throw ConfigurationError("\(source): '\(value)' is not HOST:PORT, e.g. 127.0.0.1:8420")
         }
         var host = String(value[..<colon])

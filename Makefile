@@ -1,0 +1,55 @@
+# caulk — build, run and test on Debian 12 (run as root, or with sudo available).
+#
+#   make run    install what is missing, build, start the service on SQLite (var/caulk.db)
+#   make test   install what is missing, build, run the whole test suite
+#
+# CONFIG=release builds optimised binaries (slower to build).
+
+SWIFT   ?= $(shell command -v swift || echo /opt/swift/usr/bin/swift)
+CONFIG  ?= debug
+BIN     := .build/$(CONFIG)/caulk
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# System packages: SQLite for the store; libssh2 for the SSH engine; the rest for the test lab.
+RUN_PACKAGES  := libsqlite3-dev libssh2-1-dev pkg-config curl
+TEST_PACKAGES := $(RUN_PACKAGES) $(shell cat lab/packages.txt 2>/dev/null)
+
+.PHONY: run test build deps test-deps apt-install swift-test lab-test clean help
+
+help:
+	@sed -n 's/^#   //p' Makefile
+
+run: deps build
+	mkdir -p var
+	$(BIN) serve --bootstrap-token-file var/admin.token
+
+test: test-deps
+	$(SWIFT) build --build-tests -c $(CONFIG)
+	$(MAKE) --no-print-directory swift-test lab-test
+
+swift-test:
+	$(SWIFT) test --skip-build -c $(CONFIG)
+
+lab-test:
+	@if [ -x lab/tests/run.sh ]; then lab/tests/run.sh; else echo "lab: no tests yet"; fi
+
+build:
+	$(SWIFT) build -c $(CONFIG) --product caulk
+
+deps:
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(RUN_PACKAGES)"
+
+test-deps:
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(TEST_PACKAGES)"
+
+# Installs only what dpkg does not already have, so a prepared machine needs no network.
+apt-install:
+	@test -x "$(SWIFT)" || { echo "Swift 6.1+ is required: put swift on PATH (expected at /opt/swift/usr/bin)"; exit 1; }
+	@missing=$$(for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+clean:
+	rm -rf .build

@@ -1,0 +1,213 @@
+import CaulkAPI
+import CaulkStore
+import Foundation
+import GRDB
+import Testing
+
+/// The `caulk` binary against a live `caulk serve`, over a real socket and a real SQLite file.
+@Suite(.serialized) struct CLITests {
+    @Test func firstStartCreatesTheDatabaseAndAnAdminToken() throws {
+        let server = try LiveServer()
+        try server.start()
+        #expect(FileManager.default.fileExists(atPath: server.database))
+        #expect(server.adminToken.hasPrefix("caulk_"))
+        let attributes = try FileManager.default.attributesOfItem(atPath: server.directory.appending(path: "admin.token").path)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        let whoami = try server.caulk(["whoami"], token: server.adminToken)
+        #expect(whoami.status == 0)
+        #expect(whoami.stdout.contains("admin"))
+        // a restart on the same database creates no second token
+        server.stop()
+        try server.start()
+        let tokens = try server.caulk(["tokens", "list", "-o", "json"], token: try Self.token(server))
+        #expect(try JSONCoding.decoder().decode([TokenInfo].self, from: Data(tokens.stdout.utf8)).count == 1)
+    }
+
+    @Test func clusterAndNodeRoundTrips() throws {
+        let server = try LiveServer()
+        try server.start()
+        let admin = server.adminToken
+        var result = try server.caulk(["clusters", "add", "prod-a", "--api-endpoint", "https://198.18.1.1:6443", "--pod-cidr", "198.19.0.0/16"], token: admin)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("prod-a"))
+        result = try server.caulk(["nodes", "add", "prod-a", "cp1", "--address", "198.18.1.1", "--role", "control-plane", "--label", "zone=a"], token: admin)
+        #expect(result.status == 0, "\(result.stderr)")
+        result = try server.caulk(["nodes", "add", "prod-a", "w1", "--address", "198.18.1.2", "--label", "zone=b"], token: admin)
+        #expect(result.status == 0)
+
+        result = try server.caulk(["clusters", "list", "-o", "json"], token: admin)
+        let clusters = try JSONCoding.decoder().decode([Cluster].self, from: Data(result.stdout.utf8))
+        #expect(clusters.map(\.name) == ["prod-a"] && clusters[0].nodeCount == 2)
+
+        result = try server.caulk(["nodes", "list", "--label", "zone=b", "-o", "json"], token: admin)
+        #expect(try JSONCoding.decoder().decode([Node].self, from: Data(result.stdout.utf8)).map(\.name) == ["w1"])
+
+        result = try server.caulk(["nodes", "get", "prod-a", "cp1", "-o", "yaml"], token: admin)
+        #expect(result.stdout.contains("role: control-plane"))
+
+        result = try server.caulk(["clusters", "get", "prod-a"], token: admin)
+        #expect(result.stdout.hasPrefix("NAME"))
+
+        result = try server.caulk(["clusters", "rm", "prod-a"], token: admin)
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("--cascade"))
+        result = try server.caulk(["clusters", "rm", "prod-a", "--cascade"], token: admin)
+        #expect(result.status == 0)
+        result = try server.caulk(["clusters", "get", "prod-a"], token: admin)
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("no cluster named prod-a"))
+    }
+
+    @Test func exitCodesAndServerMessages() throws {
+        let server = try LiveServer()
+        try server.start()
+        var result = try server.caulk(["clusters", "list"], token: nil)
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("no bearer token"))
+        result = try server.caulk(["clusters", "lisst"], token: server.adminToken)
+        #expect(result.status == 2)
+        result = try server.caulk(["nodes", "list", "--role", "boss"], token: server.adminToken)
+        #expect(result.status == 2)
+        result = try server.caulk(["clusters", "add", "a;rm -rf /", "--api-endpoint", "https://198.18.1.1:6443"], token: server.adminToken)
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("name:") && result.stderr.contains("DNS-1123") && result.stderr.contains("HTTP 400"))
+
+        result = try server.caulk(["tokens", "create", "dash", "--role", "viewer", "-o", "json"], token: server.adminToken)
+        let viewer = try JSONCoding.decoder().decode(CreatedToken.self, from: Data(result.stdout.utf8)).secret
+        result = try server.caulk(["clusters", "add", "b", "--api-endpoint", "https://198.18.1.1:6443"], token: viewer)
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("role viewer") && result.stderr.contains("HTTP 403"))
+        result = try server.caulk(["--help"], token: nil)
+        #expect(result.status == 0 && result.stdout.contains("serve"))
+
+        result = try server.caulk(["whoami"], token: server.adminToken, environment: ["CAULK_URL": "http://127.0.0.1:1"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("cannot reach caulk"))
+    }
+
+    @Test func importIsIdempotentAndRefusesABadFileNamingTheLine() throws {
+        let server = try LiveServer()
+        try server.start()
+        let file = server.directory.appending(path: "fleet.yaml")
+        try Fleet.caulkYAML(clusters: 10, nodesPerCluster: 20).write(to: file, atomically: true, encoding: .utf8)
+        var result = try server.caulk(["inventory", "import", file.path], token: server.adminToken)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("nodes 200 created"))
+        result = try server.caulk(["inventory", "import", file.path], token: server.adminToken)
+        #expect(result.stdout.contains("no changes: 10 cluster(s), 200 node(s) already up to date"))
+
+        let ini = server.directory.appending(path: "fleet.ini")
+        try Fleet.ansibleINI(clusters: 10, nodesPerCluster: 20).write(to: ini, atomically: true, encoding: .utf8)
+        result = try server.caulk(["inventory", "import", ini.path], token: server.adminToken)
+        #expect(result.stdout.contains("no changes"), "the INI file describes the same fleet: \(result.stdout) \(result.stderr)")
+
+        let broken = server.directory.appending(path: "broken.ini")
+        try (Fleet.ansibleINI(clusters: 1, nodesPerCluster: 3) + "lab9-n4 ansible_host=198.18.300.1\n").write(to: broken, atomically: true, encoding: .utf8)
+        result = try server.caulk(["inventory", "import", broken.path], token: server.adminToken)
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("line"), "\(result.stderr)")
+        #expect(result.stderr.contains("ansible_host"))
+        result = try server.caulk(["nodes", "list", "-o", "json"], token: server.adminToken)
+        #expect(try JSONCoding.decoder().decode([Node].self, from: Data(result.stdout.utf8)).count == 200)
+
+        result = try server.caulk(["inventory", "import", "-", "--format", "caulk", "--dry-run"], token: server.adminToken, input: Data(Fleet.caulkYAML(clusters: 11, nodesPerCluster: 20).utf8))
+        #expect(result.stdout.contains("would change"))
+    }
+
+    @Test func localTokenCreationRecoversAccess() throws {
+        let server = try LiveServer()
+        try server.start()
+        let result = try server.caulk(["tokens", "create", "rescue", "--role", "admin", "--local", "--database", server.database, "-o", "json"], token: nil)
+        #expect(result.status == 0, "\(result.stderr)")
+        let secret = try JSONCoding.decoder().decode(CreatedToken.self, from: Data(result.stdout.utf8)).secret
+        #expect(try server.caulk(["whoami"], token: secret).stdout.contains("rescue"))
+    }
+
+    @Test func loginSavesURLAndTokenForLaterCommands() throws {
+        let server = try LiveServer()
+        try server.start()
+        let config = server.directory.appending(path: "cfg/caulk/config.yaml").path
+        let env = ["XDG_CONFIG_HOME": server.directory.appending(path: "cfg").path]
+        var result = try server.caulk(["login", "--url", server.url, "--token", server.adminToken], token: nil, environment: env)
+        #expect(result.status == 0, "\(result.stderr)")
+        let attributes = try FileManager.default.attributesOfItem(atPath: config)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        result = try server.caulk(["whoami"], token: nil, environment: env.merging(["CAULK_URL": ""]) { _, new in new })
+        #expect(result.status == 0 && result.stdout.contains("admin"), "\(result.stderr)")
+    }
+
+    /// `kill -9` in the middle of a bulk import: the database stays intact and the import is
+    /// either wholly there or wholly absent. One full import is timed first, so the kills land
+    /// around the moment its transaction writes.
+    @Test func killDuringImportLeavesAllOrNothing() throws {
+        let server = try LiveServer()
+        try server.start()
+        let admin = server.adminToken
+        let file = server.directory.appending(path: "big.yaml")
+        let (clusters, perCluster) = (40, 500)
+        try Fleet.caulkYAML(clusters: clusters, nodesPerCluster: perCluster).write(to: file, atomically: true, encoding: .utf8)
+
+        let started = Date()
+        let full = try server.caulk(["inventory", "import", file.path], token: admin)
+        let duration = Date().timeIntervalSince(started)
+        #expect(full.status == 0, "\(full.stderr)")
+        try Self.removeAll(server)
+
+        var outcomes: [String] = []
+        for fraction in [0.5, 0.8, 0.9, 0.97, 1.05] {
+            let importer = try server.launch(["inventory", "import", file.path], token: admin)
+            Thread.sleep(forTimeInterval: duration * fraction)
+            server.kill()
+            importer.waitUntilExit()
+            let store = try Store.open(path: server.database)
+            let (integrity, nodes, clusterCount) = try store.writer.read { db in
+                (try String.fetchOne(db, sql: "PRAGMA integrity_check"), try Int.fetchOne(db, sql: "SELECT count(*) FROM nodes")!,
+                 try Int.fetchOne(db, sql: "SELECT count(*) FROM clusters")!)
+            }
+            #expect(integrity == "ok")
+            #expect(nodes == 0 || nodes == clusters * perCluster, "partial import: \(nodes) nodes")
+            #expect(clusterCount == 0 || clusterCount == clusters)
+            outcomes.append("\(fraction)×: \(nodes == 0 ? "absent" : "present")")
+            try server.start()
+            if nodes > 0 { try Self.removeAll(server) }
+        }
+        // Which side of the commit each kill landed on depends on the machine; both are correct.
+        print("kill -9 during a \(clusters * perCluster)-node import taking \(String(format: "%.2f", duration)) s: \(outcomes.joined(separator: ", "))")
+    }
+
+    private static func removeAll(_ server: LiveServer) throws {
+        let store = try Store.open(path: server.database)
+        try store.writer.write { db in try db.execute(sql: "DELETE FROM clusters") }
+    }
+
+    static func token(_ server: LiveServer) throws -> String {
+        try String(contentsOf: server.directory.appending(path: "admin.token"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+/// Inventory files for a lab-like fleet: cluster `labK`, nodes `labK-nJ` at 198.18.K.J.
+enum Fleet {
+    static func caulkYAML(clusters: Int, nodesPerCluster: Int) -> String {
+        var text = "clusters:\n"
+        for c in 1...clusters {
+            text += "  - name: lab\(c)\n    api_endpoint: https://198.18.\(c % 256).1:6443\n    pod_cidr: 198.19.0.0/16\n"
+            text += "    ssh: {user: root, key: /etc/caulk/id_ed25519}\n    nodes:\n"
+            for n in 1...nodesPerCluster {
+                text += "      - {name: lab\(c)-n\(n), address: 198.18.\(c % 256).\(n % 256), role: \(n == 1 ? "control-plane" : "worker"), labels: {lab: \"true\"}}\n"
+            }
+        }
+        return text
+    }
+
+    static func ansibleINI(clusters: Int, nodesPerCluster: Int) -> String {
+        var text = "[all:vars]\nansible_user=root\nansible_ssh_private_key_file=/etc/caulk/id_ed25519\ncaulk_pod_cidr=198.19.0.0/16\ncaulk_labels=lab=true\n\n"
+        for c in 1...clusters {
+            text += "[lab\(c):children]\nlab\(c)_control_plane\n\n[lab\(c)_control_plane]\nlab\(c)-n1 ansible_host=198.18.\(c % 256).1\n\n[lab\(c)]\n"
+            for n in 2...max(2, nodesPerCluster) where n <= nodesPerCluster {
+                text += "lab\(c)-n\(n) ansible_host=198.18.\(c % 256).\(n % 256)\n"
+            }
+            text += "\n"
+        }
+        return text
+    }
+}
