@@ -32,7 +32,7 @@ public struct InventoryService: Sendable {
             throw DomainError.conflict("cluster \(record.name) already exists; change it with `caulk clusters set \(record.name) …`")
         }
         let inserted = try await mapConstraint("cluster \(record.name) already exists") {
-            try await store.insertCluster(record)
+            try await store.insert(record)
         }
         return InventoryRules.api(ClusterRow(cluster: inserted, nodeCount: 0))
     }
@@ -43,7 +43,7 @@ public struct InventoryService: Sendable {
             throw DomainError.invalid(field: "name", message: "a cluster cannot be renamed; create a new one and import its nodes")
         }
         let record = try InventoryRules.cluster(patch, over: row.cluster, now: clock())
-        try await store.updateCluster(record)
+        try await store.update(record)
         return InventoryRules.api(ClusterRow(cluster: record, nodeCount: row.nodeCount))
     }
 
@@ -89,7 +89,7 @@ public struct InventoryService: Sendable {
             throw DomainError.conflict("node \(record.name) already exists in cluster \(cluster.name)")
         }
         let inserted = try await mapConstraint("node \(record.name) already exists in cluster \(cluster.name)") {
-            try await store.insertNode(record)
+            try await store.insert(record)
         }
         return InventoryRules.api(NodeRow(node: inserted, clusterName: cluster.name))
     }
@@ -103,7 +103,7 @@ public struct InventoryService: Sendable {
             throw DomainError.invalid(field: "cluster", message: "a node cannot move between clusters")
         }
         let record = try InventoryRules.node(patch, clusterId: row.node.clusterId, over: row.node, now: clock())
-        try await store.updateNode(record)
+        try await store.update(record)
         return InventoryRules.api(NodeRow(node: record, clusterName: cluster))
     }
 

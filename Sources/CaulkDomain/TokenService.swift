@@ -26,7 +26,7 @@ public struct TokenService: Sendable {
             .replacingOccurrences(of: "=", with: "")
         let record = TokenRecord(name: name, role: role.rawValue, secretHash: Self.hash(secret), createdAt: clock())
         do {
-            let inserted = try await store.insertToken(record)
+            let inserted = try await store.insert(record)
             return CreatedToken(token: Self.api(inserted), secret: secret)
         } catch where Store.isConstraintViolation(error) {
             throw DomainError.conflict("a token named \(name) already exists; revoke it first (`caulk tokens revoke \(name)`) or pick another name")

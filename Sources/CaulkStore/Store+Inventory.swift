@@ -2,6 +2,20 @@ import Foundation
 import GRDB
 
 extension Store {
+    /// Inserts a row and returns it with its new id.
+    public func insert<Record: MutablePersistableRecord & Sendable>(_ record: Record) async throws -> Record {
+        try await writer.write { db in
+            var record = record
+            try record.insert(db)
+            return record
+        }
+    }
+
+    /// Writes every column of an existing row.
+    public func update<Record: MutablePersistableRecord & Sendable>(_ record: Record) async throws {
+        try await writer.write { db in try record.update(db) }
+    }
+
     // MARK: Clusters
 
     /// Clusters ordered by id, after the cursor id, with their node counts.
@@ -19,18 +33,6 @@ extension Store {
             guard let cluster = try ClusterRecord.filter(ClusterRecord.Columns.name == name).fetchOne(db) else { return nil }
             return ClusterRow(cluster: cluster, nodeCount: try Self.nodeCount(db, clusterId: cluster.id!))
         }
-    }
-
-    public func insertCluster(_ cluster: ClusterRecord) async throws -> ClusterRecord {
-        try await writer.write { db in
-            var cluster = cluster
-            try cluster.insert(db)
-            return cluster
-        }
-    }
-
-    public func updateCluster(_ cluster: ClusterRecord) async throws {
-        try await writer.write { db in try cluster.update(db) }
     }
 
     public enum DeleteOutcome: Sendable, Equatable {
@@ -98,18 +100,6 @@ extension Store {
                 """
             return try NodeRecord.fetchOne(db, sql: sql, arguments: [cluster, name]).map { NodeRow(node: $0, clusterName: cluster) }
         }
-    }
-
-    public func insertNode(_ node: NodeRecord) async throws -> NodeRecord {
-        try await writer.write { db in
-            var node = node
-            try node.insert(db)
-            return node
-        }
-    }
-
-    public func updateNode(_ node: NodeRecord) async throws {
-        try await writer.write { db in try node.update(db) }
     }
 
     /// Returns false when there was no such node.

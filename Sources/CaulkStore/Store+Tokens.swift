@@ -2,14 +2,6 @@ import Foundation
 import GRDB
 
 extension Store {
-    public func insertToken(_ token: TokenRecord) async throws -> TokenRecord {
-        try await writer.write { db in
-            var token = token
-            try token.insert(db)
-            return token
-        }
-    }
-
     /// The active (not revoked) token with this secret hash, if any.
     public func activeToken(secretHash: String) async throws -> TokenRecord? {
         try await writer.read { db in

@@ -56,8 +56,8 @@ import Testing
 
     @Test func deletingAClusterWithNodesNeedsCascade() async throws {
         let store = try Store.inMemory()
-        let cluster = try await store.insertCluster(Self.cluster("a"))
-        _ = try await store.insertNode(Self.node("n1", clusterId: cluster.id!))
+        let cluster = try await store.insert(Self.cluster("a"))
+        _ = try await store.insert(Self.node("n1", clusterId: cluster.id!))
         #expect(try await store.deleteCluster(named: "a", cascade: false) == .hasNodes(1))
         #expect(try await store.deleteCluster(named: "a", cascade: true) == .deleted)
         #expect(try await store.nodes(limit: 10).isEmpty)
