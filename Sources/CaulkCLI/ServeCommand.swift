@@ -4,6 +4,7 @@ import CaulkStore
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -47,6 +48,10 @@ struct ServeCommand: AsyncParsableCommand {
         } catch let error as StoreError {
             throw CLIError.failure(error.description)
         }
-        try await app.runService()
+        do {
+            try await app.runService()
+        } catch let error as IOError {
+            throw CLIError.failure("cannot listen on \(configuration.host):\(configuration.port): \(error.description); is another caulk running? (change it with --listen or CAULK_LISTEN)")
+        }
     }
 }

@@ -38,13 +38,23 @@ public func buildApplication(
 ) async throws -> some ApplicationProtocol {
     let store = try Store.open(path: configuration.database)
     let services = Services(store: store)
-    if let token = try await services.tokens.bootstrapIfEmpty() {
-        announce(token.secret, configuration: configuration, logger: logger)
-    }
     return Application(
         router: buildRouter(services),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "caulk"),
-        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
+        onServerRunning: { channel in
+            var configuration = configuration
+            configuration.port = channel.localAddress?.port ?? configuration.port
+            // Only once the port is bound: a token printed by a server that then failed to
+            // start would be stored, unseen, and block the next bootstrap.
+            do {
+                if let token = try await services.tokens.bootstrapIfEmpty() {
+                    announce(token.secret, configuration: configuration, logger: logger)
+                }
+            } catch {
+                logger.error("could not create the first admin token: \(error); use `caulk tokens create NAME --role admin --local`")
+            }
+            await onServerRunning(configuration.port)
+        },
         logger: logger
     )
 }
