@@ -10,9 +10,9 @@ CONFIG  ?= debug
 BIN     := .build/$(CONFIG)/caulk
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-# System packages: SQLite for the store; libssh2 for the SSH engine; the rest for the test lab.
-RUN_PACKAGES  := libsqlite3-dev libssh2-1-dev pkg-config curl
-TEST_PACKAGES := $(RUN_PACKAGES) $(shell cat lab/packages.txt 2>/dev/null)
+# System packages: SQLite for the store, libssh2 for the SSH engine. The test lab's own list is
+# lab/packages.txt (installed by lab/install-deps.sh).
+RUN_PACKAGES  := libsqlite3-dev libssh2-1-dev pkg-config
 
 .PHONY: run test build deps test-deps apt-install swift-test lab-test clean help
 
@@ -31,7 +31,7 @@ swift-test:
 	$(SWIFT) test --skip-build -c $(CONFIG)
 
 lab-test:
-	@if [ -x lab/tests/run.sh ]; then lab/tests/run.sh; else echo "lab: no tests yet"; fi
+	lab/tests/run.sh
 
 build:
 	$(SWIFT) build -c $(CONFIG) --product caulk
@@ -39,8 +39,8 @@ build:
 deps:
 	@$(MAKE) --no-print-directory apt-install PACKAGES="$(RUN_PACKAGES)"
 
-test-deps:
-	@$(MAKE) --no-print-directory apt-install PACKAGES="$(TEST_PACKAGES)"
+test-deps: deps
+	@sh lab/install-deps.sh
 
 # Installs only what dpkg does not already have, so a prepared machine needs no network.
 apt-install:

@@ -14,8 +14,16 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
+        // libssh2 from the system (apt: libssh2-1-dev).
+        .systemLibrary(name: "CLibSSH2", pkgConfig: "libssh2", providers: [.apt(["libssh2-1-dev"])]),
+        // SSH engine: hosts and commands, pinned host keys, bastions, bounded fan-out. Knows no clusters.
+        .target(
+            name: "CaulkSSH",
+            dependencies: ["CLibSSH2", .product(name: "NIOPosix", package: "swift-nio")]
+        ),
         // Wire types shared by the server and the CLI.
         .target(name: "CaulkAPI"),
         // SQLite through GRDB on the system libsqlite3; schema from Migrations/.
@@ -59,6 +67,7 @@ let package = Package(
         .executableTarget(name: "caulk-embed"),
         .plugin(name: "EmbedFiles", capability: .buildTool(), dependencies: ["caulk-embed"]),
 
+        .testTarget(name: "CaulkSSHTests", dependencies: ["CaulkSSH"]),
         .testTarget(
             name: "CaulkStoreTests",
             dependencies: ["CaulkStore", .product(name: "GRDB", package: "GRDB.swift")]

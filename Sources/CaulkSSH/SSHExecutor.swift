@@ -1,0 +1,78 @@
+import NIOPosix
+
+/// One host's work in a fan-out.
+public struct SSHJob: Sendable {
+    public var target: SSHTarget
+    public var commands: [SSHCommand]
+
+    public init(target: SSHTarget, commands: [SSHCommand]) {
+        self.target = target
+        self.commands = commands
+    }
+}
+
+/// Runs host operations on many hosts at once with bounded concurrency.
+///
+/// Blocking libssh2 work runs on this executor's own threads (an `NIOThreadPool`), never on
+/// Swift's cooperative pool. Each host yields its own outcome, as soon as it is done, so one
+/// slow or dead host costs only its own timeouts.
+public final class SSHExecutor: Sendable {
+    private let pool: NIOThreadPool
+    public let threads: Int
+
+    public init(threads: Int = 64) {
+        self.threads = max(1, threads)
+        pool = NIOThreadPool(numberOfThreads: self.threads)
+        pool.start()
+    }
+
+    public func shutdown() async throws {
+        try await pool.shutdownGracefully()
+    }
+
+    /// One host operation on a pool thread; cancelling the calling task stops it at its next wait.
+    public func run(_ job: SSHJob, options: SSHOptions = SSHOptions()) async -> HostOutcome {
+        let cancel = CancellationFlag()
+        return await withTaskCancellationHandler {
+            do {
+                return try await pool.runIfActive {
+                    HostOperation.run(job.target, commands: job.commands, options: options, cancel: cancel)
+                }
+            } catch {
+                return HostOutcome(
+                    target: job.target, hostKey: nil,
+                    result: .failure(SSHError(.cancelled, host: job.target.name, operation: "schedule", message: "the SSH thread pool is shut down")),
+                    duration: .zero)
+            }
+        } onCancel: {
+            cancel.cancel()
+        }
+    }
+
+    /// Runs every job, at most `concurrency` at a time, yielding each outcome as it finishes.
+    /// Ending the iteration early (or cancelling the consumer) stops new connections and makes
+    /// running operations close their channels at their next wait.
+    public func fanOut(_ jobs: [SSHJob], concurrency: Int = 64, options: SSHOptions = SSHOptions()) -> AsyncStream<HostOutcome> {
+        let (stream, continuation) = AsyncStream.makeStream(of: HostOutcome.self)
+        let width = max(1, concurrency)
+        let task = Task {
+            await withTaskGroup(of: HostOutcome.self) { group in
+                var pending = jobs.makeIterator()
+                var running = 0
+                while running < width, let job = pending.next() {
+                    group.addTask { await self.run(job, options: options) }
+                    running += 1
+                }
+                while let outcome = await group.next() {
+                    continuation.yield(outcome)
+                    if !Task.isCancelled, let job = pending.next() {
+                        group.addTask { await self.run(job, options: options) }
+                    }
+                }
+            }
+            continuation.finish()
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return stream
+    }
+}

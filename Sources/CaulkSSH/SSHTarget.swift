@@ -1,0 +1,128 @@
+/// Where and how to reach one host. The engine knows hosts and commands, nothing about clusters.
+public struct SSHTarget: Sendable, Equatable {
+    /// How results and errors name this host, e.g. `prod-a/n3`.
+    public var name: String
+    public var host: String
+    public var port: Int
+    public var user: String
+    /// Private key file (ed25519 or ECDSA; see `SSHError.Kind.rsaKeyRefused`).
+    public var privateKey: String
+    public var passphrase: String?
+    public var hostKey: HostKeyPolicy
+    /// Jump host the connection goes through (`direct-tcpip`), itself checked and authenticated.
+    public var bastion: Bastion?
+
+    public init(
+        name: String, host: String, port: Int = 22, user: String, privateKey: String, passphrase: String? = nil,
+        hostKey: HostKeyPolicy, bastion: Bastion? = nil
+    ) {
+        self.name = name
+        self.host = host
+        self.port = port
+        self.user = user
+        self.privateKey = privateKey
+        self.passphrase = passphrase
+        self.hostKey = hostKey
+        self.bastion = bastion
+    }
+}
+
+/// A jump host. Its own host key is pinned like any node's.
+public struct Bastion: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+    public var user: String
+    public var privateKey: String
+    public var passphrase: String?
+    public var hostKey: HostKeyPolicy
+
+    public init(host: String, port: Int = 22, user: String, privateKey: String, passphrase: String? = nil, hostKey: HostKeyPolicy) {
+        self.host = host
+        self.port = port
+        self.user = user
+        self.privateKey = privateKey
+        self.passphrase = passphrase
+        self.hostKey = hostKey
+    }
+}
+
+/// What to accept as the host's key. Anything else means nothing is sent to the host.
+public enum HostKeyPolicy: Sendable, Equatable {
+    /// Only this `SHA256:…` fingerprint.
+    case pinned(String)
+    /// Accept whatever key the host shows; the caller pins `HostOutcome.hostKey`. Only when
+    /// asked for explicitly.
+    case trustOnFirstUse
+    /// No pin and no permission to learn one: refuse.
+    case unknown
+}
+
+/// Timeouts and limits of a host operation.
+public struct SSHOptions: Sendable, Equatable {
+    /// TCP connect, per address tried.
+    public var connectTimeout: Duration = .seconds(10)
+    /// Handshake plus authentication.
+    public var loginTimeout: Duration = .seconds(20)
+    /// Interval of SSH keepalive messages while a command runs.
+    public var keepaliveInterval: Duration = .seconds(15)
+    /// Bytes kept of stdout and of stderr each; the rest is read and dropped.
+    public var outputCap: Int = 1 << 20
+
+    public init() {}
+}
+
+/// One command of a host operation.
+public struct SSHCommand: Sendable, Equatable {
+    /// Run by the remote user's shell, as given: callers quote what they interpolate.
+    public var command: String
+    /// After this the channel is closed and the result says `timedOut`.
+    public var timeout: Duration
+    /// Also stop the command on the host when it overruns. Closing an SSH channel does not stop a
+    /// command that has no terminal (sshd sends no SIGHUP), so the command is run under
+    /// coreutils `timeout` set one second past the channel's.
+    public var stopOnHost: Bool
+
+    public init(_ command: String, timeout: Duration = .seconds(60), stopOnHost: Bool = true) {
+        self.command = command
+        self.timeout = timeout
+        self.stopOnHost = stopOnHost
+    }
+
+    /// What is sent to the host.
+    public var wire: String {
+        guard stopOnHost else { return command }
+        let seconds = timeout.components.seconds + 1
+        return "timeout -k 2 \(seconds) sh -c \(ShellQuote.quote(command))"
+    }
+}
+
+/// POSIX shell quoting: the value becomes one word, whatever it contains.
+public enum ShellQuote {
+    public static func quote(_ value: String) -> String {
+        "'" + value.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+}
+
+/// What one command did. A non-zero exit status is data, not an error.
+public struct CommandResult: Sendable, Equatable {
+    public var command: String
+    public var exitStatus: Int32?
+    public var exitSignal: String?
+    public var stdout: [UInt8]
+    public var stderr: [UInt8]
+    public var stdoutTruncated: Bool
+    public var stderrTruncated: Bool
+    public var timedOut: Bool
+    public var duration: Duration
+
+    public var succeeded: Bool { !timedOut && exitStatus == 0 && exitSignal == nil }
+}
+
+/// Everything that happened on one host: the commands' results, or why none ran.
+public struct HostOutcome: Sendable {
+    public var target: SSHTarget
+    /// The fingerprint the host showed, when the handshake got that far (for pinning on first use).
+    public var hostKey: String?
+    public var result: Result<[CommandResult], SSHError>
+    public var duration: Duration
+}

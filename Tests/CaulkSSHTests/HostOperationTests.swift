@@ -1,0 +1,158 @@
+import Foundation
+import Testing
+
+@testable import CaulkSSH
+
+/// The engine against a real sshd on loopback.
+@Suite(.serialized) struct HostOperationTests {
+    let sshd: SSHDFixture
+    /// One pool for the suite, as the service has one for its life.
+    static let executor = SSHExecutor(threads: 16)
+    var executor: SSHExecutor { Self.executor }
+
+    init() throws { sshd = try SSHDFixture() }
+
+    func run(_ target: SSHTarget, _ commands: [SSHCommand], options: SSHOptions = SSHOptions()) async -> HostOutcome {
+        await executor.run(SSHJob(target: target, commands: commands), options: options)
+    }
+
+    @Test func stdoutStderrAndExitStatusComeBackApart() async throws {
+        let outcome = await run(sshd.target(), [SSHCommand("echo out; echo err >&2; exit 3"), SSHCommand("hostname")])
+        let results = try outcome.result.get()
+        #expect(String(decoding: results[0].stdout, as: UTF8.self) == "out\n")
+        #expect(String(decoding: results[0].stderr, as: UTF8.self) == "err\n")
+        #expect(results[0].exitStatus == 3)
+        #expect(String(decoding: results[1].stdout, as: UTF8.self) == (try SSHDFixture.shell("hostname")))
+        #expect(results[1].succeeded)
+        #expect(outcome.hostKey == sshd.hostKeyFingerprint)
+    }
+
+    @Test func outputIsCappedAndFlagged() async throws {
+        var options = SSHOptions()
+        options.outputCap = 1 << 20
+        let outcome = await run(sshd.target(), [SSHCommand("head -c 5000000 /dev/zero; head -c 10 /dev/zero >&2")], options: options)
+        let result = try outcome.result.get()[0]
+        #expect(result.stdout.count == 1 << 20 && result.stdoutTruncated)
+        #expect(result.stderr.count == 10 && !result.stderrTruncated)
+        #expect(result.exitStatus == 0)
+    }
+
+    @Test func aCommandTimeoutClosesTheChannel() async throws {
+        let started = ContinuousClock.now
+        let outcome = await run(sshd.target(), [SSHCommand("sleep 107", timeout: .seconds(2))])
+        let result = try outcome.result.get()[0]
+        #expect(result.timedOut)
+        #expect(result.exitStatus == nil)
+        #expect(ContinuousClock.now - started < .seconds(10))
+        var gone = false
+        for _ in 0..<50 where !gone {
+            try await Task.sleep(for: .milliseconds(100))
+            gone = (try? SSHDFixture.shell("pgrep -f '^sleep 107$'")) == nil
+        }
+        #expect(gone, "the command is still running on the host")
+    }
+
+    @Test func quotingKeepsAnyValueOneWord() async throws {
+        let nasty = "it's $(reboot) `id` \"q\" ; | & \\ end"
+        let result = try await run(sshd.target(), [SSHCommand("printf %s \(ShellQuote.quote(nasty))")]).result.get()[0]
+        #expect(String(decoding: result.stdout, as: UTF8.self) == nasty)
+    }
+
+    @Test func exitSignalsAreReported() async throws {
+        let result = try await run(sshd.target(), [SSHCommand("kill -TERM $$")]).result.get()[0]
+        #expect(result.exitSignal == "TERM")
+        #expect(!result.succeeded)
+    }
+
+    @Test func unknownAndChangedHostKeysAreRefusedBeforeAnythingIsSent() async throws {
+        let marker = sshd.directory.appending(path: "touched").path
+        let touch = [SSHCommand("touch \(marker)")]
+        let unknown = await run(sshd.target(hostKey: .unknown), touch)
+        guard case .failure(let error) = unknown.result, case .hostKeyUnknown(let actual) = error.kind else {
+            Issue.record("expected an unknown-key refusal, got \(unknown.result)")
+            return
+        }
+        #expect(actual == sshd.hostKeyFingerprint)
+        let wrong = "SHA256:ILiDJiAWgJdl/V9J62EKF2tJi5PC95kTA2/XDf7mNu4"
+        let changed = await run(sshd.target(hostKey: .pinned(wrong)), touch)
+        guard case .failure(let error2) = changed.result else { Issue.record("expected a refusal"); return }
+        #expect(error2.kind == .hostKeyChanged(expected: wrong, actual: sshd.hostKeyFingerprint))
+        #expect(error2.description.contains("caulk nodes trust"))
+        #expect(!FileManager.default.fileExists(atPath: marker))
+
+        let trusted = await run(sshd.target(hostKey: .trustOnFirstUse), touch)
+        #expect(trusted.hostKey == sshd.hostKeyFingerprint)
+        #expect(FileManager.default.fileExists(atPath: marker))
+    }
+
+    @Test func anRSAKeyRefusalSaysWhyAndWhatToDo() async throws {
+        let outcome = await run(sshd.target(key: sshd.rsaKey), [SSHCommand("true")])
+        guard case .failure(let error) = outcome.result else { Issue.record("RSA key was accepted"); return }
+        #expect(error.kind == .rsaKeyRefused)
+        #expect(error.description.contains("ed25519"))
+        #expect(PrivateKey.type(ofFile: sshd.clientKey) == "ssh-ed25519")
+    }
+
+    @Test func aMissingKeyFileFailsBeforeConnecting() async throws {
+        let outcome = await run(sshd.target(key: "/nonexistent/key"), [SSHCommand("true")])
+        guard case .failure(let error) = outcome.result else { Issue.record("expected failure"); return }
+        #expect(error.kind == .keyFile)
+        #expect(outcome.hostKey == nil)
+    }
+
+    @Test func aClosedPortIsRefusedFast() async throws {
+        let started = ContinuousClock.now
+        let outcome = await run(sshd.target(port: SSHDFixture.freePort()), [SSHCommand("true")])
+        guard case .failure(let error) = outcome.result else { Issue.record("expected failure"); return }
+        #expect(error.kind == .connectionRefused)
+        #expect(ContinuousClock.now - started < .seconds(2))
+    }
+
+    @Test func throughABastion() async throws {
+        let second = try SSHDFixture()
+        var target = second.target("behind-bastion")
+        target.bastion = Bastion(host: "127.0.0.1", port: sshd.port, user: NSUserName(), privateKey: sshd.clientKey, hostKey: .pinned(sshd.hostKeyFingerprint))
+        target.privateKey = second.clientKey
+        let outcome = await run(target, [SSHCommand("echo through; head -c 300000 /dev/zero | wc -c")])
+        let result = try outcome.result.get()[0]
+        #expect(String(decoding: result.stdout, as: UTF8.self) == "through\n300000\n")
+        #expect(outcome.hostKey == second.hostKeyFingerprint)
+
+        // the bastion's own key is checked too
+        target.bastion?.hostKey = .pinned(second.hostKeyFingerprint)
+        let refused = await run(target, [SSHCommand("true")])
+        guard case .failure(let error) = refused.result, case .hostKeyChanged = error.kind else {
+            Issue.record("bastion key not checked: \(refused.result)")
+            return
+        }
+    }
+
+    @Test func fanOutStreamsEveryHostAndADeadOneDoesNotHoldUpTheRest() async throws {
+        var jobs = (0..<40).map { SSHJob(target: sshd.target("h\($0)"), commands: [SSHCommand("echo h\($0)")]) }
+        jobs.insert(SSHJob(target: sshd.target("slow"), commands: [SSHCommand("sleep 3")]), at: 0)
+        var order: [String] = []
+        for await outcome in executor.fanOut(jobs, concurrency: 8) {
+            order.append(outcome.target.name)
+            if outcome.target.name != "slow" {
+                #expect(String(decoding: try outcome.result.get()[0].stdout, as: UTF8.self) == "\(outcome.target.name)\n")
+            }
+        }
+        #expect(order.count == 41)
+        #expect(order.last == "slow", "the slow host should finish last, not block others")
+    }
+
+    @Test func aThousandOperationsLeaveNoFileDescriptorsOrThreadsBehind() async throws {
+        // Warm up the pool's threads first: they are long-lived by design.
+        for await _ in executor.fanOut((0..<16).map { _ in SSHJob(target: sshd.target(), commands: [SSHCommand("true")]) }, concurrency: 16) {}
+        let (fds, threads) = (SSHDFixture.openFileDescriptors, SSHDFixture.threadCount)
+        var failures = 0
+        let jobs = (0..<1000).map { SSHJob(target: sshd.target("op\($0)"), commands: [SSHCommand("true")]) }
+        for await outcome in executor.fanOut(jobs, concurrency: 16) {
+            if case .failure = outcome.result { failures += 1 }
+        }
+        #expect(failures == 0)
+        #expect(SSHDFixture.openFileDescriptors == fds)
+        // The pool's threads are fixed; other runtime threads may come and go, but never pile up.
+        #expect(SSHDFixture.threadCount <= threads)
+    }
+}

@@ -1,0 +1,1 @@
+"""caulk test fleet lab (stdlib only)."""
