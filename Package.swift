@@ -36,7 +36,7 @@ let package = Package(
         .target(
             name: "CaulkDomain",
             dependencies: [
-                "CaulkAPI", "CaulkStore",
+                "CaulkAPI", "CaulkStore", "CaulkSSH",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -45,7 +45,7 @@ let package = Package(
         .target(
             name: "CaulkServer",
             dependencies: [
-                "CaulkAPI", "CaulkDomain",
+                "CaulkAPI", "CaulkDomain", "CaulkSSH",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -68,6 +68,7 @@ let package = Package(
         .plugin(name: "EmbedFiles", capability: .buildTool(), dependencies: ["caulk-embed"]),
 
         .testTarget(name: "CaulkSSHTests", dependencies: ["CaulkSSH"]),
+        .testTarget(name: "CaulkFleetTests", dependencies: ["CaulkDomain", "CaulkStore", "CaulkSSH", "CaulkAPI"]),
         .testTarget(
             name: "CaulkStoreTests",
             dependencies: ["CaulkStore", .product(name: "GRDB", package: "GRDB.swift")]

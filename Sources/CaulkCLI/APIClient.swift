@@ -46,6 +46,36 @@ struct APIClient {
     }
 
     func send(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: Data? = nil, contentType: String? = nil) async throws -> Data {
+        let response = try await start(method, path, query: query, body: body, contentType: contentType)
+        do {
+            return Data(buffer: try await response.body.collect(upTo: 256 * 1024 * 1024))
+        } catch {
+            throw CLIError.failure("the connection to \(baseURL) broke: \(Self.describe(error))")
+        }
+    }
+
+    /// Posts JSON and hands each line of the streamed answer (NDJSON) to `onLine` as it arrives.
+    func stream(_ path: String, json body: some Encodable, onLine: (Data) throws -> Void) async throws {
+        let response = try await start(.POST, path, body: try JSONCoding.encoder().encode(body), contentType: "application/json", timeout: .hours(24))
+        var pending = Data()
+        do {
+            for try await buffer in response.body {
+                pending.append(contentsOf: buffer.readableBytesView)
+                while let newline = pending.firstIndex(of: 0x0A) {
+                    let line = pending[pending.startIndex..<newline]
+                    pending = Data(pending[pending.index(after: newline)...])
+                    if !line.isEmpty { try onLine(Data(line)) }
+                }
+            }
+        } catch let error as CLIError {
+            throw error
+        } catch {
+            throw CLIError.failure("the connection to \(baseURL) broke: \(Self.describe(error))")
+        }
+    }
+
+    /// Sends a request and returns the response once its head arrived; non-2xx become `CLIError.server`.
+    private func start(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: Data? = nil, contentType: String? = nil, timeout: TimeAmount? = nil) async throws -> HTTPClientResponse {
         var components = URLComponents(string: baseURL.hasSuffix("/") ? String(baseURL.dropLast()) + path : baseURL + path)
         if !query.isEmpty { components?.queryItems = query.map { URLQueryItem(name: $0.0, value: $0.1) } }
         // `+` in a query means a space to most servers; encode it.
@@ -57,25 +87,25 @@ struct APIClient {
         var request = HTTPClientRequest(url: url)
         request.method = method
         request.headers.add(name: "Accept", value: "application/json")
+        request.headers.add(name: "User-Agent", value: "caulk/\(CaulkCommand.configuration.version)")
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         if let body {
             request.body = .bytes(ByteBuffer(bytes: body))
             if let contentType { request.headers.add(name: "Content-Type", value: contentType) }
         }
         let response: HTTPClientResponse
-        let data: Data
         do {
-            response = try await Self.http.execute(request, timeout: timeout)
-            data = Data(buffer: try await response.body.collect(upTo: 256 * 1024 * 1024))
+            response = try await Self.http.execute(request, timeout: timeout ?? self.timeout)
         } catch {
             throw CLIError.failure("cannot reach caulk at \(baseURL): \(Self.describe(error)); is `caulk serve` running there? (set --url or CAULK_URL)")
         }
         guard (200..<300).contains(Int(response.status.code)) else {
+            let data = Data(buffer: (try? await response.body.collect(upTo: 1024 * 1024)) ?? ByteBuffer())
             let message = (try? JSONCoding.decoder().decode(APIErrorBody.self, from: data))?.error.message
                 ?? String(decoding: data.prefix(500), as: UTF8.self)
             throw CLIError.server(status: Int(response.status.code), message: message.isEmpty ? response.status.reasonPhrase : message)
         }
-        return data
+        return response
     }
 
     /// One client for the life of the process, like `HTTPClient.shared`, but failing fast when

@@ -15,8 +15,8 @@ public struct CaulkCommand: AsyncParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            ServeCommand.self, ClustersCommand.self, NodesCommand.self, InventoryCommand.self, TokensCommand.self,
-            LoginCommand.self, WhoamiCommand.self,
+            ServeCommand.self, ClustersCommand.self, NodesCommand.self, InventoryCommand.self, ExecCommand.self,
+            RunsCommand.self, TokensCommand.self, LoginCommand.self, WhoamiCommand.self,
         ]
     )
 

@@ -5,7 +5,7 @@ struct NodesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nodes",
         abstract: "List, show, add, change and remove nodes.",
-        subcommands: [List.self, Get.self, Add.self, Set.self, Remove.self]
+        subcommands: [List.self, Get.self, Add.self, Set.self, Remove.self, Trust.self]
     )
 
     static func table(_ nodes: [Node]) -> [[String]] {
@@ -93,6 +93,32 @@ struct NodesCommand: AsyncParsableCommand {
             let node = try await options.client().patch(
                 "/v1/nodes/\(segment(cluster))/\(segment(name))", json: fields.input(cluster: nil, name: nil), as: Node.self)
             try options.out.emit(node) { NodesCommand.table([$0]) }
+        }
+    }
+
+    struct Trust: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Pin the host key nodes show now (admin).",
+            discussion: """
+                Connects to each node and pins the key it presents. Use it for new nodes, or after a
+                node's key legitimately changed, having checked the fingerprint out of band; --expect
+                pins only that exact fingerprint. Without node names: every node of the cluster that
+                has no pinned key yet.
+                """
+        )
+        @OptionGroup var options: ClientOptions
+        @Argument(help: "Cluster name.") var cluster: String
+        @Argument(help: "Node names (default: all unpinned nodes).") var names: [String] = []
+        @Option(help: "Pin only if the node shows this SHA256:… fingerprint.") var expect: String?
+
+        func run() async throws {
+            let results = try await options.client().post(
+                "/v1/clusters/\(segment(cluster))/trust", json: TrustRequest(nodes: names.isEmpty ? nil : names, expect: expect), as: [TrustResult].self)
+            try options.out.emit(results) { results in
+                [["NODE", "PINNED", "HOST KEY", "PREVIOUS", "ERROR"]]
+                    + results.map { [$0.node, $0.pinned ? "yes" : "no", $0.hostKey ?? "-", $0.previous ?? "-", $0.error ?? ""] }
+            }
+            if results.contains(where: { !$0.pinned }) { throw ExitCode(1) }
         }
     }
 

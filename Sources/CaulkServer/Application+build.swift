@@ -1,4 +1,5 @@
 import CaulkDomain
+import CaulkSSH
 import CaulkStore
 import Foundation
 import Hummingbird
@@ -9,11 +10,13 @@ public struct Services: Sendable {
     public let store: Store
     public let inventory: InventoryService
     public let tokens: TokenService
+    public let exec: ExecService
 
-    public init(store: Store) {
+    public init(store: Store, executor: SSHExecutor = SSHExecutor(), sshPassphrase: String? = nil) {
         self.store = store
         inventory = InventoryService(store: store)
         tokens = TokenService(store: store)
+        exec = ExecService(store: store, executor: executor, passphrase: sshPassphrase)
     }
 }
 
@@ -29,6 +32,7 @@ public func buildRouter(_ services: Services) -> Router<AppRequestContext> {
     NodesController(inventory: services.inventory).addRoutes(to: v1)
     InventoryController(inventory: services.inventory).addRoutes(to: v1)
     TokensController(tokens: services.tokens).addRoutes(to: v1)
+    RunsController(exec: services.exec).addRoutes(to: v1)
     return router
 }
 
@@ -37,7 +41,11 @@ public func buildApplication(
     _ configuration: ServerConfiguration, logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) async throws -> some ApplicationProtocol {
     let store = try Store.open(path: configuration.database)
-    let services = Services(store: store)
+    let interrupted = try await store.markInterruptedRuns(at: Date())
+    if interrupted > 0 {
+        logger.warning("\(interrupted) run(s) were in flight when caulk last stopped; marked interrupted with the hosts they finished")
+    }
+    let services = Services(store: store, sshPassphrase: try configuration.sshPassphrase())
     return Application(
         router: buildRouter(services),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "caulk"),

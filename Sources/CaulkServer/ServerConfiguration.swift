@@ -10,6 +10,26 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var database: String
     /// Where to write the first admin token (mode 0600), besides printing it once.
     public var bootstrapTokenFile: String?
+    /// Passphrase of encrypted SSH private keys: the value of CAULK_SSH_KEY_PASSPHRASE, or the
+    /// first line of the file CAULK_SSH_KEY_PASSPHRASE_FILE names.
+    public var sshPassphraseSource: PassphraseSource?
+
+    public enum PassphraseSource: Sendable, Equatable {
+        case value(String)
+        case file(String)
+    }
+
+    func sshPassphrase() throws -> String? {
+        switch sshPassphraseSource {
+        case nil: return nil
+        case .value(let value): return value
+        case .file(let path):
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw ConfigurationError("cannot read the SSH key passphrase file \(path)")
+            }
+            return String(text.prefix { $0 != "\n" })
+        }
+    }
 
     /// The defaults shipped in `config/caulk.yaml`.
     public static var defaults: ServerConfiguration {
@@ -66,6 +86,11 @@ public struct ServerConfiguration: Sendable, Equatable {
         if let listen = environment["CAULK_LISTEN"] { try configuration.setListen(listen, source: "CAULK_LISTEN") }
         if let database = environment["CAULK_DATABASE"] { configuration.database = database }
         if let file = environment["CAULK_BOOTSTRAP_TOKEN_FILE"] { configuration.bootstrapTokenFile = file }
+        if let value = environment["CAULK_SSH_KEY_PASSPHRASE"] {
+            configuration.sshPassphraseSource = .value(value)
+        } else if let file = environment["CAULK_SSH_KEY_PASSPHRASE_FILE"] {
+            configuration.sshPassphraseSource = .file(file)
+        }
         return configuration
     }
 }

@@ -92,6 +92,13 @@ extension Store {
         }
     }
 
+    /// The first node whose address or name is `host` (bastions are looked up this way).
+    public func node(matchingHost host: String) async throws -> NodeRecord? {
+        try await writer.read { db in
+            try NodeRecord.fetchOne(db, sql: "SELECT * FROM nodes WHERE address = ? OR name = ? ORDER BY id LIMIT 1", arguments: [host, host])
+        }
+    }
+
     public func node(cluster: String, name: String) async throws -> NodeRow? {
         try await writer.read { db in
             let sql = """

@@ -77,6 +77,24 @@ import Testing
         #expect(try await store.nodes(limit: 10).isEmpty)
     }
 
+    @Test func runsLeftRunningByACrashBecomeInterruptedWithTheirHosts() async throws {
+        let store = try Store.open(path: path)
+        let run = try await store.insert(RunRecord(
+            kind: "exec", clusterId: nil, clusterName: "a", trigger: "cli", requester: "me", command: "true",
+            parameters: [:], hostCount: 2, startedAt: Date()))
+        try await store.recordHost(RunHostRecord(
+            runId: run.id!, nodeName: "n1", address: "198.18.0.2", outcome: "ok", exitStatus: 0, exitSignal: nil, stdout: "",
+            stderr: "", stdoutTruncated: false, stderrTruncated: false, errorKind: nil, error: nil, hostKey: nil,
+            durationMs: 5, finishedAt: Date()), nodeId: nil, seenAt: nil)
+        // what a restart after kill -9 does
+        let reopened = try Store.open(path: path)
+        #expect(try await reopened.markInterruptedRuns(at: Date()) == 1)
+        let (record, hosts) = try #require(try await reopened.run(id: run.id!))
+        #expect(record.status == "interrupted" && record.finishedAt != nil)
+        #expect(hosts.map(\.nodeName) == ["n1"])
+        #expect(try await reopened.markInterruptedRuns(at: Date()) == 0)
+    }
+
     @Test func aDryRunCountsButWritesNothing() async throws {
         let store = try Store.inMemory()
         let inventory = [InventoryCluster(cluster: Self.cluster("a"), nodes: [Self.node("n1", clusterId: 0), Self.node("n2", clusterId: 0)])]
@@ -94,6 +112,9 @@ import Testing
                 "SELECT * FROM nodes WHERE role = 'worker' AND id > 0 ORDER BY id",
                 "SELECT * FROM tokens WHERE secret_hash = 'x' AND revoked_at IS NULL",
                 "SELECT * FROM clusters WHERE name = 'a'",
+                "SELECT * FROM runs WHERE cluster_name = 'a' AND id < 10 ORDER BY id DESC",
+                "SELECT * FROM run_hosts WHERE run_id = 1 ORDER BY node_name",
+                "SELECT * FROM runs WHERE status = 'running'",
             ].map { sql in
                 try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql).map { $0["detail"] as String }.joined(separator: "; ")
             }

@@ -1,0 +1,128 @@
+import ArgumentParser
+import CaulkAPI
+import Foundation
+
+struct ExecCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "exec",
+        abstract: "Run a command on a cluster's nodes over SSH (operator).",
+        discussion: """
+            Results stream in per node as each finishes; the run is recorded (`caulk runs show ID`).
+            Hosts whose key is not pinned, or has changed, are refused and nothing is sent to them.
+            Exit status: 0 when every node ran the command and it exited 0, otherwise 1.
+
+            Example: caulk exec prod-a --role worker --timeout 10 -- 'ip -d link show vxlan.calico'
+            """
+    )
+    @OptionGroup var options: ClientOptions
+    @Argument(help: "Cluster name.") var cluster: String
+    @Option(help: "Only these nodes (comma-separated).") var nodes: String?
+    @Option(help: "Only control-plane or worker nodes.") var role: NodeRole?
+    @Option(name: .customLong("label"), help: "Only nodes with this label key=value (repeatable).") var labels: [KeyValue] = []
+    @Option(help: "Per-node command timeout, seconds.") var timeout: Int = 60
+    @Option(help: "Nodes at once.") var concurrency: Int = 64
+    @Option(help: "Output lines shown per node in the table.") var lines: Int = 1
+    @Argument(parsing: .postTerminator, help: "The command, after --.") var command: [String] = []
+
+    func run() async throws {
+        let words = command.first == "--" ? Array(command.dropFirst()) : command
+        guard !words.isEmpty else { throw CLIError.usage("give the command after --, e.g. caulk exec \(cluster) -- hostname") }
+        let request = ExecRequest(
+            command: words.joined(separator: " "), nodes: nodes.map { $0.split(separator: ",").map(String.init) },
+            role: role, labels: labels.isEmpty ? nil : labels.map(\.text), timeout: timeout, concurrency: concurrency)
+        var hosts: [RunHost] = []
+        var finished: Run?
+        let table = options.output == .table
+        let width = 24
+        try await options.client().stream("/v1/clusters/\(segment(cluster))/exec", json: request) { line in
+            let event = try JSONCoding.decoder().decode(ExecEvent.self, from: line)
+            switch event.event {
+            case .started:
+                if table, let run = event.run { print("run \(run.id): \(run.hostCount) node(s) of \(run.cluster)") }
+            case .host:
+                guard let host = event.host else { return }
+                hosts.append(host)
+                if table { print(Self.describe(host, lines: lines, width: width)) }
+            case .finished:
+                finished = event.run
+            }
+        }
+        guard let run = finished else { throw CLIError.failure("the server ended the stream before the run finished") }
+        if table {
+            let counts = HostOutcomeKind.allCases.compactMap { kind in run.outcomes[kind.rawValue].map { "\($0) \(kind.rawValue)" } }
+            print("run \(run.id) \(run.status.rawValue): \(run.hostCount) node(s): \(counts.joined(separator: ", "))")
+        } else {
+            try options.out.emit(RunDetail(run: run, hosts: hosts.sorted { $0.node < $1.node })) { _ in [] }
+        }
+        if run.status != .succeeded { throw ExitCode(1) }
+    }
+
+    static func describe(_ host: RunHost, lines: Int, width: Int) -> String {
+        let name = host.node.padding(toLength: max(width, host.node.count), withPad: " ", startingAt: 0)
+        let status: String
+        switch host.outcome {
+        case .ok, .failed:
+            status = host.exitSignal.map { "signal \($0)" } ?? "exit \(host.exitStatus.map(String.init) ?? "?")"
+        case .timedOut:
+            status = "timed out"
+        case .error:
+            status = host.errorKind ?? "error"
+        }
+        let detail: String
+        if host.outcome == .error {
+            detail = host.error ?? ""
+        } else {
+            let text = host.stdout.isEmpty ? host.stderr : host.stdout
+            detail = text.split(separator: "\n", omittingEmptySubsequences: false).prefix(lines).joined(separator: " ⏎ ")
+                + (host.stdoutTruncated ? " [truncated]" : "")
+        }
+        return "\(name)  \(status.padding(toLength: 18, withPad: " ", startingAt: 0))  \(String(format: "%6.2fs", Double(host.durationMs) / 1000))  \(detail)"
+    }
+}
+
+struct RunsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "runs",
+        abstract: "History of runs: commands, audits and repairs.",
+        subcommands: [List.self, Show.self]
+    )
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Runs, newest first.")
+        @OptionGroup var options: ClientOptions
+        @Option(help: "Only this cluster's runs.") var cluster: String?
+        @Option(help: "Only exec, audit or repair runs.") var kind: String?
+        @Option(help: "At most this many.") var limit: Int = 50
+
+        func run() async throws {
+            var query: [(String, String)] = []
+            if let cluster { query.append(("cluster", cluster)) }
+            if let kind { query.append(("kind", kind)) }
+            let runs = try await options.client().all("/v1/runs", query: query, limit: limit, as: Run.self)
+            try options.out.emit(runs) { runs in
+                [["ID", "KIND", "CLUSTER", "STATUS", "BY", "STARTED", "HOSTS", "COMMAND"]]
+                    + runs.map {
+                        [String($0.id), $0.kind, $0.cluster, $0.status.rawValue, $0.requester, Output.date($0.startedAt),
+                         "\($0.outcomes["ok"] ?? 0)/\($0.hostCount) ok", String(($0.command ?? "-").prefix(50))]
+                    }
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "One run with every host's result.")
+        @OptionGroup var options: ClientOptions
+        @Argument(help: "Run id.") var id: Int64
+        @Option(help: "Output lines shown per node in the table.") var lines: Int = 3
+
+        func run() async throws {
+            let detail = try await options.client().get("/v1/runs/\(id)", as: RunDetail.self)
+            try options.out.emit(detail) { detail in
+                let run = detail.run
+                return [["run \(run.id) \(run.kind) on \(run.cluster): \(run.status.rawValue), by \(run.requester) (\(run.trigger)), started \(Output.date(run.startedAt))"],
+                        ["command: \(run.command ?? "-")"]]
+                    + detail.hosts.map { [ExecCommand.describe($0, lines: lines, width: 24)] }
+            }
+        }
+    }
+}

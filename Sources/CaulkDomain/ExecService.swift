@@ -1,0 +1,219 @@
+import CaulkAPI
+import CaulkSSH
+import CaulkStore
+import Foundation
+
+/// Ad-hoc commands on a cluster's nodes, recorded as runs, and pinning host keys on request.
+public struct ExecService: Sendable {
+    let store: Store
+    let executor: SSHExecutor
+    let options: SSHOptions
+    let passphrase: String?
+    let clock: @Sendable () -> Date
+
+    /// Output kept in the history per stream and host; the SSH engine's own cap bounds memory.
+    public static let storedOutputCap = 64 * 1024
+    public static let maxCommandBytes = 64 * 1024
+
+    public init(store: Store, executor: SSHExecutor, options: SSHOptions = SSHOptions(), passphrase: String? = nil, clock: @escaping @Sendable () -> Date = Date.init) {
+        self.store = store
+        self.executor = executor
+        self.options = options
+        self.passphrase = passphrase
+        self.clock = clock
+    }
+
+    /// An exec checked, resolved and recorded as `running`, ready to run.
+    public struct Prepared: Sendable {
+        public let run: Run
+        let jobs: [SSHJob]
+        let nodeIds: [String: Int64]
+        let addresses: [String: String]
+        let concurrency: Int
+    }
+
+    /// Validates the request, picks the nodes and records the run; nothing is sent to any node yet.
+    public func prepare(_ request: ExecRequest, cluster clusterName: String, requester: String, trigger: String) async throws -> Prepared {
+        let command = request.command.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !command.isEmpty else { throw DomainError.invalid(field: "command", message: "is empty") }
+        guard request.command.utf8.count <= Self.maxCommandBytes, !request.command.contains("\0") else {
+            throw DomainError.invalid(field: "command", message: "must be at most \(Self.maxCommandBytes) bytes, without NUL")
+        }
+        let timeout = request.timeout ?? 60
+        guard (1...86_400).contains(timeout) else { throw DomainError.invalid(field: "timeout", message: "must be 1–86400 seconds") }
+        let concurrency = request.concurrency ?? 64
+        guard (1...1024).contains(concurrency) else { throw DomainError.invalid(field: "concurrency", message: "must be 1–1024") }
+
+        _ = try Validate.name(clusterName, field: "cluster")
+        guard let cluster = try await store.cluster(named: clusterName)?.cluster else {
+            throw DomainError.notFound("no cluster named \(clusterName)")
+        }
+        let nodes = try await selectNodes(cluster: cluster, request: request)
+        let targets = SSHTargets(store: store, passphrase: passphrase)
+        var jobs: [SSHJob] = []
+        for node in nodes {
+            jobs.append(SSHJob(target: try await targets.target(cluster: cluster, node: node), commands: [SSHCommand(request.command, timeout: .seconds(timeout))]))
+        }
+        var parameters = ["timeout": String(timeout), "concurrency": String(concurrency)]
+        if let names = request.nodes { parameters["nodes"] = names.joined(separator: ",") }
+        if let role = request.role { parameters["role"] = role.rawValue }
+        if let labels = request.labels, !labels.isEmpty { parameters["labels"] = labels.joined(separator: ",") }
+        let record = try await store.insert(RunRecord(
+            kind: "exec", clusterId: cluster.id, clusterName: cluster.name, trigger: trigger, requester: requester,
+            command: request.command, parameters: parameters, hostCount: jobs.count, startedAt: clock()))
+        return Prepared(
+            run: Self.api(record, outcomes: [:]), jobs: jobs,
+            nodeIds: Dictionary(uniqueKeysWithValues: nodes.map { ($0.name, $0.id!) }),
+            addresses: Dictionary(uniqueKeysWithValues: nodes.map { ($0.name, $0.address) }),
+            concurrency: concurrency)
+    }
+
+    /// Runs a prepared exec, recording each host the moment it finishes and handing it to
+    /// `onHost`. When `onHost` throws (the caller went away), no new host is started, running
+    /// ones are stopped, and the run ends `cancelled`.
+    public func run(_ prepared: Prepared, onHost: (RunHost) async throws -> Void) async throws -> Run {
+        let runId = prepared.run.id
+        var status = RunStatus.succeeded
+        do {
+            for await outcome in executor.fanOut(prepared.jobs, concurrency: prepared.concurrency, options: options) {
+                let name = outcome.target.name
+                let record = Self.record(outcome, runId: runId, address: prepared.addresses[name] ?? outcome.target.host, at: clock())
+                try await store.recordHost(record, nodeId: prepared.nodeIds[name], seenAt: outcome.hostKey == nil ? nil : record.finishedAt)
+                if record.outcome != HostOutcomeKind.ok.rawValue { status = .failed }
+                do {
+                    try await onHost(Self.api(record))
+                } catch {
+                    status = .cancelled
+                    break
+                }
+            }
+        } catch {
+            try? await store.finishRun(id: runId, status: RunStatus.failed.rawValue, at: clock())
+            throw error
+        }
+        try await store.finishRun(id: runId, status: status.rawValue, at: clock())
+        return try await detail(runId).run
+    }
+
+    // MARK: History
+
+    public func detail(_ id: Int64) async throws -> RunDetail {
+        guard let (run, hosts) = try await store.run(id: id) else { throw DomainError.notFound("no run \(id)") }
+        return RunDetail(run: Self.api(run, outcomes: try await store.runOutcomeCounts(id: id)), hosts: hosts.map(Self.api))
+    }
+
+    public func runs(cluster: String?, kind: String?, paging: Paging) async throws -> Page<Run> {
+        // Newest first: the cursor is the smallest id seen.
+        let records = try await store.runs(cluster: cluster, kind: kind, before: paging.after, limit: paging.limit)
+        var items: [Run] = []
+        for record in records { items.append(Self.api(record, outcomes: try await store.runOutcomeCounts(id: record.id!))) }
+        return Page(items: items, nextCursor: paging.nextCursor(lastId: records.last?.id, count: records.count))
+    }
+
+    // MARK: Host keys
+
+    /// Connects to each node, takes the key it shows and pins it (only if it equals `expect`,
+    /// when given). Without names: every node of the cluster that has no pinned key.
+    public func trust(cluster clusterName: String, _ request: TrustRequest) async throws -> [TrustResult] {
+        _ = try Validate.name(clusterName, field: "cluster")
+        guard let cluster = try await store.cluster(named: clusterName)?.cluster else {
+            throw DomainError.notFound("no cluster named \(clusterName)")
+        }
+        if let expect = request.expect { _ = try HostKey.fingerprint(expect, field: "expect") }
+        let all = try await store.nodes(NodeFilter(clusterId: cluster.id), limit: Int.max).map(\.node)
+        let nodes: [NodeRecord]
+        if let names = request.nodes, !names.isEmpty {
+            nodes = try names.map { name in
+                guard let node = all.first(where: { $0.name == name }) else { throw DomainError.notFound("no node named \(name) in cluster \(cluster.name)") }
+                return node
+            }
+        } else {
+            nodes = all.filter { $0.hostKey == nil }
+        }
+        let targets = SSHTargets(store: store, passphrase: passphrase)
+        var jobs: [SSHJob] = []
+        for node in nodes {
+            jobs.append(SSHJob(target: try await targets.target(cluster: cluster, node: node, hostKey: .trustOnFirstUse), commands: []))
+        }
+        let byName = Dictionary(uniqueKeysWithValues: nodes.map { ($0.name, $0) })
+        var results: [TrustResult] = []
+        for await outcome in executor.fanOut(jobs, options: options) {
+            let node = byName[outcome.target.name]!
+            var result = TrustResult(node: node.name, hostKey: outcome.hostKey, pinned: false, previous: node.hostKey, error: nil)
+            if case .failure(let error) = outcome.result { result.error = error.description }
+            if let key = outcome.hostKey {
+                if let expect = request.expect, expect != key {
+                    result.error = "shows \(key), not the expected \(expect); not pinned"
+                } else {
+                    try await store.pinHostKey(nodeId: node.id!, fingerprint: key, at: clock())
+                    result.pinned = true
+                }
+            }
+            results.append(result)
+        }
+        return results.sorted { $0.node < $1.node }
+    }
+
+    // MARK: Mapping
+
+    private func selectNodes(cluster: ClusterRecord, request: ExecRequest) async throws -> [NodeRecord] {
+        var filter = NodeFilter(clusterId: cluster.id, role: request.role?.rawValue)
+        for selector in request.labels ?? [] {
+            guard let equals = selector.firstIndex(of: "="), equals != selector.startIndex else {
+                throw DomainError.invalid(field: "labels", message: "'\(selector)' is not key=value")
+            }
+            filter.labels.append((String(selector[..<equals]), String(selector[selector.index(after: equals)...])))
+        }
+        var nodes = try await store.nodes(filter, limit: Int.max).map(\.node)
+        if let names = request.nodes, !names.isEmpty {
+            let known = Set(nodes.map(\.name))
+            if let missing = names.first(where: { !known.contains($0) }) {
+                throw DomainError.invalid(field: "nodes", message: "no node \(missing) in cluster \(cluster.name) matches")
+            }
+            nodes = nodes.filter { names.contains($0.name) }
+        }
+        guard !nodes.isEmpty else { throw DomainError.invalid(field: "nodes", message: "no node of cluster \(cluster.name) matches") }
+        return nodes
+    }
+
+    static func record(_ outcome: HostOutcome, runId: Int64, address: String, at date: Date) -> RunHostRecord {
+        func text(_ bytes: [UInt8]) -> (String, Bool) {
+            let kept = bytes.prefix(storedOutputCap)
+            return (String(decoding: kept, as: UTF8.self), bytes.count > storedOutputCap)
+        }
+        let ms = Int(outcome.duration.components.seconds * 1000 + outcome.duration.components.attoseconds / 1_000_000_000_000_000)
+        switch outcome.result {
+        case .success(let results):
+            let result = results.first
+            let (stdout, cutOut) = text(result?.stdout ?? [])
+            let (stderr, cutErr) = text(result?.stderr ?? [])
+            let kind: HostOutcomeKind = result.map { $0.timedOut ? .timedOut : $0.succeeded ? .ok : .failed } ?? .ok
+            return RunHostRecord(
+                runId: runId, nodeName: outcome.target.name, address: address, outcome: kind.rawValue,
+                exitStatus: result?.exitStatus.map(Int.init), exitSignal: result?.exitSignal, stdout: stdout, stderr: stderr,
+                stdoutTruncated: cutOut || (result?.stdoutTruncated ?? false), stderrTruncated: cutErr || (result?.stderrTruncated ?? false),
+                errorKind: kind == .timedOut ? "timeout" : nil, error: kind == .timedOut ? "timed out; the channel was closed" : nil,
+                hostKey: outcome.hostKey, durationMs: ms, finishedAt: date)
+        case .failure(let error):
+            return RunHostRecord(
+                runId: runId, nodeName: outcome.target.name, address: address, outcome: HostOutcomeKind.error.rawValue,
+                exitStatus: nil, exitSignal: nil, stdout: "", stderr: "", stdoutTruncated: false, stderrTruncated: false,
+                errorKind: error.summary, error: error.description, hostKey: outcome.hostKey, durationMs: ms, finishedAt: date)
+        }
+    }
+
+    static func api(_ record: RunRecord, outcomes: [String: Int]) -> Run {
+        Run(
+            id: record.id!, kind: record.kind, cluster: record.clusterName, status: RunStatus(rawValue: record.status) ?? .failed,
+            trigger: record.trigger, requester: record.requester, command: record.command, parameters: record.parameters,
+            hostCount: record.hostCount, outcomes: outcomes, startedAt: record.startedAt, finishedAt: record.finishedAt)
+    }
+
+    static func api(_ record: RunHostRecord) -> RunHost {
+        RunHost(
+            node: record.nodeName, address: record.address, outcome: HostOutcomeKind(rawValue: record.outcome) ?? .error,
+            exitStatus: record.exitStatus, exitSignal: record.exitSignal, stdout: record.stdout, stderr: record.stderr,
+            stdoutTruncated: record.stdoutTruncated, stderrTruncated: record.stderrTruncated, errorKind: record.errorKind,
+            error: record.error, durationMs: record.durationMs)
+    }
+}

@@ -1,0 +1,54 @@
+import CaulkAPI
+import CaulkDomain
+import Hummingbird
+import NIOCore
+
+/// `POST /v1/clusters/{name}/exec` (operator), `/v1/runs` (viewer), `POST /v1/clusters/{name}/trust` (admin).
+struct RunsController {
+    let exec: ExecService
+
+    func addRoutes(to group: RouterGroup<AppRequestContext>) {
+        group.post("clusters/:name/exec") { request, context in
+            let identity = try context.require(.operator)
+            let body = try await JSON.decode(ExecRequest.self, from: request, allowedKeys: ["": ["command", "nodes", "role", "labels", "timeout", "concurrency"]])
+            let trigger = request.headers[.userAgent]?.hasPrefix("caulk/") == true ? "cli" : "api"
+            let prepared = try await exec.prepare(body, cluster: try context.parameters.require("name"), requester: identity.name, trigger: trigger)
+            // One JSON object a line, each host as it finishes; the run keeps its own record.
+            return Response(
+                status: .ok,
+                headers: [.contentType: "application/x-ndjson"],
+                body: ResponseBody { writer in
+                    try await writer.write(try Self.line(ExecEvent(event: .started, run: prepared.run)))
+                    let run = try await exec.run(prepared) { host in
+                        try await writer.write(try Self.line(ExecEvent(event: .host, host: host)))
+                    }
+                    try await writer.write(try Self.line(ExecEvent(event: .finished, run: run)))
+                    try await writer.finish(nil)
+                })
+        }
+        group.get("runs") { request, context in
+            _ = try context.require(.viewer)
+            let page = try await exec.runs(
+                cluster: request.uri.queryParameters.get("cluster"), kind: request.uri.queryParameters.get("kind"), paging: try request.paging())
+            return try JSON.response(page)
+        }
+        group.get("runs/:id") { _, context in
+            _ = try context.require(.viewer)
+            guard let id = Int64(try context.parameters.require("id")) else {
+                throw APIError.badRequest(field: "id", message: "a run id is a number")
+            }
+            return try JSON.response(try await exec.detail(id))
+        }
+        group.post("clusters/:name/trust") { request, context in
+            _ = try context.require(.admin)
+            let body = try await JSON.decode(TrustRequest.self, from: request, allowedKeys: ["": ["nodes", "expect"]])
+            return try JSON.response(try await exec.trust(cluster: try context.parameters.require("name"), body))
+        }
+    }
+
+    static func line<T: Encodable>(_ value: T) throws -> ByteBuffer {
+        var data = try JSONCoding.encoder().encode(value)
+        data.append(0x0A)
+        return ByteBuffer(bytes: data)
+    }
+}

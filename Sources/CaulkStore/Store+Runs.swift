@@ -1,0 +1,66 @@
+import Foundation
+import GRDB
+
+extension Store {
+    /// Records one host's result and, when the host answered, that the node was seen.
+    public func recordHost(_ host: RunHostRecord, nodeId: Int64?, seenAt: Date?) async throws {
+        try await writer.write { db in
+            var host = host
+            try host.insert(db)
+            if let nodeId, let seenAt {
+                try db.execute(sql: "UPDATE nodes SET last_seen_at = ? WHERE id = ?", arguments: [seenAt, nodeId])
+            }
+        }
+    }
+
+    /// Pins a node's host key.
+    public func pinHostKey(nodeId: Int64, fingerprint: String, at date: Date) async throws {
+        try await writer.write { db in
+            try db.execute(sql: "UPDATE nodes SET host_key = ?, updated_at = ? WHERE id = ?", arguments: [fingerprint, date, nodeId])
+        }
+    }
+
+    /// Marks the run finished with `status`.
+    public func finishRun(id: Int64, status: String, at date: Date) async throws {
+        try await writer.write { db in
+            try db.execute(sql: "UPDATE runs SET status = ?, finished_at = ? WHERE id = ?", arguments: [status, date, id])
+        }
+    }
+
+    /// Runs left `running` by a process that died: they are `interrupted`, keeping the hosts they finished.
+    /// Returns how many there were.
+    @discardableResult
+    public func markInterruptedRuns(at date: Date) async throws -> Int {
+        try await writer.write { db in
+            try db.execute(sql: "UPDATE runs SET status = 'interrupted', finished_at = ? WHERE status = 'running'", arguments: [date])
+            return db.changesCount
+        }
+    }
+
+    public func run(id: Int64) async throws -> (RunRecord, [RunHostRecord])? {
+        try await writer.read { db in
+            guard let run = try RunRecord.fetchOne(db, key: id) else { return nil }
+            let hosts = try RunHostRecord.filter(RunHostRecord.Columns.runId == id).order(RunHostRecord.Columns.nodeName).fetchAll(db)
+            return (run, hosts)
+        }
+    }
+
+    /// Runs, newest first, before the cursor id.
+    public func runs(cluster: String?, kind: String?, before: Int64?, limit: Int) async throws -> [RunRecord] {
+        try await writer.read { db in
+            var request = RunRecord.order(RunRecord.Columns.id.desc).limit(limit)
+            if let cluster { request = request.filter(RunRecord.Columns.clusterName == cluster) }
+            if let kind { request = request.filter(RunRecord.Columns.kind == kind) }
+            if let before { request = request.filter(RunRecord.Columns.id < before) }
+            return try request.fetchAll(db)
+        }
+    }
+
+    /// Per-outcome host counts of a run so far.
+    public func runOutcomeCounts(id: Int64) async throws -> [String: Int] {
+        try await writer.read { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT outcome, count(*) AS n FROM run_hosts WHERE run_id = ? GROUP BY outcome", arguments: [id])
+            return Dictionary(uniqueKeysWithValues: rows.map { ($0["outcome"] as String, $0["n"] as Int) })
+        }
+    }
+}

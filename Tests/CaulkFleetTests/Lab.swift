@@ -1,0 +1,68 @@
+import CaulkAPI
+import CaulkDomain
+import CaulkSSH
+import CaulkStore
+import Foundation
+import Testing
+
+/// The test fleet (`lab/caulk-lab`), which `make test` brings up before these tests and down
+/// after. Without it these tests fail, saying how to start it: they never skip.
+enum Lab {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let command = root.appending(path: "lab/caulk-lab").path
+
+    /// The lab's inventory in caulk format, read once.
+    static let inventory: Result<String, LabError> = {
+        do {
+            let text = try run(command, "inventory", "--format", "caulk")
+            guard text.contains("clusters:") else { throw LabError("no clusters in the lab inventory") }
+            return .success(text)
+        } catch {
+            return .failure(LabError("""
+                the test fleet is not up (\(error)). Run `make test`, or start it by hand as root: \
+                lab/caulk-lab up --clusters 2 --nodes 6
+                """))
+        }
+    }()
+
+    /// A fresh store holding the lab's inventory, and the services over it.
+    static func services(executor: SSHExecutor) async throws -> (Store, InventoryService, ExecService) {
+        let text = try inventory.get()
+        let store = try Store.inMemory()
+        let inventoryService = InventoryService(store: store)
+        _ = try await inventoryService.importInventory(text, format: .caulk, dryRun: false)
+        return (store, inventoryService, ExecService(store: store, executor: executor))
+    }
+
+    /// Runs a shell command inside a node's network namespace (the lab names it `cl-<node>`).
+    @discardableResult
+    static func inNode(_ node: String, _ shell: String) throws -> String {
+        try run("/usr/sbin/ip", "netns", "exec", "cl-\(node)", "sh", "-c", shell)
+    }
+
+    /// Runs a command on a node over plain OpenSSH, as an operator would to check caulk's work.
+    static func ssh(_ address: String, _ command: String) throws -> String {
+        try run("/usr/bin/ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                "-o", "LogLevel=ERROR", "-i", "/run/caulk-lab/id_ed25519", "root@\(address)", command)
+    }
+
+    @discardableResult
+    static func run(_ executable: String, _ arguments: String...) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw LabError("\(executable) \(arguments.joined(separator: " ")) exited \(process.terminationStatus)") }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+struct LabError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
