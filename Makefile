@@ -27,8 +27,12 @@ test: test-deps
 	$(SWIFT) build --build-tests -c $(CONFIG)
 	$(MAKE) --no-print-directory swift-test lab-test
 
+# The Swift suites' fleet tests run against a lab fleet brought up here and taken down after
+# (any lab already up is replaced). The lab's own suite then brings up its own.
 swift-test:
-	$(SWIFT) test --skip-build -c $(CONFIG)
+	@lab/caulk-lab down >/dev/null 2>&1 || true
+	lab/caulk-lab up --clusters 2 --nodes 6
+	@$(SWIFT) test --skip-build -c $(CONFIG); rc=$$?; lab/caulk-lab down; exit $$rc
 
 lab-test:
 	lab/tests/run.sh

@@ -9,8 +9,9 @@ struct Deadline {
 
     var expired: Bool { ContinuousClock.now >= instant }
 
-    /// Milliseconds left, for poll(2); at least 0, at most `cap`.
-    func remainingMilliseconds(cap: Int32 = 200) -> Int32 {
+    /// Milliseconds left, for poll(2); at least 0, at most `cap`. The cap is how often a waiting
+    /// operation looks at its cancellation flag.
+    func remainingMilliseconds(cap: Int32 = 500) -> Int32 {
         let left = instant - .now
         guard left > .zero else { return 0 }
         let ms = left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000

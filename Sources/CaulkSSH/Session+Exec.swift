@@ -61,8 +61,13 @@ extension Session {
                 _ = libssh2_keepalive_send(raw, &seconds)
                 nextKeepalive = Deadline(after: keepalive)
             }
-            try waitSocket(until: Deadline.earliest(deadline, nextKeepalive), operation: "run command")
             if deadline.expired { throw SSHError(.timeout, host: name, operation: "run command", message: "timed out") }
+            // Waking for a keepalive is not a timeout: only the command's own deadline is.
+            do throws(SSHError) {
+                try waitSocket(until: Deadline.earliest(deadline, nextKeepalive), operation: "run command")
+            } catch where error.kind == .timeout {
+                continue
+            }
         }
     }
 

@@ -29,7 +29,14 @@ final class TCPTransport: Transport {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        hints.ai_flags = AI_ADDRCONFIG
+        // An address literal needs no lookup; AI_ADDRCONFIG would list every local interface
+        // per call, which is slow on hosts with many (hundreds of veths on a lab or a node).
+        var probe = in6_addr()
+        if inet_pton(AF_INET, host, &probe) == 1 || inet_pton(AF_INET6, host, &probe) == 1 {
+            hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV
+        } else {
+            hints.ai_flags = AI_ADDRCONFIG | AI_NUMERICSERV
+        }
         var list: UnsafeMutablePointer<addrinfo>?
         let status = getaddrinfo(host, String(port), &hints, &list)
         guard status == 0, let first = list else {

@@ -211,3 +211,55 @@ enum Fleet {
         return text
     }
 }
+
+/// `caulk exec`, `caulk runs` and `caulk nodes trust` through a live server, on the lab fleet.
+@Suite(.serialized) struct ExecCLITests {
+    static let lab = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appending(path: "lab/caulk-lab").path
+
+    @Test func execStreamsPerNodeResultsAndRecordsTheRun() throws {
+        let server = try LiveServer()
+        try server.start()
+        let admin = server.adminToken
+        let inventory = server.directory.appending(path: "lab.yaml")
+        let lab = Process()
+        lab.executableURL = URL(fileURLWithPath: Self.lab)
+        lab.arguments = ["inventory", "--format", "caulk"]
+        FileManager.default.createFile(atPath: inventory.path, contents: nil)
+        lab.standardOutput = try FileHandle(forWritingTo: inventory)
+        try lab.run()
+        lab.waitUntilExit()
+        try #require(lab.terminationStatus == 0, "the test fleet is not up: run `make test`, or `lab/caulk-lab up --clusters 2 --nodes 6` as root")
+        #expect(try server.caulk(["inventory", "import", inventory.path], token: admin).status == 0)
+
+        var result = try server.caulk(["exec", "lab1", "--", "hostname"], token: admin)
+        #expect(result.status == 0, "\(result.stderr)")
+        let nodes = try JSONCoding.decoder().decode([Node].self, from: Data(try server.caulk(["nodes", "list", "--cluster", "lab1", "-o", "json"], token: admin).stdout.utf8))
+        for node in nodes {
+            #expect(result.stdout.contains("\(node.name)  ") && result.stdout.contains("exit 0"), "\(node.name) missing from \(result.stdout)")
+        }
+        #expect(result.stdout.contains("succeeded: \(nodes.count) node(s): \(nodes.count) ok"))
+
+        result = try server.caulk(["exec", "lab1", "--role", "worker", "-o", "json", "--", "exit 4"], token: admin)
+        #expect(result.status == 1)
+        let detail = try JSONCoding.decoder().decode(RunDetail.self, from: Data(result.stdout.utf8))
+        #expect(detail.run.status == .failed && detail.hosts.allSatisfy { $0.exitStatus == 4 })
+        #expect(detail.run.trigger == "cli" && detail.run.requester == "admin")
+
+        result = try server.caulk(["runs", "show", String(detail.run.id), "-o", "json"], token: admin)
+        #expect(try JSONCoding.decoder().decode(RunDetail.self, from: Data(result.stdout.utf8)).hosts.count == detail.hosts.count)
+        #expect(try server.caulk(["runs", "list"], token: admin).stdout.contains("exit 4"))
+
+        result = try server.caulk(["tokens", "create", "dash", "--role", "viewer", "-o", "json"], token: admin)
+        let viewer = try JSONCoding.decoder().decode(CreatedToken.self, from: Data(result.stdout.utf8)).secret
+        result = try server.caulk(["exec", "lab1", "--", "hostname"], token: viewer)
+        #expect(result.status == 1 && result.stderr.contains("needs operator"))
+        result = try server.caulk(["exec", "lab1", "--nodes", "nope", "--", "hostname"], token: admin)
+        #expect(result.status == 1 && result.stderr.contains("nodes"))
+
+        result = try server.caulk(["nodes", "set", "lab1", nodes[1].name, "--host-key", ""], token: admin)
+        result = try server.caulk(["nodes", "trust", "lab1"], token: admin)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains(nodes[1].name) && result.stdout.contains(nodes[1].hostKey ?? "?"))
+    }
+}
