@@ -18,6 +18,9 @@ public struct ExecService: Sendable {
     public init(store: Store, executor: SSHExecutor, options: SSHOptions = SSHOptions(), passphrase: String? = nil, clock: @escaping @Sendable () -> Date = Date.init) {
         self.store = store
         self.executor = executor
+        // Keep no more in memory than the history will: with 64 hosts in flight that is 8 MiB at most.
+        var options = options
+        options.outputCap = min(options.outputCap, Self.storedOutputCap)
         self.options = options
         self.passphrase = passphrase
         self.clock = clock
@@ -74,8 +77,10 @@ public struct ExecService: Sendable {
     public func run(_ prepared: Prepared, onHost: (RunHost) async throws -> Void) async throws -> Run {
         let runId = prepared.run.id
         var status = RunStatus.succeeded
+        var finished = 0
         do {
             for await outcome in executor.fanOut(prepared.jobs, concurrency: prepared.concurrency, options: options) {
+                finished += 1
                 let name = outcome.target.name
                 let record = Self.record(outcome, runId: runId, address: prepared.addresses[name] ?? outcome.target.host, at: clock())
                 try await store.recordHost(record, nodeId: prepared.nodeIds[name], seenAt: outcome.hostKey == nil ? nil : record.finishedAt)
@@ -91,6 +96,8 @@ public struct ExecService: Sendable {
             try? await store.finishRun(id: runId, status: RunStatus.failed.rawValue, at: clock())
             throw error
         }
+        // The stream also ends early when the calling task is cancelled (its client went away).
+        if finished < prepared.jobs.count { status = .cancelled }
         try await store.finishRun(id: runId, status: status.rawValue, at: clock())
         return try await detail(runId).run
     }
@@ -157,13 +164,7 @@ public struct ExecService: Sendable {
     // MARK: Mapping
 
     private func selectNodes(cluster: ClusterRecord, request: ExecRequest) async throws -> [NodeRecord] {
-        var filter = NodeFilter(clusterId: cluster.id, role: request.role?.rawValue)
-        for selector in request.labels ?? [] {
-            guard let equals = selector.firstIndex(of: "="), equals != selector.startIndex else {
-                throw DomainError.invalid(field: "labels", message: "'\(selector)' is not key=value")
-            }
-            filter.labels.append((String(selector[..<equals]), String(selector[selector.index(after: equals)...])))
-        }
+        let filter = NodeFilter(clusterId: cluster.id, role: request.role?.rawValue, labels: try Validate.selectors(request.labels ?? [], field: "labels"))
         var nodes = try await store.nodes(filter, limit: Int.max).map(\.node)
         if let names = request.nodes, !names.isEmpty {
             let known = Set(nodes.map(\.name))
@@ -179,7 +180,9 @@ public struct ExecService: Sendable {
     static func record(_ outcome: HostOutcome, runId: Int64, address: String, at date: Date) -> RunHostRecord {
         func text(_ bytes: [UInt8]) -> (String, Bool) {
             let kept = bytes.prefix(storedOutputCap)
-            return (String(decoding: kept, as: UTF8.self), bytes.count > storedOutputCap)
+            // SQLite text stops at NUL; binary output is shown, not lost.
+            let text = String(decoding: kept, as: UTF8.self).replacingOccurrences(of: "\0", with: "\u{FFFD}")
+            return (text, bytes.count > storedOutputCap)
         }
         let ms = Int(outcome.duration.components.seconds * 1000 + outcome.duration.components.attoseconds / 1_000_000_000_000_000)
         switch outcome.result {

@@ -65,14 +65,7 @@ public struct InventoryService: Sendable {
         if let cluster {
             filter.clusterId = try await clusterRow(cluster).cluster.id
         }
-        filter.labels = try labels.map { selector throws(DomainError) in
-            guard let equals = selector.firstIndex(of: "="), equals != selector.startIndex else {
-                throw .invalid(field: "label", message: "\(Validate.quoted(selector)) is not a key=value selector")
-            }
-            let pair = (key: String(selector[..<equals]), value: String(selector[selector.index(after: equals)...]))
-            _ = try Validate.labels([pair.key: pair.value], field: "label")
-            return pair
-        }
+        filter.labels = try Validate.selectors(labels, field: "label")
         let rows = try await store.nodes(filter, after: paging.after, limit: paging.limit)
         return Page(items: rows.map(InventoryRules.api), nextCursor: paging.nextCursor(lastId: rows.last?.node.id, count: rows.count))
     }

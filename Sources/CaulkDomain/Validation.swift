@@ -124,6 +124,20 @@ public enum Validate {
         return labels
     }
 
+    /// `key=value` label selectors, each a valid label.
+    public static func selectors(_ selectors: [String], field: String) throws(DomainError) -> [(key: String, value: String)] {
+        var pairs: [(key: String, value: String)] = []
+        for selector in selectors {
+            guard let equals = selector.firstIndex(of: "="), equals != selector.startIndex else {
+                throw .invalid(field: field, message: "\(quoted(selector)) is not a key=value selector")
+            }
+            let pair = (key: String(selector[..<equals]), value: String(selector[selector.index(after: equals)...]))
+            _ = try labels([pair.key: pair.value], field: field)
+            pairs.append(pair)
+        }
+        return pairs
+    }
+
     // MARK: Building blocks
 
     static func isLabel(_ value: String, allowUppercase: Bool) -> Bool {

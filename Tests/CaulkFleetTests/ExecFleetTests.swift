@@ -69,11 +69,11 @@ import Testing
         let cluster = try await inventory.clusters().items[0].name
         let nodes = try await inventory.nodes(cluster: cluster).items
         let (refused, dropped) = (nodes[1], nodes[2])
-        try Lab.inNode(refused.name, "nft add table inet caulktest; nft add chain inet caulktest in '{ type filter hook input priority -10; }'; nft add rule inet caulktest in tcp dport 22 reject with tcp reset")
-        try Lab.inNode(dropped.name, "nft add table inet caulktest; nft add chain inet caulktest in '{ type filter hook input priority -10; }'; nft add rule inet caulktest in tcp dport 22 drop")
+        try Lab.filterSSH(refused.name, "reject with tcp reset")
+        try Lab.filterSSH(dropped.name, "drop")
         defer {
-            _ = try? Lab.inNode(refused.name, "nft delete table inet caulktest")
-            _ = try? Lab.inNode(dropped.name, "nft delete table inet caulktest")
+            Lab.unfilterSSH(refused.name)
+            Lab.unfilterSSH(dropped.name)
         }
         let started = ContinuousClock.now
         let (run, hosts) = try await self.exec(exec, cluster, ExecRequest(command: "hostname"))
@@ -125,8 +125,8 @@ import Testing
         let nodes = try await inventory.nodes(cluster: cluster).items
         let (bastion, hidden) = (nodes[0], nodes[4])
         // SSH to the hidden node is dropped unless it comes from the bastion.
-        try Lab.inNode(hidden.name, "nft add table inet caulktest; nft add chain inet caulktest in '{ type filter hook input priority -10; }'; nft add rule inet caulktest in tcp dport 22 ip saddr != \(bastion.address) drop")
-        defer { _ = try? Lab.inNode(hidden.name, "nft delete table inet caulktest") }
+        try Lab.filterSSH(hidden.name, "ip saddr != \(bastion.address) drop")
+        defer { Lab.unfilterSSH(hidden.name) }
         let (direct, _) = try await self.exec(exec, cluster, ExecRequest(command: "hostname", nodes: [hidden.name], timeout: 5))
         #expect(direct.status == .failed)
         _ = try await inventory.updateNode(cluster: cluster, name: hidden.name, NodeInput(ssh: SSHOverrides(bastion: "root@\(bastion.address):22")))

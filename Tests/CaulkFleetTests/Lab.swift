@@ -40,6 +40,16 @@ enum Lab {
         try run("/usr/sbin/ip", "netns", "exec", "cl-\(node)", "sh", "-c", shell)
     }
 
+    /// Adds an nftables rule for SSH traffic into a node (`reject with tcp reset`, `drop`, …);
+    /// `unfilterSSH` takes it away again.
+    static func filterSSH(_ node: String, _ rule: String) throws {
+        try inNode(node, "nft add table inet caulktest; nft add chain inet caulktest in '{ type filter hook input priority -10; }'; nft add rule inet caulktest in tcp dport 22 \(rule)")
+    }
+
+    static func unfilterSSH(_ node: String) {
+        _ = try? inNode(node, "nft delete table inet caulktest")
+    }
+
     /// Runs a command on a node over plain OpenSSH, as an operator would to check caulk's work.
     static func ssh(_ address: String, _ command: String) throws -> String {
         try run("/usr/bin/ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
