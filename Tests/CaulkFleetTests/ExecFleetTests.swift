@@ -39,7 +39,8 @@ import Testing
         #expect(run.status == .failed)
         for host in hosts {
             #expect(host.outcome == .failed && host.exitStatus == 7)
-            #expect(host.stdout == "out\n" && host.stderr == "err \(host.node)\n")
+            #expect(host.stdout == "out\n", "\(host.node): \(host.stdout)")
+            #expect(host.stderr == "err \(host.node)\n", "\(host.node): \(host.stderr)")
         }
         let (_, big) = try await self.exec(exec, cluster, ExecRequest(command: "head -c 5000000 /dev/zero | tr '\\0' x", nodes: [hosts[0].node]))
         #expect(big[0].stdoutTruncated && big[0].stdout.utf8.count == ExecService.storedOutputCap)

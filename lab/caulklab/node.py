@@ -217,6 +217,8 @@ mount -t sysfs sysfs /sys
 mount --bind %(bootid)s /proc/sys/kernel/random/boot_id
 mount --bind %(osrel)s /proc/sys/kernel/osrelease
 mount --bind %(bin)s /usr/local/sbin
+# root's own home, as on a real node (not the host's, whose shell start-up files would run here)
+mount -t tmpfs -o mode=0700 tmpfs /root
 mkdir -p /run/sshd
 exec /usr/sbin/sshd -D -e -f %(cfg)s
 """ % {"name": q(node["name"]), "etc": q(p["etc"]), "etcw": q(p["etc_work"]), "var": q(p["var"]),
