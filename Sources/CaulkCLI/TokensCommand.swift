@@ -69,9 +69,12 @@ struct TokensCommand: AsyncParsableCommand {
         @Argument(help: "Token name.") var name: String
 
         func run() async throws {
-            let token = try await options.client().send(.DELETE, "/v1/tokens/\(segment(name))")
-            _ = token
-            if options.output == .table { print("token \(name) revoked") }
+            let token = try await options.client().delete("/v1/tokens/\(segment(name))")
+            if options.output == .table {
+                print("token \(name) revoked")
+            } else {
+                try options.out.emit(try JSONCoding.decoder().decode(TokenInfo.self, from: token)) { _ in [] }
+            }
         }
     }
 }
