@@ -47,10 +47,7 @@ public struct ExecService: Sendable {
         let concurrency = request.concurrency ?? 64
         guard (1...1024).contains(concurrency) else { throw DomainError.invalid(field: "concurrency", message: "must be 1–1024") }
 
-        _ = try Validate.name(clusterName, field: "cluster")
-        guard let cluster = try await store.cluster(named: clusterName)?.cluster else {
-            throw DomainError.notFound("no cluster named \(clusterName)")
-        }
+        let cluster = try await store.requireCluster(named: clusterName).cluster
         let nodes = try await selectNodes(cluster: cluster, request: request)
         let targets = SSHTargets(store: store, passphrase: passphrase)
         var jobs: [SSHJob] = []
@@ -106,14 +103,15 @@ public struct ExecService: Sendable {
 
     public func detail(_ id: Int64) async throws -> RunDetail {
         guard let (run, hosts) = try await store.run(id: id) else { throw DomainError.notFound("no run \(id)") }
-        return RunDetail(run: Self.api(run, outcomes: try await store.runOutcomeCounts(id: id)), hosts: hosts.map(Self.api))
+        let outcomes = try await store.runOutcomeCounts(ids: [id])[id] ?? [:]
+        return RunDetail(run: Self.api(run, outcomes: outcomes), hosts: hosts.map(Self.api))
     }
 
     public func runs(cluster: String?, kind: String?, paging: Paging) async throws -> Page<Run> {
         // Newest first: the cursor is the smallest id seen.
         let records = try await store.runs(cluster: cluster, kind: kind, before: paging.after, limit: paging.limit)
-        var items: [Run] = []
-        for record in records { items.append(Self.api(record, outcomes: try await store.runOutcomeCounts(id: record.id!))) }
+        let outcomes = try await store.runOutcomeCounts(ids: records.map { $0.id! })
+        let items = records.map { Self.api($0, outcomes: outcomes[$0.id!] ?? [:]) }
         return Page(items: items, nextCursor: paging.nextCursor(lastId: records.last?.id, count: records.count))
     }
 
@@ -122,10 +120,7 @@ public struct ExecService: Sendable {
     /// Connects to each node, takes the key it shows and pins it (only if it equals `expect`,
     /// when given). Without names: every node of the cluster that has no pinned key.
     public func trust(cluster clusterName: String, _ request: TrustRequest) async throws -> [TrustResult] {
-        _ = try Validate.name(clusterName, field: "cluster")
-        guard let cluster = try await store.cluster(named: clusterName)?.cluster else {
-            throw DomainError.notFound("no cluster named \(clusterName)")
-        }
+        let cluster = try await store.requireCluster(named: clusterName).cluster
         if let expect = request.expect { _ = try HostKey.fingerprint(expect, field: "expect") }
         let all = try await store.nodes(NodeFilter(clusterId: cluster.id), limit: Int.max).map(\.node)
         let nodes: [NodeRecord]
@@ -178,23 +173,21 @@ public struct ExecService: Sendable {
     }
 
     static func record(_ outcome: HostOutcome, runId: Int64, address: String, at date: Date) -> RunHostRecord {
-        func text(_ bytes: [UInt8]) -> (String, Bool) {
-            let kept = bytes.prefix(storedOutputCap)
-            // SQLite text stops at NUL; binary output is shown, not lost.
-            let text = String(decoding: kept, as: UTF8.self).replacingOccurrences(of: "\0", with: "\u{FFFD}")
-            return (text, bytes.count > storedOutputCap)
+        // Output was already cut to `storedOutputCap` and flagged by the engine (see init).
+        // SQLite text stops at NUL; binary output is shown, not lost.
+        func text(_ bytes: [UInt8]) -> String {
+            String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: "\0", with: "\u{FFFD}")
         }
         let ms = Int(outcome.duration.components.seconds * 1000 + outcome.duration.components.attoseconds / 1_000_000_000_000_000)
         switch outcome.result {
         case .success(let results):
             let result = results.first
-            let (stdout, cutOut) = text(result?.stdout ?? [])
-            let (stderr, cutErr) = text(result?.stderr ?? [])
             let kind: HostOutcomeKind = result.map { $0.timedOut ? .timedOut : $0.succeeded ? .ok : .failed } ?? .ok
             return RunHostRecord(
                 runId: runId, nodeName: outcome.target.name, address: address, outcome: kind.rawValue,
-                exitStatus: result?.exitStatus.map(Int.init), exitSignal: result?.exitSignal, stdout: stdout, stderr: stderr,
-                stdoutTruncated: cutOut || (result?.stdoutTruncated ?? false), stderrTruncated: cutErr || (result?.stderrTruncated ?? false),
+                exitStatus: result?.exitStatus.map(Int.init), exitSignal: result?.exitSignal, stdout: text(result?.stdout ?? []),
+                stderr: text(result?.stderr ?? []), stdoutTruncated: result?.stdoutTruncated ?? false,
+                stderrTruncated: result?.stderrTruncated ?? false,
                 errorKind: kind == .timedOut ? "timeout" : nil, error: kind == .timedOut ? "timed out; the channel was closed" : nil,
                 hostKey: outcome.hostKey, durationMs: ms, finishedAt: date)
         case .failure(let error):

@@ -131,11 +131,7 @@ public struct InventoryService: Sendable {
     // MARK: Helpers
 
     private func clusterRow(_ name: String) async throws -> ClusterRow {
-        _ = try Validate.name(name, field: "cluster")
-        guard let row = try await store.cluster(named: name) else {
-            throw DomainError.notFound("no cluster named \(name); `caulk clusters list` shows the known ones")
-        }
-        return row
+        try await store.requireCluster(named: name)
     }
 
     private func nodeRow(cluster: String, name: String) async throws -> NodeRow {
@@ -154,5 +150,16 @@ public struct InventoryService: Sendable {
         } catch where Store.isConstraintViolation(error) {
             throw DomainError.conflict(message)
         }
+    }
+}
+
+extension Store {
+    /// The cluster a request names: a valid name, and one that exists.
+    func requireCluster(named name: String) async throws -> ClusterRow {
+        _ = try Validate.name(name, field: "cluster")
+        guard let row = try await cluster(named: name) else {
+            throw DomainError.notFound("no cluster named \(name); `caulk clusters list` shows the known ones")
+        }
+        return row
     }
 }

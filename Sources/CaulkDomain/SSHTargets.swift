@@ -24,24 +24,11 @@ struct SSHTargets {
     }
 
     private func bastion(_ spec: String, defaultUser: String, key: String) async throws -> Bastion {
-        var rest = Substring(spec)
-        var user = defaultUser
-        if let at = rest.firstIndex(of: "@") {
-            user = String(rest[..<at])
-            rest = rest[rest.index(after: at)...]
-        }
-        var host = String(rest)
-        var port = 22
-        if rest.hasPrefix("["), let close = rest.firstIndex(of: "]") {
-            host = String(rest[rest.index(after: rest.startIndex)..<close])
-            if let colon = rest[close...].firstIndex(of: ":") { port = Int(rest[rest.index(after: colon)...]) ?? 22 }
-        } else if let colon = rest.lastIndex(of: ":") {
-            host = String(rest[..<colon])
-            port = Int(rest[rest.index(after: colon)...]) ?? 22
-        }
+        let address = try BastionAddress(spec, field: "ssh.bastion")
+        let host = address.host
         guard let pin = try await store.node(matchingHost: host)?.hostKey else {
             throw DomainError.invalid(field: "ssh.bastion", message: "bastion \(host) is not a node with a pinned host key in the inventory; add it (with its key) so it can be checked")
         }
-        return Bastion(host: host, port: port, user: user, privateKey: key, passphrase: passphrase, hostKey: .pinned(pin))
+        return Bastion(host: host, port: address.port ?? 22, user: address.user ?? defaultUser, privateKey: key, passphrase: passphrase, hostKey: .pinned(pin))
     }
 }

@@ -80,30 +80,7 @@ public enum Validate {
 
     /// A jump host as `[user@]host[:port]`.
     public static func bastion(_ value: String, field: String) throws(DomainError) -> String {
-        var rest = Substring(value)
-        if let at = rest.firstIndex(of: "@") {
-            _ = try user(String(rest[..<at]), field: field)
-            rest = rest[rest.index(after: at)...]
-        }
-        if rest.hasPrefix("[") {
-            guard let close = rest.firstIndex(of: "]"), isIPv6(String(rest[rest.index(after: rest.startIndex)..<close])) else {
-                throw .invalid(field: field, message: "\(quoted(value)) is not [user@]host[:port]")
-            }
-            rest = rest[rest.index(after: close)...]
-            if rest.isEmpty { return value }
-            guard rest.hasPrefix(":"), let port = Int(rest.dropFirst()) else {
-                throw .invalid(field: field, message: "\(quoted(value)) is not [user@]host[:port]")
-            }
-            _ = try Self.port(port, field: field)
-            return value
-        }
-        let hostAndPort = rest.split(separator: ":", omittingEmptySubsequences: false)
-        guard hostAndPort.count <= 2 else { throw .invalid(field: field, message: "\(quoted(value)) is not [user@]host[:port]; put IPv6 addresses in brackets") }
-        _ = try address(String(hostAndPort[0]), field: field)
-        if hostAndPort.count == 2 {
-            guard let port = Int(hostAndPort[1]) else { throw .invalid(field: field, message: "\(quoted(value)) has a port that is not a number") }
-            _ = try Self.port(port, field: field)
-        }
+        _ = try BastionAddress(value, field: field)
         return value
     }
 

@@ -56,11 +56,17 @@ extension Store {
         }
     }
 
-    /// Per-outcome host counts of a run so far.
-    public func runOutcomeCounts(id: Int64) async throws -> [String: Int] {
-        try await writer.read { db in
-            let rows = try Row.fetchAll(db, sql: "SELECT outcome, count(*) AS n FROM run_hosts WHERE run_id = ? GROUP BY outcome", arguments: [id])
-            return Dictionary(uniqueKeysWithValues: rows.map { ($0["outcome"] as String, $0["n"] as Int) })
+    /// Per-outcome host counts of each run so far, in one query.
+    public func runOutcomeCounts(ids: [Int64]) async throws -> [Int64: [String: Int]] {
+        guard !ids.isEmpty else { return [:] }
+        return try await writer.read { db in
+            let placeholders = Array(repeating: "?", count: ids.count).joined(separator: ",")
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT run_id, outcome, count(*) AS n FROM run_hosts WHERE run_id IN (\(placeholders)) GROUP BY run_id, outcome",
+                arguments: StatementArguments(ids))
+            var counts: [Int64: [String: Int]] = [:]
+            for row in rows { counts[row["run_id"], default: [:]][row["outcome"]] = row["n"] as Int }
+            return counts
         }
     }
 }
