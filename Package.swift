@@ -15,6 +15,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        // Already in the graph through Hummingbird; named so the scheduler can be a Service.
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // libssh2 from the system (apt: libssh2-1-dev).
@@ -32,14 +34,15 @@ let package = Package(
             dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
             plugins: ["EmbedFiles"]
         ),
-        // Inventory, tokens, import formats, validation. Knows no HTTP.
+        // Inventory, tokens, import formats, playbooks, audits, schedules. Knows no HTTP.
         .target(
             name: "CaulkDomain",
             dependencies: [
                 "CaulkAPI", "CaulkStore", "CaulkSSH",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
-            ]
+            ],
+            plugins: ["EmbedFiles"]
         ),
         // REST API on Hummingbird.
         .target(
@@ -47,6 +50,7 @@ let package = Package(
             dependencies: [
                 "CaulkAPI", "CaulkDomain", "CaulkSSH",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
             ],
             plugins: ["EmbedFiles"]

@@ -9,6 +9,7 @@ import PackagePlugin
 struct EmbedFiles: BuildToolPlugin {
     static let sources: [String: [String]] = [
         "CaulkStore": ["Migrations"],
+        "CaulkDomain": ["config/playbooks"],
         "CaulkServer": ["config/caulk.yaml", "config/openapi.yaml"],
     ]
 

@@ -50,11 +50,14 @@ public struct Run: Codable, Sendable, Equatable {
     public var outcomes: [String: Int]
     public var startedAt: Date
     public var finishedAt: Date?
+    /// The playbook of an audit or repair.
+    public var playbook: String?
 
     public init(
         id: Int64, kind: String, cluster: String, status: RunStatus, trigger: String, requester: String, command: String?,
-        parameters: [String: String], hostCount: Int, outcomes: [String: Int], startedAt: Date, finishedAt: Date?
+        parameters: [String: String], hostCount: Int, outcomes: [String: Int], startedAt: Date, finishedAt: Date?, playbook: String? = nil
     ) {
+        self.playbook = playbook
         self.id = id
         self.kind = kind
         self.cluster = cluster
@@ -107,11 +110,15 @@ public struct RunHost: Codable, Sendable, Equatable {
 
 public struct RunDetail: Codable, Sendable, Equatable {
     public var run: Run
+    /// Exec: each host's command result.
     public var hosts: [RunHost]
+    /// Audit: nodes done so far, findings, cluster facts.
+    public var audit: AuditResult?
 
-    public init(run: Run, hosts: [RunHost]) {
+    public init(run: Run, hosts: [RunHost], audit: AuditResult? = nil) {
         self.run = run
         self.hosts = hosts
+        self.audit = audit
     }
 }
 

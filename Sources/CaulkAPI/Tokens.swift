@@ -2,6 +2,9 @@ import Foundation
 
 /// What a bearer token may do. Each role includes the ones before it.
 public enum Role: String, Codable, Sendable, CaseIterable, Comparable {
+    /// Belongs to one node and may only announce that node's boots (the boot beacon). Below
+    /// `viewer`: it reads nothing.
+    case node
     /// Read anything.
     case viewer
     /// Read, and run audits and repairs.
@@ -11,6 +14,7 @@ public enum Role: String, Codable, Sendable, CaseIterable, Comparable {
 
     private var rank: Int {
         switch self {
+        case .node: -1
         case .viewer: 0
         case .operator: 1
         case .admin: 2
@@ -61,9 +65,12 @@ public struct TokenInput: Codable, Sendable {
 public struct Identity: Codable, Sendable, Equatable {
     public var name: String
     public var role: Role
+    /// For `node` tokens: the node, as `cluster/node`.
+    public var node: String?
 
-    public init(name: String, role: Role) {
+    public init(name: String, role: Role, node: String? = nil) {
         self.name = name
         self.role = role
+        self.node = node
     }
 }

@@ -100,10 +100,11 @@ struct RunsCommand: AsyncParsableCommand {
             if let kind { query.append(("kind", kind)) }
             let runs = try await options.client().all("/v1/runs", query: query, limit: limit, as: Run.self)
             try options.out.emit(runs) { runs in
-                [["ID", "KIND", "CLUSTER", "STATUS", "BY", "STARTED", "HOSTS", "COMMAND"]]
+                [["ID", "KIND", "CLUSTER", "STATUS", "BY", "STARTED", "HOSTS", "COMMAND/PLAYBOOK"]]
                     + runs.map {
                         [String($0.id), $0.kind, $0.cluster, $0.status.rawValue, $0.requester, Output.date($0.startedAt),
-                         "\($0.outcomes["ok"] ?? 0)/\($0.hostCount) ok", String(($0.command ?? "-").prefix(50))]
+                         $0.kind == "audit" ? "\($0.outcomes["healthy"] ?? 0)/\($0.hostCount) healthy" : "\($0.outcomes["ok"] ?? 0)/\($0.hostCount) ok",
+                         String(($0.command ?? $0.playbook ?? "-").prefix(50))]
                     }
             }
         }
@@ -119,9 +120,11 @@ struct RunsCommand: AsyncParsableCommand {
             let detail = try await options.client().get("/v1/runs/\(id)", as: RunDetail.self)
             try options.out.emit(detail) { detail in
                 let run = detail.run
-                return [["run \(run.id) \(run.kind) on \(run.cluster): \(run.status.rawValue), by \(run.requester) (\(run.trigger)), started \(Output.date(run.startedAt))"],
-                        ["command: \(run.command ?? "-")"]]
-                    + detail.hosts.map { [ExecCommand.describe($0, lines: lines, width: 24)] }
+                let header = [["run \(run.id) \(run.kind) on \(run.cluster): \(run.status.rawValue), by \(run.requester) (\(run.trigger)), started \(Output.date(run.startedAt))"]]
+                if let audit = detail.audit {
+                    return header + [["playbook \(run.playbook ?? "-"): cluster \(audit.state.rawValue)"], [""]] + NodesTable.rows(audit)
+                }
+                return header + [["command: \(run.command ?? "-")"]] + detail.hosts.map { [ExecCommand.describe($0, lines: lines, width: 24)] }
             }
         }
     }

@@ -26,11 +26,10 @@ struct Output {
         }
     }
 
-    /// Aligns columns; the first row is the header.
+    /// Aligns columns. A row of one cell is a line of its own (a heading) and sets no width.
     static func render(_ rows: [[String]]) -> String {
-        guard let header = rows.first else { return "" }
-        var widths = header.map(\.count)
-        for row in rows { for (index, cell) in row.enumerated() where index < widths.count { widths[index] = max(widths[index], cell.count) } }
+        var widths = Array(repeating: 0, count: rows.map(\.count).max() ?? 0)
+        for row in rows where row.count > 1 { for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) } }
         return rows.map { row in
             row.enumerated().map { index, cell in
                 index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)

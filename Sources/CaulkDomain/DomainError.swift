@@ -5,6 +5,8 @@ public enum DomainError: Error, Equatable, CustomStringConvertible {
     case invalid(field: String, message: String)
     /// An inventory file cannot be imported; `line` is 1-based when known (400).
     case invalidInventory(line: Int?, field: String?, message: String)
+    /// A playbook file is not valid; `line` is 1-based when known (422).
+    case invalidPlaybook(file: String, line: Int?, field: String?, message: String)
     /// The thing named does not exist (404).
     case notFound(String)
     /// The request clashes with what exists (409).
@@ -17,6 +19,8 @@ public enum DomainError: Error, Equatable, CustomStringConvertible {
         case .invalidInventory(let line, let field, let message):
             [line.map { "line \($0)" }, field].compactMap { $0 }.joined(separator: ", ")
                 + (line == nil && field == nil ? "" : ": ") + message
+        case .invalidPlaybook(let file, let line, let field, let message):
+            [file, line.map { "line \($0)" }, field].compactMap { $0 }.joined(separator: ", ") + ": " + message
         case .notFound(let message), .conflict(let message):
             message
         }

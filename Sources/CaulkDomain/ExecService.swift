@@ -202,7 +202,8 @@ public struct ExecService: Sendable {
         Run(
             id: record.id!, kind: record.kind, cluster: record.clusterName, status: RunStatus(rawValue: record.status) ?? .failed,
             trigger: record.trigger, requester: record.requester, command: record.command, parameters: record.parameters,
-            hostCount: record.hostCount, outcomes: outcomes, startedAt: record.startedAt, finishedAt: record.finishedAt)
+            hostCount: record.hostCount, outcomes: outcomes, startedAt: record.startedAt, finishedAt: record.finishedAt,
+            playbook: record.playbook)
     }
 
     static func api(_ record: RunHostRecord) -> RunHost {

@@ -18,13 +18,25 @@ public struct TokenService: Sendable {
 
     public func create(name: String, role: Role) async throws -> CreatedToken {
         _ = try Validate.name(name, field: "name")
+        guard role != .node else { throw DomainError.invalid(field: "role", message: "node tokens are made by `caulk beacon install`, one per node") }
+        return try await insert(name: name, role: role, nodeId: nil)
+    }
+
+    /// A token that may only announce the boots of one node; it replaces that node's previous one.
+    func createNodeToken(cluster: String, node: NodeRecord) async throws -> String {
+        let name = "node:\(cluster)/\(node.name)"
+        _ = try await store.revokeToken(named: name, at: clock())
+        return try await insert(name: name, role: .node, nodeId: node.id).secret
+    }
+
+    private func insert(name: String, role: Role, nodeId: Int64?) async throws -> CreatedToken {
         var bytes = [UInt8](repeating: 0, count: 32)
         var generator = SystemRandomNumberGenerator()
         for index in bytes.indices { bytes[index] = generator.next() }
         let secret = Self.prefix + Data(bytes).base64EncodedString()
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
-        let record = TokenRecord(name: name, role: role.rawValue, secretHash: Self.hash(secret), createdAt: clock())
+        let record = TokenRecord(name: name, role: role.rawValue, nodeId: nodeId, secretHash: Self.hash(secret), createdAt: clock())
         do {
             let inserted = try await store.insert(record)
             return CreatedToken(token: Self.api(inserted), secret: secret)
@@ -40,7 +52,12 @@ public struct TokenService: Sendable {
             let role = Role(rawValue: record.role)
         else { return nil }
         try? await store.touchToken(id: record.id!, at: clock())
-        return (record.id!, Identity(name: record.name, role: role))
+        var node: String?
+        if let nodeId = record.nodeId {
+            guard let path = try await store.nodePath(id: nodeId) else { return nil }
+            node = path
+        }
+        return (record.id!, Identity(name: record.name, role: role, node: node))
     }
 
     public func list(includeRevoked: Bool = false, paging: Paging = Paging()) async throws -> Page<TokenInfo> {

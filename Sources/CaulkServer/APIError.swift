@@ -36,6 +36,8 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                 return .init(status: 400, code: "invalid", message: "\(field): \(message)", field: field)
             case .invalidInventory(_, let field, _):
                 return .init(status: 400, code: "invalid", message: error.description, field: field)
+            case .invalidPlaybook(_, _, let field, _):
+                return .init(status: 422, code: "invalid_playbook", message: error.description, field: field)
             case .notFound(let message):
                 return .init(status: 404, code: "not_found", message: message)
             case .conflict(let message):

@@ -4,6 +4,7 @@ import CaulkStore
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
 
 /// Everything the API needs, built once.
 public struct Services: Sendable {
@@ -11,12 +12,20 @@ public struct Services: Sendable {
     public let inventory: InventoryService
     public let tokens: TokenService
     public let exec: ExecService
+    public let playbooks: PlaybookLibrary
+    public let audits: AuditService
+    public let reboots: RebootService
+    public let schedules: ScheduleService
 
-    public init(store: Store, executor: SSHExecutor = SSHExecutor(), sshPassphrase: String? = nil) {
+    public init(store: Store, executor: SSHExecutor = SSHExecutor(), sshPassphrase: String? = nil, playbookDirectories: [String] = []) throws {
         self.store = store
         inventory = InventoryService(store: store)
         tokens = TokenService(store: store)
         exec = ExecService(store: store, executor: executor, passphrase: sshPassphrase)
+        playbooks = try PlaybookLibrary(directories: playbookDirectories)
+        audits = AuditService(store: store, executor: executor, library: playbooks, passphrase: sshPassphrase)
+        reboots = RebootService(store: store)
+        schedules = ScheduleService(store: store, audits: audits)
     }
 }
 
@@ -32,7 +41,10 @@ public func buildRouter(_ services: Services) -> Router<AppRequestContext> {
     NodesController(inventory: services.inventory).addRoutes(to: v1)
     InventoryController(inventory: services.inventory).addRoutes(to: v1)
     TokensController(tokens: services.tokens).addRoutes(to: v1)
-    RunsController(exec: services.exec).addRoutes(to: v1)
+    RunsController(exec: services.exec, audits: services.audits).addRoutes(to: v1)
+    AuditsController(audits: services.audits, playbooks: services.playbooks).addRoutes(to: v1)
+    RebootsController(reboots: services.reboots).addRoutes(to: v1)
+    SchedulesController(schedules: services.schedules).addRoutes(to: v1)
     return router
 }
 
@@ -45,10 +57,11 @@ public func buildApplication(
     if interrupted > 0 {
         logger.warning("\(interrupted) run(s) were in flight when caulk last stopped; marked interrupted with the hosts they finished")
     }
-    let services = Services(store: store, sshPassphrase: try configuration.sshPassphrase())
+    let services = try Services(store: store, sshPassphrase: try configuration.sshPassphrase(), playbookDirectories: configuration.playbookDirectories)
     return Application(
         router: buildRouter(services),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "caulk"),
+        services: [BackgroundWork(services: services, logger: logger)],
         onServerRunning: { channel in
             var configuration = configuration
             configuration.port = channel.localAddress?.port ?? configuration.port
@@ -65,6 +78,21 @@ public func buildApplication(
         },
         logger: logger
     )
+}
+
+/// The scheduler, and on shutdown the audits still running (they end `cancelled`, with the nodes
+/// they finished).
+struct BackgroundWork: Service {
+    let services: Services
+    let logger: Logger
+
+    func run() async throws {
+        let logger = logger
+        await cancelWhenGracefulShutdown {
+            await services.schedules.run { logger.info("\($0)") }
+        }
+        await services.audits.cancelAll()
+    }
 }
 
 /// Prints the first admin token once (it is not stored anywhere in clear) and, when asked,

@@ -13,6 +13,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Passphrase of encrypted SSH private keys: the value of CAULK_SSH_KEY_PASSPHRASE, or the
     /// first line of the file CAULK_SSH_KEY_PASSPHRASE_FILE names.
     public var sshPassphraseSource: PassphraseSource?
+    /// Directories of the operator's own playbooks, besides the built-in ones.
+    public var playbookDirectories: [String] = []
 
     public enum PassphraseSource: Sendable, Equatable {
         case value(String)
@@ -55,7 +57,10 @@ public struct ServerConfiguration: Sendable, Equatable {
             case "listen": try setListen(text, source: "\(source): listen")
             case "database": database = text
             case "bootstrap_token_file": bootstrapTokenFile = text
-            default: throw ConfigurationError("\(source): unknown key '\(key)' (known: listen, database, bootstrap_token_file)")
+            case "playbook_dirs":
+                guard let list = value as? [Any] else { throw ConfigurationError("\(source): playbook_dirs: expected a list of directories") }
+                playbookDirectories = list.map { "\($0)" }
+            default: throw ConfigurationError("\(source): unknown key '\(key)' (known: listen, database, bootstrap_token_file, playbook_dirs)")
             }
         }
     }
@@ -86,6 +91,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         if let listen = environment["CAULK_LISTEN"] { try configuration.setListen(listen, source: "CAULK_LISTEN") }
         if let database = environment["CAULK_DATABASE"] { configuration.database = database }
         if let file = environment["CAULK_BOOTSTRAP_TOKEN_FILE"] { configuration.bootstrapTokenFile = file }
+        if let dirs = environment["CAULK_PLAYBOOK_DIRS"] { configuration.playbookDirectories = dirs.split(separator: ":").map(String.init) }
         if let value = environment["CAULK_SSH_KEY_PASSPHRASE"] {
             configuration.sshPassphraseSource = .value(value)
         } else if let file = environment["CAULK_SSH_KEY_PASSPHRASE_FILE"] {

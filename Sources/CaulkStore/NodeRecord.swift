@@ -20,6 +20,8 @@ public struct NodeRecord: Codable, Sendable, Equatable, FetchableRecord, Mutable
     public var hostKey: String?
     public var lastBootId: String?
     public var lastSeenAt: Date?
+    /// When the boot `lastBootId` names began (from the node's uptime).
+    public var lastBootedAt: Date?
     public var createdAt: Date
     public var updatedAt: Date
 

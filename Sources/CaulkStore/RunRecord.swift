@@ -19,6 +19,10 @@ public struct RunRecord: Codable, Sendable, Equatable, FetchableRecord, MutableP
     public var hostCount: Int
     public var startedAt: Date
     public var finishedAt: Date?
+    /// The playbook an audit or repair ran.
+    public var playbook: String?
+    /// A JSON object: what the run found about the cluster as a whole (facts, counts).
+    public var summary: String = "{}"
 
     public enum Columns {
         public static let id = Column("id")
@@ -29,7 +33,7 @@ public struct RunRecord: Codable, Sendable, Equatable, FetchableRecord, MutableP
 
     public init(
         kind: String, clusterId: Int64?, clusterName: String, trigger: String, requester: String, command: String?,
-        parameters: [String: String], hostCount: Int, startedAt: Date
+        parameters: [String: String], hostCount: Int, startedAt: Date, playbook: String? = nil
     ) {
         self.kind = kind
         self.clusterId = clusterId
@@ -41,6 +45,7 @@ public struct RunRecord: Codable, Sendable, Equatable, FetchableRecord, MutableP
         self.parameters = parameters
         self.hostCount = hostCount
         self.startedAt = startedAt
+        self.playbook = playbook
     }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) {

@@ -56,14 +56,18 @@ extension Store {
         }
     }
 
-    /// Per-outcome host counts of each run so far, in one query.
+    /// Per-outcome host counts of each run so far (exec: ok/failed/…, audit: healthy/broken/…), in one query.
     public func runOutcomeCounts(ids: [Int64]) async throws -> [Int64: [String: Int]] {
         guard !ids.isEmpty else { return [:] }
         return try await writer.read { db in
             let placeholders = Array(repeating: "?", count: ids.count).joined(separator: ",")
             let rows = try Row.fetchAll(
-                db, sql: "SELECT run_id, outcome, count(*) AS n FROM run_hosts WHERE run_id IN (\(placeholders)) GROUP BY run_id, outcome",
-                arguments: StatementArguments(ids))
+                db, sql: """
+                    SELECT run_id, outcome, count(*) AS n FROM run_hosts WHERE run_id IN (\(placeholders)) GROUP BY run_id, outcome
+                    UNION ALL
+                    SELECT run_id, health, count(*) FROM audit_nodes WHERE run_id IN (\(placeholders)) GROUP BY run_id, health
+                    """,
+                arguments: StatementArguments(ids + ids))
             var counts: [Int64: [String: Int]] = [:]
             for row in rows { counts[row["run_id"], default: [:]][row["outcome"]] = row["n"] as Int }
             return counts

@@ -47,4 +47,11 @@ extension Store {
             )
         }
     }
+
+    /// `cluster/node` of a node id.
+    public func nodePath(id: Int64) async throws -> String? {
+        try await writer.read { db in
+            try String.fetchOne(db, sql: "SELECT c.name || '/' || n.name FROM nodes n JOIN clusters c ON c.id = n.cluster_id WHERE n.id = ?", arguments: [id])
+        }
+    }
 }

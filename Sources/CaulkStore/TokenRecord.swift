@@ -10,6 +10,8 @@ public struct TokenRecord: Codable, Sendable, Equatable, FetchableRecord, Mutabl
     public var id: Int64?
     public var name: String
     public var role: String
+    /// Set for `node` tokens: the one node whose boots this token may announce.
+    public var nodeId: Int64?
     public var secretHash: String
     public var createdAt: Date
     public var lastUsedAt: Date?
@@ -24,12 +26,13 @@ public struct TokenRecord: Codable, Sendable, Equatable, FetchableRecord, Mutabl
     }
 
     public init(
-        id: Int64? = nil, name: String, role: String, secretHash: String, createdAt: Date,
+        id: Int64? = nil, name: String, role: String, nodeId: Int64? = nil, secretHash: String, createdAt: Date,
         lastUsedAt: Date? = nil, revokedAt: Date? = nil
     ) {
         self.id = id
         self.name = name
         self.role = role
+        self.nodeId = nodeId
         self.secretHash = secretHash
         self.createdAt = createdAt
         self.lastUsedAt = lastUsedAt

@@ -253,7 +253,23 @@ class ClusterObjects:
     def list_pods(self):
         out = [self.pod_object(r) for r in self.pods.values() if r is not None]
         out.append(self.pod_object(self.kc, kc=True))
+        out += [self.probe_pod_object(n) for n in self.cluster["nodes"]]
         return out
+
+    def probe_pod_object(self, n):
+        """The CoreDNS-like listener on every node's pod address (TCP 53), as a read-only pod
+        labelled like CoreDNS, so tools find pod addresses to probe the way they would in a cluster."""
+        st = now_iso(self.created)
+        return {"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "coredns-lab-%s" % n["name"], "namespace": "kube-system",
+                             "labels": {"k8s-app": "kube-dns"}, "uid": "%032x" % (n["index"] + 1 << 64),
+                             "resourceVersion": str(self.rv), "creationTimestamp": st},
+                "spec": {"nodeName": n["name"], "containers": [{"name": "coredns", "image": "registry.k8s.io/coredns/coredns:v1.11.1",
+                                                               "ports": [{"containerPort": 53, "protocol": "TCP"}]}]},
+                "status": {"phase": "Running", "podIP": n["pod_ip"], "podIPs": [{"ip": n["pod_ip"]}], "hostIP": n["ip"],
+                           "startTime": st, "conditions": [{"type": "Ready", "status": "True"}],
+                           "containerStatuses": [{"name": "coredns", "ready": True, "restartCount": 0, "started": True,
+                                                  "state": {"running": {"startedAt": st}}}]}}
 
     def ds_object(self):
         ds = copy.deepcopy(self.store[("daemonsets", self.ns, "calico-node")])

@@ -6,13 +6,13 @@ import NIOCore
 /// `POST /v1/clusters/{name}/exec` (operator), `/v1/runs` (viewer), `POST /v1/clusters/{name}/trust` (admin).
 struct RunsController {
     let exec: ExecService
+    let audits: AuditService
 
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
         group.post("clusters/:name/exec") { request, context in
             let identity = try context.require(.operator)
             let body = try await JSON.decode(ExecRequest.self, from: request, allowedKeys: ["": ["command", "nodes", "role", "labels", "timeout", "concurrency"]])
-            let trigger = request.headers[.userAgent]?.hasPrefix("caulk/") == true ? "cli" : "api"
-            let prepared = try await exec.prepare(body, cluster: try context.parameters.require("name"), requester: identity.name, trigger: trigger)
+            let prepared = try await exec.prepare(body, cluster: try context.parameters.require("name"), requester: identity.name, trigger: request.trigger)
             // One JSON object a line, each host as it finishes; the run keeps its own record.
             return Response(
                 status: .ok,
@@ -37,7 +37,9 @@ struct RunsController {
             guard let id = Int64(try context.parameters.require("id")) else {
                 throw APIError.badRequest(field: "id", message: "a run id is a number")
             }
-            return try JSON.response(try await exec.detail(id))
+            var detail = try await exec.detail(id)
+            if detail.run.kind == "audit" { detail.audit = try await audits.result(runId: id) }
+            return try JSON.response(detail)
         }
         group.post("clusters/:name/trust") { request, context in
             _ = try context.require(.admin)

@@ -1,0 +1,184 @@
+import CaulkAPI
+import CaulkSSH
+import CaulkStore
+import Foundation
+
+/// Fleet audits: started on request or by a schedule, run in the background, one at a time per
+/// cluster; their results, each cluster's latest health, and reboot events.
+public struct AuditService: Sendable {
+    let store: Store
+    let executor: SSHExecutor
+    let options: SSHOptions
+    let passphrase: String?
+    let library: PlaybookLibrary
+    let clock: @Sendable () -> Date
+    let tasks = BackgroundRuns()
+
+    public static let defaultPlaybook = "calico-vxlan"
+
+    public init(
+        store: Store, executor: SSHExecutor, library: PlaybookLibrary, options: SSHOptions = SSHOptions(), passphrase: String? = nil,
+        clock: @escaping @Sendable () -> Date = Date.init
+    ) {
+        self.store = store
+        self.executor = executor
+        self.library = library
+        self.options = options
+        self.passphrase = passphrase
+        self.clock = clock
+    }
+
+    /// Starts an audit of each cluster named (or of every cluster) and returns at once. A named
+    /// cluster already being audited is a conflict; with `all`, such clusters are skipped.
+    public func start(_ request: AuditRequest, requester: String, trigger: String) async throws -> AuditsStarted {
+        let playbook = try library.playbook(request.playbook ?? Self.defaultPlaybook, kind: .audit)
+        let parameters = try Self.parameters(playbook, overrides: request.parameters ?? [:])
+        let concurrency = request.concurrency ?? 64
+        guard (1...1024).contains(concurrency) else { throw DomainError.invalid(field: "concurrency", message: "must be 1–1024") }
+        let names: [String]
+        switch (request.all ?? false, request.clusters ?? []) {
+        case (true, let named) where named.isEmpty:
+            names = try await store.clusters(limit: Int.max).map(\.cluster.name)
+        case (false, let named) where !named.isEmpty:
+            names = named
+        default:
+            throw DomainError.invalid(field: "clusters", message: "name one or more clusters, or set all: true (not both)")
+        }
+        var prepared: [PreparedAudit] = []
+        for name in names {
+            prepared.append(try await prepare(cluster: name, playbook: playbook, parameters: parameters, concurrency: concurrency))
+        }
+        var started: [Run] = []
+        var skipped: [String] = []
+        for audit in prepared {
+            var record = RunRecord(
+                kind: "audit", clusterId: audit.cluster.id, clusterName: audit.cluster.name, trigger: trigger, requester: requester,
+                command: nil, parameters: parameters, hostCount: audit.nodes.count, startedAt: clock(), playbook: playbook.name)
+            record.summary = "{}"
+            switch try await store.startRun(record) {
+            case .alreadyRunning(let running):
+                let message = "cluster \(audit.cluster.name) is already being audited by run \(running.id!) (started by \(running.requester) at \(JSONCoding.formatDate(running.startedAt)))"
+                if names.count == 1 { throw DomainError.conflict(message) }
+                skipped.append(message)
+            case .started(let run):
+                await launch(PreparedAudit(
+                    run: run, cluster: audit.cluster, nodes: audit.nodes, targets: audit.targets, playbook: playbook, parameters: parameters,
+                    concurrency: concurrency))
+                started.append(ExecService.api(run, outcomes: [:]))
+            }
+        }
+        return AuditsStarted(runs: started, skipped: skipped)
+    }
+
+    /// Waits for every audit started so far (tests, shutdown).
+    public func waitForAll() async {
+        await tasks.waitForAll()
+    }
+
+    /// Stops every running audit; each ends `cancelled` with the nodes it finished.
+    public func cancelAll() async {
+        await tasks.cancelAll()
+    }
+
+    private func prepare(cluster name: String, playbook: Playbook, parameters: [String: String], concurrency: Int) async throws -> PreparedAudit {
+        let cluster = try await store.requireCluster(named: name).cluster
+        let nodes = try await store.nodes(NodeFilter(clusterId: cluster.id), limit: Int.max).map(\.node)
+        guard !nodes.isEmpty else { throw DomainError.invalid(field: "clusters", message: "cluster \(cluster.name) has no nodes to audit") }
+        let resolver = SSHTargets(store: store, passphrase: passphrase)
+        var targets: [String: SSHTarget] = [:]
+        for node in nodes { targets[node.name] = try await resolver.target(cluster: cluster, node: node) }
+        let placeholder = RunRecord(kind: "audit", clusterId: nil, clusterName: "", trigger: "", requester: "", command: nil, parameters: [:], hostCount: 0, startedAt: clock())
+        return PreparedAudit(run: placeholder, cluster: cluster, nodes: nodes, targets: targets, playbook: playbook, parameters: parameters, concurrency: concurrency)
+    }
+
+    private func launch(_ audit: PreparedAudit) async {
+        let runner = AuditRunner(store: store, executor: executor, options: options, clock: clock)
+        let store = store
+        let clock = clock
+        let runId = audit.run.id!
+        let task = Task {
+            do {
+                try await runner.run(audit)
+            } catch {
+                try? await store.finishRun(id: runId, status: RunStatus.failed.rawValue, at: clock())
+            }
+        }
+        await tasks.add(runId, task)
+    }
+
+    /// The playbook's defaults with the request's overrides; unknown names are refused.
+    static func parameters(_ playbook: Playbook, overrides: [String: String]) throws(DomainError) -> [String: String] {
+        var values = Dictionary(uniqueKeysWithValues: playbook.parameters.map { ($0.name, $0.defaultValue) })
+        for (name, value) in overrides {
+            guard values[name] != nil else {
+                throw .invalid(field: "parameters.\(name)", message: "\(playbook.name) has no such parameter; it has: \(playbook.parameters.map(\.name).sorted().joined(separator: ", "))")
+            }
+            guard value.utf8.count <= 4096, !value.contains("\0") else { throw .invalid(field: "parameters.\(name)", message: "must be at most 4096 bytes, without NUL") }
+            values[name] = value
+        }
+        return values
+    }
+
+    // MARK: Results
+
+    /// An audit's nodes, findings and facts so far.
+    public func result(runId: Int64) async throws -> AuditResult {
+        let (nodes, findings) = try await store.audit(runId: runId)
+        let summary = try await store.run(id: runId).flatMap { try? JSONCoding.decoder().decode(AuditSummary.self, from: Data($0.0.summary.utf8)) }
+        let health = nodes.compactMap { NodeHealth(rawValue: $0.health) }
+        let apiFindings = findings.map(Self.api)
+        return AuditResult(
+            state: summary?.state ?? AuditRunner.state(health, clusterFindings: apiFindings.filter { $0.node == nil }),
+            nodes: nodes.map(Self.api), findings: apiFindings, facts: summary?.facts)
+    }
+
+    /// The cluster's state from its latest finished audit.
+    public func health(cluster name: String) async throws -> ClusterHealth {
+        let cluster = try await store.requireCluster(named: name).cluster
+        guard let run = try await store.latestFinishedAudit(cluster: cluster.name) else {
+            return ClusterHealth(cluster: cluster.name, state: .unknown, run: nil, result: nil)
+        }
+        let result = try await result(runId: run.id!)
+        let counts = try await store.runOutcomeCounts(ids: [run.id!])[run.id!] ?? [:]
+        return ClusterHealth(cluster: cluster.name, state: result.state, run: ExecService.api(run, outcomes: counts), result: result)
+    }
+
+    static func api(_ record: AuditNodeRecord) -> AuditNode {
+        AuditNode(
+            node: record.nodeName, health: NodeHealth(rawValue: record.health) ?? .unreachable, bootId: record.bootId, bootedAt: record.bootedAt,
+            error: record.error, facts: try? JSONCoding.decoder().decode(NodeFacts.self, from: Data(record.facts.utf8)), finishedAt: record.finishedAt)
+    }
+
+    static func api(_ record: FindingRecord) -> Finding {
+        Finding(
+            check: record.checkId, severity: Severity(rawValue: record.severity) ?? .critical, node: record.nodeName, message: record.message,
+            evidence: record.evidence, repair: record.repair)
+    }
+}
+
+/// Audits running in the background, so shutdown can stop them and tests can wait for them.
+actor BackgroundRuns {
+    private var running: [Int64: Task<Void, Never>] = [:]
+
+    func add(_ id: Int64, _ task: Task<Void, Never>) {
+        running[id] = task
+        Task {
+            await task.value
+            self.remove(id)
+        }
+    }
+
+    private func remove(_ id: Int64) { running[id] = nil }
+
+    func waitForAll() async {
+        while let (id, task) = running.first {
+            await task.value
+            running[id] = nil
+        }
+    }
+
+    func cancelAll() async {
+        for task in running.values { task.cancel() }
+        await waitForAll()
+    }
+}

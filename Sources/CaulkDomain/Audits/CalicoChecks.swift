@@ -1,0 +1,204 @@
+import CaulkAPI
+import Foundation
+
+/// The built-in checks of DESIGN.md §1's failure modes. Each reads named steps' output (the
+/// loader refuses a playbook that names a check without its steps) and returns findings with
+/// the severity the failure deserves; the playbook gives the check id and the repair.
+enum CalicoChecks {
+    /// Built-in check → the steps it reads.
+    static let requiredSteps: [String: [String]] = [
+        "vxlan-device": ["links"],
+        "checksum-offload": ["offload", "nic-driver"],
+        "vxlan-peers": ["routes", "fdb", "neighbours", "k8s-nodes"],
+        "firewall-vxlan-port": ["firewalld", "nftables"],
+        "vxlan-mtu": ["links"],
+        "networkmanager-unmanaged": ["networkmanager", "nm-calico-conf"],
+        "rp-filter": ["rp-filter"],
+        "offload-risk": ["calico-node-ds", "felixconfiguration", "kernel", "nic-driver"],
+        "datapath": ["probe"],
+        "calico-pods": ["calico-pods", "kube-controllers", "kube-controllers-log"],
+    ]
+
+    /// Runs after the whole cluster is done (they compare nodes); the rest run per node.
+    static let clusterWide: Set<String> = ["offload-risk", "datapath", "calico-pods"]
+
+    /// What a per-node check sees.
+    struct NodeContext {
+        let node: String
+        let nodeIP: String?
+        let facts: NodeFacts
+        let steps: [String: StepOutput]
+        let cluster: ClusterFacts
+        /// Every node of the cluster in the inventory.
+        let peers: [String]
+    }
+
+    static func node(_ builtin: String, _ context: NodeContext) -> [(Severity, String, String)] {
+        let facts = context.facts
+        // VXLAN checks mean nothing on an IP-in-IP or unencapsulated cluster.
+        let vxlanChecks: Set<String> = ["vxlan-device", "checksum-offload", "vxlan-peers", "vxlan-mtu"]
+        if vxlanChecks.contains(builtin), context.cluster.usesVXLAN == false { return [] }
+        switch builtin {
+        case "vxlan-device": return vxlanDevice(context)
+        case "checksum-offload":
+            guard facts.offload == "on", facts.vxlan != nil else { return [] }
+            let evidence = "tx-checksum-ip-generic: on; kernel \(facts.kernel ?? "?"); NIC \(facts.nic ?? "?") driver \(facts.nicDriver ?? "?")"
+            if facts.nicDriver == "vmxnet3" {
+                return [(.critical, "VXLAN checksum offload is on over a vmxnet3 NIC: only ICMP crosses the overlay (Calico issue 9433)", evidence)]
+            }
+            return [(.info, "VXLAN checksum offload is on; harmless unless the NIC path mangles checksums (vmxnet3)", evidence)]
+        case "vxlan-peers": return vxlanPeers(context)
+        case "firewall-vxlan-port": return firewall(context)
+        case "vxlan-mtu":
+            guard let vxlan = facts.vxlan, let mtu = vxlan.mtu, let nicMtu = facts.nicMtu, mtu > nicMtu - 50 else { return [] }
+            return [(.critical, "vxlan.calico MTU \(mtu) is above \(facts.nic ?? "the NIC")'s MTU \(nicMtu) − 50: full-size packets are dropped", "vxlan.calico mtu \(mtu); \(facts.nic ?? "nic") mtu \(nicMtu)")]
+        case "networkmanager-unmanaged":
+            guard facts.networkManager == "active" else { return [] }
+            let conf = context.steps["nm-calico-conf"]
+            let required = ["interface-name:cali*", "interface-name:tunl*", "interface-name:vxlan.calico"]
+            if let conf, conf.succeeded, conf.stdout.contains("[keyfile]"), required.allSatisfy(conf.stdout.contains) { return [] }
+            let evidence = conf.map { $0.succeeded ? Excerpt.of($0.stdout) : $0.problem } ?? "no output"
+            return [(.warning, "NetworkManager is active and /etc/NetworkManager/conf.d/calico.conf does not leave Calico's interfaces unmanaged: it can take vxlan.calico down", "/etc/NetworkManager/conf.d/calico.conf: " + evidence)]
+        case "rp-filter":
+            let strict = (facts.rpFilter ?? [:]).filter { $0.value == 1 }.keys.sorted()
+            guard !strict.isEmpty else { return [] }
+            return [(.info, "strict reverse-path filtering (rp_filter=1) on \(strict.joined(separator: ", ")); Calico 3.22+ works with it, so this is not a fault", strict.map { "net.ipv4.conf.\($0).rp_filter = 1" }.joined(separator: "\n"))]
+        default:
+            return []
+        }
+    }
+
+    private static func vxlanDevice(_ context: NodeContext) -> [(Severity, String, String)] {
+        guard context.steps["links"]?.json != nil else { return [(.warning, "could not read the node's links", context.steps["links"]?.problem ?? "no output")] }
+        guard let device = context.facts.vxlan else {
+            return [(.critical, "vxlan.calico does not exist: no VXLAN traffic leaves or reaches this node", "ip -d -j addr show: no vxlan.calico")]
+        }
+        var problems: [String] = []
+        if !device.up { problems.append("it is DOWN") }
+        if let ip = context.nodeIP, device.local != ip { problems.append("its local address \(device.local ?? "(none)") is not the node's \(ip)") }
+        let vni = context.cluster.vxlanVni ?? 4096
+        if device.vni != vni { problems.append("VNI \(device.vni.map(String.init) ?? "?") is not \(vni)") }
+        let port = context.cluster.vxlanPort ?? 4789
+        if device.port != port { problems.append("port \(device.port.map(String.init) ?? "?") is not \(port)") }
+        if let mac = context.cluster.nodes[context.node]?.vxlanMac, device.mac != mac {
+            problems.append("MAC \(device.mac ?? "?") is not the node's VXLANTunnelMACAddr \(mac)")
+        }
+        guard !problems.isEmpty else { return [] }
+        let evidence = "vxlan.calico: \(device.up ? "UP" : "DOWN") local \(device.local ?? "-") id \(device.vni.map(String.init) ?? "-") port \(device.port.map(String.init) ?? "-") mac \(device.mac ?? "-") mtu \(device.mtu.map(String.init) ?? "-")"
+        return [(.critical, "vxlan.calico is stale: " + problems.joined(separator: "; "), evidence)]
+    }
+
+    private static func vxlanPeers(_ context: NodeContext) -> [(Severity, String, String)] {
+        guard context.facts.vxlan != nil else { return [] }  // the device check already says it is missing
+        guard !context.cluster.nodes.isEmpty else { return [(.info, "peers not checked: no Node annotations from kubectl", context.cluster.errors.first ?? "")] }
+        let routes = context.steps["routes"]?.json as? [[String: Any]] ?? []
+        let fdb = context.steps["fdb"]?.json as? [[String: Any]] ?? []
+        let neighbours = context.steps["neighbours"]?.json as? [[String: Any]] ?? []
+        var missing: [String] = []
+        var wrong: [String] = []
+        for (peer, info) in context.cluster.nodes.sorted(by: { $0.key < $1.key }) where peer != context.node {
+            guard let vtep = info.vtep, let mac = info.vxlanMac else { continue }
+            let viaPeer = routes.filter { $0[string: "gateway"] == vtep }
+            if viaPeer.isEmpty { missing.append("\(peer): route via \(vtep)") } else if viaPeer.count > 1 { wrong.append("\(peer): \(viaPeer.count) routes via \(vtep)") }
+            let fdbEntries = fdb.filter { $0[string: "mac"]?.lowercased() == mac }
+            if fdbEntries.isEmpty {
+                missing.append("\(peer): FDB \(mac)")
+            } else if let ip = info.internalIp, !fdbEntries.contains(where: { $0[string: "dst"] == ip }) {
+                wrong.append("\(peer): FDB \(mac) → \(fdbEntries.first?[string: "dst"] ?? "?"), not \(ip)")
+            }
+            let neighbour = neighbours.filter { $0[string: "dst"] == vtep }
+            if neighbour.isEmpty {
+                missing.append("\(peer): neighbour \(vtep)")
+            } else if !neighbour.contains(where: { $0[string: "lladdr"]?.lowercased() == mac }) {
+                wrong.append("\(peer): neighbour \(vtep) → \(neighbour.first?[string: "lladdr"] ?? "?"), not \(mac)")
+            }
+        }
+        guard !missing.isEmpty || !wrong.isEmpty else { return [] }
+        let peersAffected = Set((missing + wrong).map { $0.split(separator: ":").first.map(String.init) ?? "" }).count
+        return [(.critical, "VXLAN entries for \(peersAffected) peer(s) are missing or wrong (\(missing.count) missing, \(wrong.count) wrong)", Excerpt.of((missing + wrong).joined(separator: "\n"), lines: 12))]
+    }
+
+    private static func firewall(_ context: NodeContext) -> [(Severity, String, String)] {
+        if let lines = context.steps["firewalld"]?.lines, lines.first == "running", lines.contains("no") {
+            return [(.critical, "firewalld is running and does not open 4789/udp: VXLAN packets are dropped", "firewall-cmd --state: running; --query-port=4789/udp: no")]
+        }
+        guard let ruleset = context.steps["nftables"]?.json as? [String: Any] else { return [] }
+        var drops: [String] = []
+        for entry in ruleset[array: "nftables"] {
+            let rule = entry[object: "rule"]
+            let expressions = rule[array: "expr"]
+            guard !expressions.isEmpty,
+                expressions.contains(where: { $0["drop"] != nil || $0["reject"] != nil }),
+                expressions.contains(where: { matchesPort4789($0[object: "match"]) })
+            else { continue }
+            drops.append("table \(rule[string: "family"] ?? "?") \(rule[string: "table"] ?? "?") chain \(rule[string: "chain"] ?? "?") handle \(rule[int: "handle"].map(String.init) ?? "?"): drops 4789")
+        }
+        guard !drops.isEmpty else { return [] }
+        return [(.critical, "an nftables rule drops UDP 4789: VXLAN packets are dropped", drops.joined(separator: "\n"))]
+    }
+
+    private static func matchesPort4789(_ match: [String: Any]) -> Bool {
+        guard match[object: "left"][object: "payload"][string: "field"] == "dport" else { return false }
+        let right = match["right"]
+        if let port = right as? NSNumber { return port.intValue == 4789 }
+        if let set = (right as? [String: Any])?["set"] as? [Any] {
+            return set.contains { element in
+                if let port = element as? NSNumber { return port.intValue == 4789 }
+                if let range = (element as? [String: Any])?["range"] as? [NSNumber], range.count == 2 {
+                    return range[0].intValue <= 4789 && 4789 <= range[1].intValue
+                }
+                return false
+            }
+        }
+        if let range = (right as? [String: Any])?["range"] as? [NSNumber], range.count == 2 {
+            return range[0].intValue <= 4789 && 4789 <= range[1].intValue
+        }
+        return false
+    }
+
+    // MARK: Cluster-wide
+
+    /// F8: Calico 3.28.0 and 3.28.2+ turn VXLAN checksum offload on at a node's next restart when
+    /// its kernel is newer than 5.7; on vmxnet3 that breaks TCP. Reported while it has not happened.
+    static func offloadRisk(_ cluster: ClusterFacts, nodes: [String: NodeFacts]) -> (Severity, String, String)? {
+        guard cluster.usesVXLAN != false, let version = cluster.calicoVersion, offloadArming(version), !cluster.offloadOverridden else { return nil }
+        // Nodes whose offload is already on are F2's, not a risk any more.
+        let atRisk = nodes.filter { $0.value.nicDriver == "vmxnet3" && kernelAbove57($0.value.kernel) && $0.value.offload != "on" }.keys.sorted()
+        guard !atRisk.isEmpty else { return nil }
+        return (.warning,
+                "Calico v\(version) will turn VXLAN checksum offload on at the next restart of \(atRisk.count) node(s) with a kernel > 5.7 on vmxnet3, breaking TCP across the overlay (F2); set FelixConfiguration featureDetectOverride ChecksumOffloadBroken=true before then",
+                "calico v\(version); featureDetectOverride: \(cluster.featureDetectOverride ?? "(none)"); at risk: " + atRisk.map { "\($0) (\(nodes[$0]?.kernel ?? "?"), vmxnet3)" }.joined(separator: ", "))
+    }
+
+    static func offloadArming(_ version: String) -> Bool {
+        let parts = version.split(separator: ".").map { Int($0.prefix { $0.isNumber }) ?? 0 }
+        guard parts.count >= 2 else { return false }
+        let (major, minor, patch) = (parts[0], parts[1], parts.count > 2 ? parts[2] : 0)
+        if major != 3 { return major > 3 }
+        if minor != 28 { return minor > 28 }
+        return patch != 1
+    }
+
+    static func kernelAbove57(_ kernel: String?) -> Bool {
+        guard let parts = kernel?.split(separator: ".").prefix(2).map({ Int($0.prefix { $0.isNumber }) ?? 0 }), parts.count == 2 else { return false }
+        return parts[0] > 5 || (parts[0] == 5 && parts[1] > 7)
+    }
+
+    /// calico-node pods that are not Ready, per node; kube-controllers down, for the cluster.
+    static func calicoPods(_ cluster: ClusterFacts, nodes: [String]) -> [(node: String?, Severity, String, String)] {
+        guard cluster.controlPlane != nil, !cluster.calicoPods.isEmpty || cluster.errors.isEmpty else { return [] }
+        var findings: [(node: String?, Severity, String, String)] = []
+        for node in nodes.sorted() {
+            guard let pod = cluster.calicoPods[node] else {
+                if cluster.nodes[node] != nil { findings.append((node, .info, "no calico-node pod runs on this node", "")) }
+                continue
+            }
+            // Readiness follows Felix and peers' state, not this node's datapath: the probe judges that.
+            if !pod.ready { findings.append((node, .info, "calico-node pod \(pod.name) is not Ready (\(pod.restarts) restarts)", "")) }
+        }
+        if cluster.kubeControllersReady == false {
+            findings.append((nil, .warning, "calico-kube-controllers is not Ready", cluster.kubeControllersLog.joined(separator: "\n")))
+        }
+        return findings
+    }
+}

@@ -1,0 +1,66 @@
+import CaulkSSH
+import Foundation
+
+/// What one playbook step printed on one host, as the checks read it.
+public struct StepOutput: Sendable, Equatable {
+    public var exitStatus: Int?
+    public var stdout: String
+    public var stderr: String
+    public var timedOut: Bool
+    public var truncated: Bool
+
+    public var succeeded: Bool { !timedOut && exitStatus == 0 }
+
+    init(_ result: CommandResult) {
+        exitStatus = result.exitStatus.map(Int.init)
+        stdout = String(decoding: result.stdout, as: UTF8.self)
+        stderr = String(decoding: result.stderr, as: UTF8.self)
+        timedOut = result.timedOut
+        truncated = result.stdoutTruncated || result.stderrTruncated
+    }
+
+    init(exitStatus: Int?, stdout: String, stderr: String = "", timedOut: Bool = false, truncated: Bool = false) {
+        self.exitStatus = exitStatus
+        self.stdout = stdout
+        self.stderr = stderr
+        self.timedOut = timedOut
+        self.truncated = truncated
+    }
+
+    var lines: [String] {
+        stdout.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    /// Standard output parsed as JSON, when the step succeeded and it is JSON.
+    var json: Any? {
+        guard succeeded, !truncated else { return nil }
+        return try? JSONSerialization.jsonObject(with: Data(stdout.utf8))
+    }
+
+    /// Why the step gave nothing usable, in a few words, for evidence.
+    var problem: String {
+        if timedOut { return "timed out" }
+        if truncated { return "output over the cap" }
+        let text = (stderr.isEmpty ? stdout : stderr).trimmingCharacters(in: .whitespacesAndNewlines)
+        return "exit \(exitStatus.map(String.init) ?? "?")" + (text.isEmpty ? "" : ": " + Excerpt.of(text, lines: 3))
+    }
+}
+
+/// Bounded excerpts of command output for findings' evidence.
+enum Excerpt {
+    static let maxBytes = 2048
+
+    static func of(_ text: String, lines: Int = 10) -> String {
+        var kept = text.split(separator: "\n", omittingEmptySubsequences: false).prefix(lines).joined(separator: "\n")
+        if kept.utf8.count > maxBytes { kept = String(decoding: kept.utf8.prefix(maxBytes), as: UTF8.self) + "…" }
+        return kept
+    }
+}
+
+/// Dictionary and array access for JSON from `JSONSerialization`, without a cast at every step.
+extension Dictionary where Key == String, Value == Any {
+    subscript(object key: String) -> [String: Any] { self[key] as? [String: Any] ?? [:] }
+    subscript(array key: String) -> [[String: Any]] { self[key] as? [[String: Any]] ?? [] }
+    subscript(string key: String) -> String? { self[key] as? String }
+    subscript(int key: String) -> Int? { (self[key] as? NSNumber)?.intValue ?? (self[key] as? String).flatMap { Int($0) } }
+}

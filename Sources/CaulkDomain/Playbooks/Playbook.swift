@@ -1,0 +1,101 @@
+import CaulkAPI
+import Foundation
+import CaulkSSH
+
+/// A named list of steps run on a cluster's nodes, and the checks that turn their output into
+/// findings. Loaded from YAML (see `PlaybookLoader` and docs/playbooks.md).
+public struct Playbook: Sendable, Equatable {
+    public enum Kind: String, Sendable, CaseIterable { case audit, repair }
+
+    /// Where a step runs.
+    public enum Scope: String, Sendable, CaseIterable {
+        /// On every node of the cluster, all such steps over one SSH connection per node.
+        case eachNode = "each-node"
+        /// On one reachable control-plane node (the first that answers), e.g. `kubectl`.
+        case oneControlPlane = "one-control-plane"
+    }
+
+    /// How a step's standard output is read.
+    public enum Output: String, Sendable, CaseIterable { case text, json, lines }
+
+    public struct Parameter: Sendable, Equatable {
+        public var name: String
+        public var defaultValue: String
+        public var description: String
+    }
+
+    public struct Step: Sendable, Equatable {
+        public var name: String
+        public var scope: Scope
+        /// A shell command with `{{parameter}}` placeholders, each replaced by its shell-quoted value.
+        public var command: String?
+        /// A step whose command caulk builds (`datapath-probe`), instead of `command`.
+        public var builtin: String?
+        public var timeout: Int
+        public var output: Output
+    }
+
+    /// Turns step output into findings: a built-in analysis, or a declarative rule.
+    public struct Check: Sendable, Equatable {
+        public var id: String
+        public var builtin: String?
+        public var rule: Rule?
+        public var severity: Severity
+        public var message: String?
+        /// The repair playbook that addresses what this check finds.
+        public var repair: String?
+    }
+
+    /// A declarative check: fires on a node when its step's exit status or output matches.
+    public struct Rule: Sendable, Equatable {
+        public enum Exit: Sendable, Equatable { case zero, nonzero, code(Int) }
+        public var step: String
+        public var exit: Exit?
+        public var stdoutMatches: String?
+        public var stdoutNotMatches: String?
+    }
+
+    public var name: String
+    public var kind: Kind
+    public var description: String
+    public var parameters: [Parameter]
+    public var steps: [Step]
+    public var checks: [Check]
+    /// The file it came from, or `built-in:NAME`.
+    public var source: String
+
+    public func steps(_ scope: Scope) -> [Step] { steps.filter { $0.scope == scope } }
+}
+
+/// Fills `{{name}}` placeholders with shell-quoted values, so nothing from the inventory or a
+/// request is ever pasted into a command unquoted.
+public enum CommandTemplate {
+    /// Parameters every command may use, set per node and cluster by the runner.
+    public static let contextParameters: Set<String> = ["cluster", "node", "node_ip", "calico_namespace"]
+
+    /// The placeholder names a template uses.
+    public static func placeholders(in template: String) -> [String] {
+        var names: [String] = []
+        var rest = Substring(template)
+        while let open = rest.range(of: "{{") {
+            guard let close = rest[open.upperBound...].range(of: "}}") else { break }
+            names.append(rest[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces))
+            rest = rest[close.upperBound...]
+        }
+        return names
+    }
+
+    /// The command with each placeholder replaced by its quoted value. Every name must be in
+    /// `values` (the loader checked that it is declared).
+    public static func render(_ template: String, _ values: [String: String]) -> String {
+        var out = ""
+        var rest = Substring(template)
+        while let open = rest.range(of: "{{"), let close = rest[open.upperBound...].range(of: "}}") {
+            out += rest[..<open.lowerBound]
+            let name = rest[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces)
+            out += ShellQuote.quote(values[name] ?? "")
+            rest = rest[close.upperBound...]
+        }
+        return out + rest
+    }
+}

@@ -1,0 +1,186 @@
+import CaulkAPI
+import Foundation
+
+/// Reads playbook YAML, refusing anything it does not understand with the file, line and field.
+public enum PlaybookLoader {
+    static let topKeys: Set<String> = ["name", "kind", "description", "parameters", "steps", "checks"]
+    static let parameterKeys: Set<String> = ["default", "description"]
+    static let stepKeys: Set<String> = ["name", "scope", "command", "builtin", "timeout", "output"]
+    static let checkKeys: Set<String> = ["id", "builtin", "when", "severity", "message", "repair"]
+    static let ruleKeys: Set<String> = ["step", "exit", "stdout_matches", "stdout_not_matches"]
+
+    /// Steps whose command caulk builds.
+    public static let builtinSteps: Set<String> = ["datapath-probe"]
+
+    public static func parse(_ text: String, source: String) throws(DomainError) -> Playbook {
+        do throws(DomainError) {
+            guard let root = try YAMLValue.parse(text) else { throw YAMLValue.empty.fail("the file is empty") }
+            return try parse(root, source: source)
+        } catch {
+            guard case .invalidInventory(let line, let field, let message) = error else { throw error }
+            throw .invalidPlaybook(file: source, line: line, field: field, message: message)
+        }
+    }
+
+    private static func parse(_ root: YAMLValue, source: String) throws(DomainError) -> Playbook {
+        var name: String?
+        var kind: Playbook.Kind?
+        var description = ""
+        var parameters: [Playbook.Parameter] = []
+        var steps: [Playbook.Step] = []
+        var checks: [Playbook.Check] = []
+        var stepsValue: YAMLValue?
+        var checksValue: YAMLValue?
+        for (key, value) in try root.mapping(allowed: topKeys) {
+            switch key {
+            case "name":
+                name = try value.string()
+                guard (try? Validate.name(name!, field: "name")) != nil else { throw value.fail("use lowercase letters, digits and -, starting with a letter") }
+            case "kind": kind = try choice(value, Playbook.Kind.self)
+            case "description": description = try value.string()
+            case "parameters":
+                for (parameterName, entry) in try value.mapping() {
+                    guard parameterName.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }), !CommandTemplate.contextParameters.contains(parameterName) else {
+                        throw entry.fail("parameter names use letters, digits and _, and may not be one caulk sets (\(CommandTemplate.contextParameters.sorted().joined(separator: ", ")))")
+                    }
+                    var parameter = Playbook.Parameter(name: parameterName, defaultValue: "", description: "")
+                    for (field, fieldValue) in try entry.mapping(allowed: parameterKeys) {
+                        if field == "default" { parameter.defaultValue = try fieldValue.string() } else { parameter.description = try fieldValue.string() }
+                    }
+                    parameters.append(parameter)
+                }
+            case "steps": stepsValue = value
+            default: checksValue = value
+            }
+        }
+        guard let name else { throw root.fail("'name' is required") }
+        guard let kind else { throw root.fail("'kind' is required (\(Playbook.Kind.allCases.map(\.rawValue).joined(separator: " | ")))") }
+        let known = CommandTemplate.contextParameters.union(parameters.map(\.name))
+        for value in try (stepsValue ?? root).sequenceRequired("steps") {
+            let step = try parseStep(value, parameters: known)
+            guard !steps.contains(where: { $0.name == step.name }) else { throw value.fail("step '\(step.name)' is given twice") }
+            steps.append(step)
+        }
+        for value in try checksValue?.sequence() ?? [] {
+            let check = try parseCheck(value, steps: steps)
+            guard !checks.contains(where: { $0.id == check.id }) else { throw value.fail("check '\(check.id)' is given twice") }
+            checks.append(check)
+        }
+        return Playbook(name: name, kind: kind, description: description, parameters: parameters, steps: steps, checks: checks, source: source)
+    }
+
+    private static func parseStep(_ value: YAMLValue, parameters: Set<String>) throws(DomainError) -> Playbook.Step {
+        var step = Playbook.Step(name: "", scope: .eachNode, command: nil, builtin: nil, timeout: 30, output: .text)
+        var scope: Playbook.Scope?
+        for (key, field) in try value.mapping(allowed: stepKeys) {
+            switch key {
+            case "name": step.name = try field.string()
+            case "scope": scope = try choice(field, Playbook.Scope.self)
+            case "command":
+                let command = try field.string()
+                for placeholder in CommandTemplate.placeholders(in: command) where !parameters.contains(placeholder) {
+                    throw field.fail("{{\(placeholder)}} is not a parameter of this playbook; declare it under 'parameters' or use one of \(CommandTemplate.contextParameters.sorted().joined(separator: ", "))")
+                }
+                step.command = command
+            case "builtin":
+                let builtin = try field.string()
+                guard builtinSteps.contains(builtin) else { throw field.fail("unknown built-in step '\(builtin)'; expected one of: \(builtinSteps.sorted().joined(separator: ", "))") }
+                step.builtin = builtin
+            case "timeout":
+                step.timeout = try field.int()
+                guard (1...3600).contains(step.timeout) else { throw field.fail("must be 1–3600 seconds") }
+            default: step.output = try choice(field, Playbook.Output.self)
+            }
+        }
+        guard !step.name.isEmpty else { throw value.fail("every step needs a 'name'") }
+        guard let scope else { throw value.fail("step '\(step.name)' needs a 'scope' (\(Playbook.Scope.allCases.map(\.rawValue).joined(separator: " | ")))") }
+        step.scope = scope
+        guard (step.command == nil) != (step.builtin == nil) else { throw value.fail("step '\(step.name)' needs exactly one of 'command' and 'builtin'") }
+        if step.builtin != nil, scope != .eachNode { throw value.fail("built-in step '\(step.name)' runs on each node; set scope: each-node") }
+        return step
+    }
+
+    private static func parseCheck(_ value: YAMLValue, steps: [Playbook.Step]) throws(DomainError) -> Playbook.Check {
+        var check = Playbook.Check(id: "", builtin: nil, rule: nil, severity: .warning, message: nil, repair: nil)
+        for (key, field) in try value.mapping(allowed: checkKeys) {
+            switch key {
+            case "id": check.id = try field.string()
+            case "builtin":
+                let builtin = try field.string()
+                guard let required = CalicoChecks.requiredSteps[builtin] else {
+                    throw field.fail("unknown built-in check '\(builtin)'; expected one of: \(CalicoChecks.requiredSteps.keys.sorted().joined(separator: ", "))")
+                }
+                if let missing = required.first(where: { name in !steps.contains { $0.name == name } }) {
+                    throw field.fail("built-in check '\(builtin)' reads step '\(missing)', which this playbook does not have")
+                }
+                check.builtin = builtin
+            case "when": check.rule = try parseRule(field, steps: steps)
+            case "severity": check.severity = try choice(field, Severity.self)
+            case "message": check.message = try field.string()
+            default: check.repair = try field.string()
+            }
+        }
+        guard !check.id.isEmpty, check.id.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" }) else {
+            throw value.fail("every check needs an 'id' of letters, digits and -")
+        }
+        guard (check.builtin == nil) != (check.rule == nil) else { throw value.fail("check '\(check.id)' needs exactly one of 'builtin' and 'when'") }
+        if check.rule != nil, check.message == nil { throw value.fail("check '\(check.id)' needs a 'message'") }
+        return check
+    }
+
+    private static func parseRule(_ value: YAMLValue, steps: [Playbook.Step]) throws(DomainError) -> Playbook.Rule {
+        var rule = Playbook.Rule(step: "")
+        for (key, field) in try value.mapping(allowed: ruleKeys) {
+            switch key {
+            case "step":
+                rule.step = try field.string()
+                guard steps.contains(where: { $0.name == rule.step && $0.scope == .eachNode }) else {
+                    throw field.fail("no each-node step named '\(rule.step)' in this playbook")
+                }
+            case "exit":
+                let text = try field.string()
+                switch text {
+                case "zero": rule.exit = .zero
+                case "nonzero": rule.exit = .nonzero
+                default:
+                    guard let code = Int(text) else { throw field.fail("expected zero, nonzero or an exit status") }
+                    rule.exit = .code(code)
+                }
+            default:
+                let pattern = try field.string()
+                guard (try? Regex(pattern)) != nil else { throw field.fail("not a valid regular expression") }
+                if key == "stdout_matches" { rule.stdoutMatches = pattern } else { rule.stdoutNotMatches = pattern }
+            }
+        }
+        guard !rule.step.isEmpty else { throw value.fail("'when' needs a 'step'") }
+        guard rule.exit != nil || rule.stdoutMatches != nil || rule.stdoutNotMatches != nil else {
+            throw value.fail("'when' needs at least one of exit, stdout_matches, stdout_not_matches")
+        }
+        return rule
+    }
+
+    private static func choice<T: RawRepresentable & CaseIterable>(_ value: YAMLValue, _ type: T.Type) throws(DomainError) -> T where T.RawValue == String {
+        let text = try value.string()
+        guard let result = T(rawValue: text) else {
+            throw value.fail("'\(text)' is not one of: \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return result
+    }
+}
+
+extension Playbook.Rule {
+    init(step: String) {
+        self.init(step: step, exit: nil, stdoutMatches: nil, stdoutNotMatches: nil)
+    }
+}
+
+extension YAMLValue {
+    static var empty: YAMLValue { YAMLValue(node: .scalar(.init("")), path: "") }
+
+    func sequenceRequired(_ key: String) throws(DomainError) -> [YAMLValue] {
+        guard path == key else { throw fail("'\(key)' is required") }
+        let items = try sequence()
+        guard !items.isEmpty else { throw fail("'\(key)' is empty") }
+        return items
+    }
+}
