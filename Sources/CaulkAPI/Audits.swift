@@ -241,3 +241,16 @@ public struct PlaybookInfo: Codable, Sendable, Equatable {
         self.parameters = parameters
     }
 }
+
+/// Body of `POST /v1/clusters/{name}/beacon`: install the boot beacon on the cluster's nodes.
+public struct BeaconRequest: Codable, Sendable, Equatable {
+    /// The caulk service as the nodes reach it, e.g. `http://caulk.example:8420`.
+    public var url: String
+    /// Only these nodes; absent: every node.
+    public var nodes: [String]?
+
+    public init(url: String, nodes: [String]? = nil) {
+        self.url = url
+        self.nodes = nodes
+    }
+}

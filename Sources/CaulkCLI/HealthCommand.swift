@@ -89,3 +89,39 @@ struct PlaybooksCommand: AsyncParsableCommand {
         }
     }
 }
+
+struct BeaconCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "beacon",
+        abstract: "The boot beacon: nodes announce their own boots to caulk.",
+        subcommands: [Install.self]
+    )
+
+    struct Install: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Install the boot beacon on a cluster's nodes (admin).",
+            discussion: """
+                Writes /etc/caulk/boot-beacon, its settings and a token of its own (mode 0600) to each node and
+                enables caulk-boot-beacon.service (systemd oneshot, after network-online.target). At every boot
+                the node then calls POST /v1/nodes/CLUSTER/NODE/boot; the token can do nothing else. Running it
+                again replaces each node's token. A boot seen by both the beacon and an audit is recorded once.
+
+                Example: caulk beacon install prod-a --node-url http://caulk.example:8420
+                """
+        )
+        @OptionGroup var options: ClientOptions
+        @Argument(help: "Cluster name.") var cluster: String
+        @Option(help: "The caulk URL as the nodes reach it (often not --url: nodes may reach caulk another way).") var nodeURL: String
+        @Option(help: "Only these nodes (comma-separated).") var nodes: String?
+
+        func run() async throws {
+            let request = BeaconRequest(url: nodeURL, nodes: nodes.map { $0.split(separator: ",").map(String.init) })
+            let detail = try await options.client().post("/v1/clusters/\(segment(cluster))/beacon", json: request, as: RunDetail.self)
+            try options.out.emit(detail) { detail in
+                [["run \(detail.run.id) \(detail.run.playbook ?? "boot-beacon") on \(detail.run.cluster): \(detail.run.status.rawValue)"]]
+                    + detail.hosts.map { [ExecCommand.describe($0, lines: 2, width: 24)] }
+            }
+            if detail.run.status != .succeeded { throw ExitCode(1) }
+        }
+    }
+}

@@ -22,11 +22,18 @@ public struct TokenService: Sendable {
         return try await insert(name: name, role: role, nodeId: nil)
     }
 
-    /// A token that may only announce the boots of one node; it replaces that node's previous one.
-    func createNodeToken(cluster: String, node: NodeRecord) async throws -> String {
-        let name = "node:\(cluster)/\(node.name)"
-        _ = try await store.revokeToken(named: name, at: clock())
-        return try await insert(name: name, role: .node, nodeId: node.id).secret
+    /// A token that may only announce the boots of one node. The node's earlier tokens stay
+    /// valid until `settleNodeToken` says whether this one was installed.
+    func createNodeToken(cluster: String, node: NodeRecord) async throws -> (id: Int64, secret: String) {
+        let name = "node:\(cluster)/\(node.name)@\(Int(clock().timeIntervalSince1970 * 1000))"
+        let created = try await insert(name: name, role: .node, nodeId: node.id)
+        guard let record = try await store.activeToken(secretHash: Self.hash(created.secret)) else { throw DomainError.notFound("token \(name) vanished") }
+        return (record.id!, created.secret)
+    }
+
+    /// Installed: the node's other tokens are revoked. Not installed: this one is.
+    func settleNodeToken(id: Int64, nodeId: Int64, installed: Bool) async throws {
+        try await store.revokeNodeTokens(nodeId: nodeId, keep: id, onlyKeep: !installed, at: clock())
     }
 
     private func insert(name: String, role: Role, nodeId: Int64?) async throws -> CreatedToken {

@@ -16,6 +16,7 @@ public struct Services: Sendable {
     public let audits: AuditService
     public let reboots: RebootService
     public let schedules: ScheduleService
+    public let beacons: BeaconService
 
     public init(store: Store, executor: SSHExecutor = SSHExecutor(), sshPassphrase: String? = nil, playbookDirectories: [String] = []) throws {
         self.store = store
@@ -26,6 +27,7 @@ public struct Services: Sendable {
         audits = AuditService(store: store, executor: executor, library: playbooks, passphrase: sshPassphrase)
         reboots = RebootService(store: store)
         schedules = ScheduleService(store: store, audits: audits)
+        beacons = BeaconService(store: store, executor: executor, tokens: tokens, library: playbooks, passphrase: sshPassphrase)
     }
 }
 
@@ -43,7 +45,7 @@ public func buildRouter(_ services: Services) -> Router<AppRequestContext> {
     TokensController(tokens: services.tokens).addRoutes(to: v1)
     RunsController(exec: services.exec, audits: services.audits).addRoutes(to: v1)
     AuditsController(audits: services.audits, playbooks: services.playbooks).addRoutes(to: v1)
-    RebootsController(reboots: services.reboots).addRoutes(to: v1)
+    RebootsController(reboots: services.reboots, beacons: services.beacons).addRoutes(to: v1)
     SchedulesController(schedules: services.schedules).addRoutes(to: v1)
     return router
 }

@@ -38,6 +38,17 @@ extension Store {
         }
     }
 
+    /// Revokes a node's `node` tokens other than `keep` (after a new one was installed), or only
+    /// `keep` itself when `onlyKeep` (the install failed and the old one stays in use).
+    public func revokeNodeTokens(nodeId: Int64, keep: Int64, onlyKeep: Bool, at date: Date) async throws {
+        try await writer.write { db in
+            let condition = onlyKeep ? "id = ?" : "id <> ?"
+            try db.execute(
+                sql: "UPDATE tokens SET revoked_at = ? WHERE node_id = ? AND revoked_at IS NULL AND \(condition)",
+                arguments: [date, nodeId, keep])
+        }
+    }
+
     /// Records use, at most once a minute per token so reads stay reads.
     public func touchToken(id: Int64, at date: Date) async throws {
         try await writer.write { db in

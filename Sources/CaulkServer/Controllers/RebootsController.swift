@@ -2,15 +2,22 @@ import CaulkAPI
 import CaulkDomain
 import Hummingbird
 
-/// `GET /v1/reboots` (viewer); `POST /v1/nodes/{cluster}/{node}/boot` (that node's own token, or an operator).
+/// `GET /v1/reboots` (viewer); `POST /v1/nodes/{cluster}/{node}/boot` (that node's own token, or an
+/// operator); `POST /v1/clusters/{name}/beacon` (admin: it makes node tokens).
 struct RebootsController {
     let reboots: RebootService
+    let beacons: BeaconService
 
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
         group.get("reboots") { request, context in
             _ = try context.require(.viewer)
             let query = request.uri.queryParameters
             return try JSON.response(try await reboots.list(cluster: query.get("cluster"), node: query.get("node"), paging: try request.paging()))
+        }
+        group.post("clusters/:name/beacon") { request, context in
+            let identity = try context.require(.admin)
+            let body = try await JSON.decode(BeaconRequest.self, from: request, allowedKeys: ["": ["url", "nodes"]])
+            return try JSON.response(try await beacons.install(cluster: try context.parameters.require("name"), body, requester: identity.name, trigger: request.trigger))
         }
         group.post("nodes/:cluster/:node/boot") { request, context in
             let cluster = try context.parameters.require("cluster")

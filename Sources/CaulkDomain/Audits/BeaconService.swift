@@ -1,0 +1,93 @@
+import CaulkAPI
+import CaulkSSH
+import CaulkStore
+import Foundation
+
+/// Installs the boot beacon (`boot-beacon` playbook) so nodes announce their own boots: one
+/// `node` token per node, written to the node (mode 0600) and never stored in clear.
+public struct BeaconService: Sendable {
+    let store: Store
+    let executor: SSHExecutor
+    let tokens: TokenService
+    let library: PlaybookLibrary
+    let options: SSHOptions
+    let passphrase: String?
+    let clock: @Sendable () -> Date
+
+    public static let playbook = "boot-beacon"
+
+    public init(
+        store: Store, executor: SSHExecutor, tokens: TokenService, library: PlaybookLibrary, options: SSHOptions = SSHOptions(),
+        passphrase: String? = nil, clock: @escaping @Sendable () -> Date = Date.init
+    ) {
+        self.store = store
+        self.executor = executor
+        self.tokens = tokens
+        self.library = library
+        self.options = options
+        self.passphrase = passphrase
+        self.clock = clock
+    }
+
+    /// Runs the playbook on each node, recorded as a `repair` run with one host row per node.
+    public func install(cluster name: String, _ request: BeaconRequest, requester: String, trigger: String) async throws -> RunDetail {
+        let url = try Self.url(request.url)
+        let playbook = try library.playbook(Self.playbook, kind: .repair)
+        let cluster = try await store.requireCluster(named: name).cluster
+        var nodes = try await store.nodes(NodeFilter(clusterId: cluster.id), limit: Int.max).map(\.node)
+        if let names = request.nodes, !names.isEmpty {
+            if let missing = names.first(where: { name in !nodes.contains { $0.name == name } }) {
+                throw DomainError.invalid(field: "nodes", message: "no node \(missing) in cluster \(cluster.name)")
+            }
+            nodes = nodes.filter { names.contains($0.name) }
+        }
+        guard !nodes.isEmpty else { throw DomainError.invalid(field: "nodes", message: "cluster \(cluster.name) has no nodes") }
+
+        let resolver = SSHTargets(store: store, passphrase: passphrase)
+        var jobs: [SSHJob] = []
+        var tokenIds: [String: Int64] = [:]
+        for node in nodes {
+            let target = try await resolver.target(cluster: cluster, node: node)
+            let token = try await tokens.createNodeToken(cluster: cluster.name, node: node)
+            tokenIds[node.name] = token.id
+            let values = ["url": url, "token": token.secret, "cluster": cluster.name, "node": node.name, "node_ip": node.address, "calico_namespace": cluster.calicoNamespace]
+            jobs.append(SSHJob(target: target, commands: playbook.steps(.eachNode).map {
+                SSHCommand(CommandTemplate.render($0.command ?? "", values), timeout: .seconds($0.timeout))
+            }))
+        }
+        var run = try await store.insert(RunRecord(
+            kind: "repair", clusterId: cluster.id, clusterName: cluster.name, trigger: trigger, requester: requester, command: nil,
+            parameters: ["url": url], hostCount: nodes.count, startedAt: clock(), playbook: playbook.name))
+        let byName = Dictionary(uniqueKeysWithValues: nodes.map { ($0.name, $0) })
+        var failed = false
+        for await outcome in executor.fanOut(jobs, options: options) {
+            let node = byName[outcome.target.name]!
+            let record = ExecService.record(Self.firstFailure(outcome), runId: run.id!, address: node.address, at: clock())
+            let installed = record.outcome == HostOutcomeKind.ok.rawValue
+            failed = failed || !installed
+            try await tokens.settleNodeToken(id: tokenIds[node.name]!, nodeId: node.id!, installed: installed)
+            try await store.recordHost(record, nodeId: node.id, seenAt: outcome.hostKey == nil ? nil : record.finishedAt)
+        }
+        run.status = (failed ? RunStatus.failed : RunStatus.succeeded).rawValue
+        try await store.finishRun(id: run.id!, status: run.status, at: clock())
+        guard let (finished, hosts) = try await store.run(id: run.id!) else { throw DomainError.notFound("run \(run.id!) vanished") }
+        return RunDetail(run: ExecService.api(finished, outcomes: [:]), hosts: hosts.map(ExecService.api))
+    }
+
+    /// The outcome with only the step that failed (or the last one): what the host row shows.
+    static func firstFailure(_ outcome: HostOutcome) -> HostOutcome {
+        guard case .success(let results) = outcome.result else { return outcome }
+        var shown = outcome
+        shown.result = .success([results.first { !$0.succeeded } ?? results.last].compactMap { $0 })
+        return shown
+    }
+
+    /// `http(s)://host[:port][/path]` of characters that need no quoting in the beacon's settings.
+    static func url(_ text: String) throws(DomainError) -> String {
+        let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: ":/.-_[]%"))
+        guard text.hasPrefix("http://") || text.hasPrefix("https://"), text.unicodeScalars.allSatisfy(allowed.contains), URL(string: text)?.host != nil else {
+            throw .invalid(field: "url", message: "expected the caulk URL the nodes reach, like http://caulk.example:8420 (letters, digits and : / . - _ only)")
+        }
+        return text.hasSuffix("/") ? String(text.dropLast()) : text
+    }
+}
