@@ -31,7 +31,7 @@ test: test-deps
 # (any lab already up is replaced). The lab's own suite then brings up its own.
 swift-test:
 	@lab/caulk-lab down >/dev/null 2>&1 || true
-	lab/caulk-lab up --clusters 2 --nodes 6
+	lab/caulk-lab up --clusters 4 --nodes 6
 	@$(SWIFT) test --skip-build -c $(CONFIG); rc=$$?; lab/caulk-lab down; exit $$rc
 
 lab-test:

@@ -229,7 +229,7 @@ enum Fleet {
         lab.standardOutput = try FileHandle(forWritingTo: inventory)
         try lab.run()
         lab.waitUntilExit()
-        try #require(lab.terminationStatus == 0, "the test fleet is not up: run `make test`, or `lab/caulk-lab up --clusters 2 --nodes 6` as root")
+        try #require(lab.terminationStatus == 0, "the test fleet is not up: run `make test`, or `lab/caulk-lab up --clusters 4 --nodes 6` as root")
         #expect(try server.caulk(["inventory", "import", inventory.path], token: admin).status == 0)
 
         var result = try server.caulk(["exec", "lab1", "--", "hostname"], token: admin)

@@ -18,7 +18,7 @@ import Testing
 
     @Test func everyNodeAnswersWithItsOwnNameAndTheRunIsRecorded() async throws {
         let (store, inventory, exec) = try await Lab.services(executor: Self.executor)
-        for cluster in try await inventory.clusters().items {
+        for cluster in try await inventory.clusters().items where Lab.execClusters.contains(cluster.name) {
             let (run, hosts) = try await self.exec(exec, cluster.name, ExecRequest(command: "hostname"))
             #expect(run.status == .succeeded)
             #expect(hosts.count == cluster.nodeCount)
@@ -34,7 +34,7 @@ import Testing
 
     @Test func exitCodesStderrAndCappedOutputComeBackExactly() async throws {
         let (_, inventory, exec) = try await Lab.services(executor: Self.executor)
-        let cluster = try await inventory.clusters().items[0].name
+        let cluster = Lab.execClusters[0]
         let (run, hosts) = try await self.exec(exec, cluster, ExecRequest(command: "echo out; echo \"err $(hostname)\" >&2; exit 7", role: .worker))
         #expect(run.status == .failed)
         for host in hosts {
@@ -49,7 +49,7 @@ import Testing
 
     @Test func aTimedOutCommandIsStoppedOnTheNode() async throws {
         let (_, inventory, exec) = try await Lab.services(executor: Self.executor)
-        let node = try await inventory.nodes(role: .worker).items[0]
+        let node = try await inventory.nodes(cluster: Lab.execClusters[0], role: .worker).items[0]
         let started = ContinuousClock.now
         let (_, hosts) = try await self.exec(exec, node.cluster, ExecRequest(command: "sleep 100", nodes: [node.name], timeout: 2))
         #expect(hosts[0].outcome == .timedOut)
@@ -67,7 +67,7 @@ import Testing
         var options = SSHOptions()
         options.connectTimeout = .seconds(4)
         let exec = ExecService(store: store, executor: Self.executor, options: options)
-        let cluster = try await inventory.clusters().items[0].name
+        let cluster = Lab.execClusters[0]
         let nodes = try await inventory.nodes(cluster: cluster).items
         let (refused, dropped) = (nodes[1], nodes[2])
         try Lab.filterSSH(refused.name, "reject with tcp reset")
@@ -93,7 +93,7 @@ import Testing
 
     @Test func unpinnedAndChangedHostKeysAreRefusedAndNothingRuns() async throws {
         let (store, inventory, exec) = try await Lab.services(executor: Self.executor)
-        let cluster = try await inventory.clusters().items[0].name
+        let cluster = Lab.execClusters[0]
         let nodes = try await inventory.nodes(cluster: cluster).items
         let (unpinned, changed, fine) = (nodes[1], nodes[2], nodes[3])
         // /etc is private to each lab node (/tmp is shared with the host).
@@ -122,7 +122,7 @@ import Testing
         var options = SSHOptions()
         options.connectTimeout = .seconds(2)
         let exec = ExecService(store: store, executor: Self.executor, options: options)
-        let cluster = try await inventory.clusters().items[0].name
+        let cluster = Lab.execClusters[0]
         let nodes = try await inventory.nodes(cluster: cluster).items
         let (bastion, hidden) = (nodes[0], nodes[4])
         // SSH to the hidden node is dropped unless it comes from the bastion.

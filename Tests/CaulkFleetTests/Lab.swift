@@ -8,6 +8,12 @@ import Testing
 /// The test fleet (`lab/caulk-lab`), which `make test` brings up before these tests and down
 /// after. Without it these tests fail, saying how to start it: they never skip.
 enum Lab {
+    /// Clusters the exec tests use; the audit tests change `auditCluster`'s nodes (faults,
+    /// reboots) and the CLI tests lab4's, so suites running side by side never meet.
+    /// `make test` brings up `--clusters 4 --nodes 6`.
+    static let execClusters = ["lab1", "lab2"]
+    static let auditCluster = "lab3"
+
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let command = root.appending(path: "lab/caulk-lab").path
 
@@ -20,7 +26,7 @@ enum Lab {
         } catch {
             return .failure(LabError("""
                 the test fleet is not up (\(error)). Run `make test`, or start it by hand as root: \
-                lab/caulk-lab up --clusters 2 --nodes 6
+                lab/caulk-lab up --clusters 4 --nodes 6
                 """))
         }
     }()
@@ -32,6 +38,12 @@ enum Lab {
         let inventoryService = InventoryService(store: store)
         _ = try await inventoryService.importInventory(text, format: .caulk, dryRun: false)
         return (store, inventoryService, ExecService(store: store, executor: executor))
+    }
+
+    /// `lab/caulk-lab ARGS…`: inject, clear, reboot, verify.
+    @discardableResult
+    static func lab(_ arguments: String...) throws -> String {
+        try run(command, arguments)
     }
 
     /// Runs a shell command inside a node's network namespace (the lab names it `cl-<node>`).
@@ -58,6 +70,10 @@ enum Lab {
 
     @discardableResult
     static func run(_ executable: String, _ arguments: String...) throws -> String {
+        try run(executable, arguments)
+    }
+
+    static func run(_ executable: String, _ arguments: [String]) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments

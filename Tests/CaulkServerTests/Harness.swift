@@ -16,7 +16,7 @@ struct Harness {
     let viewer: String
 
     init() async throws {
-        services = Services(store: try Store.inMemory())
+        services = try Services(store: try Store.inMemory())
         admin = try await services.tokens.create(name: "root", role: .admin).secret
         op = try await services.tokens.create(name: "ops", role: .operator).secret
         viewer = try await services.tokens.create(name: "dash", role: .viewer).secret

@@ -8,7 +8,7 @@ import Yams
 /// The OpenAPI document in config/openapi.yaml must describe exactly the routes the router serves.
 @Suite struct OpenAPITests {
     @Test func everyRouteIsDocumentedAndEveryDocumentedRouteExists() throws {
-        let router = buildRouter(Services(store: try Store.inMemory()))
+        let router = buildRouter(try Services(store: try Store.inMemory()))
         let served = Set(router.routes.map { route in
             let path = route.path.description
                 .split(separator: "/").map { $0.hasPrefix(":") ? "{\($0.dropFirst())}" : String($0) }

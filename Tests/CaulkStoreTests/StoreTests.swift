@@ -115,12 +115,68 @@ import Testing
                 "SELECT * FROM runs WHERE cluster_name = 'a' AND id < 10 ORDER BY id DESC",
                 "SELECT * FROM run_hosts WHERE run_id = 1 ORDER BY node_name",
                 "SELECT * FROM runs WHERE status = 'running'",
+                "SELECT * FROM runs WHERE kind = 'audit' AND cluster_name = 'a' AND status != 'running' ORDER BY id DESC",
+                "SELECT * FROM audit_nodes WHERE run_id = 1 ORDER BY node_name",
+                "SELECT * FROM findings WHERE run_id = 1",
+                "SELECT * FROM findings WHERE check_id = 'F1' AND created_at > '2026'",
+                "SELECT * FROM reboot_events WHERE cluster_name = 'a' AND seen_at > '2026'",
+                "SELECT * FROM reboot_events WHERE seen_at > '2026'",
+                "SELECT * FROM reboot_events WHERE node_id = 1 AND new_boot_id = 'x'",
+                "SELECT * FROM schedules WHERE paused = 0 AND next_run_at <= '2026'",
             ].map { sql in
                 try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql).map { $0["detail"] as String }.joined(separator: "; ")
             }
         }
         for plan in plans {
             #expect(plan.contains("USING INDEX") || plan.contains("USING COVERING INDEX"), "plan: \(plan)")
+        }
+    }
+
+    @Test func aBootIsRecordedOnceWhicheverWayItArrives() async throws {
+        let store = try Store.inMemory()
+        let cluster = try await store.insert(Self.cluster("a"))
+        let node = try await store.insert(Self.node("n1", clusterId: cluster.id!)).id!
+        let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+        func boot(_ id: String, bootedAt: Date, source: String) async throws -> RebootEventRecord? {
+            try await store.recordBoot(nodeId: node, bootId: id, bootedAt: bootedAt, seenAt: bootedAt.addingTimeInterval(30), source: source, runId: nil)
+        }
+        #expect(try await boot("b1", bootedAt: t0, source: "audit") == nil, "a node's first audit only notes its boot")
+        #expect(try await boot("b1", bootedAt: t0.addingTimeInterval(1), source: "audit") == nil)
+        // beacon first, then the audit sees the same boot
+        let byBeacon = try await boot("b2", bootedAt: t0.addingTimeInterval(600), source: "beacon")
+        #expect(byBeacon?.oldBootId == "b1" && byBeacon?.newBootId == "b2" && byBeacon?.source == "beacon")
+        #expect(try await boot("b2", bootedAt: t0.addingTimeInterval(601), source: "audit") == nil)
+        // audit first, then the beacon (retrying late) announces the same boot
+        #expect(try await boot("b3", bootedAt: t0.addingTimeInterval(1200), source: "audit")?.oldBootId == "b2")
+        #expect(try await boot("b3", bootedAt: t0.addingTimeInterval(1200), source: "beacon") == nil)
+        // an audit that read the node before its reboot reports the older boot late
+        #expect(try await boot("b2", bootedAt: t0.addingTimeInterval(600), source: "audit") == nil)
+        #expect(try await store.rebootEvents(cluster: "a", node: nil, before: nil, limit: 10).map(\.newBootId) == ["b3", "b2"])
+        #expect(try await store.node(cluster: "a", name: "n1")?.node.lastBootId == "b3")
+    }
+
+    @Test func onlyOneRunOfAKindPerClusterRunsAtOnce() async throws {
+        let store = try Store.inMemory()
+        let run = RunRecord(kind: "audit", clusterId: nil, clusterName: "a", trigger: "cli", requester: "me", command: nil, parameters: [:], hostCount: 1, startedAt: Date())
+        guard case .started(let first) = try await store.startRun(run) else { Issue.record("not started"); return }
+        guard case .alreadyRunning(let running) = try await store.startRun(run) else { Issue.record("started twice"); return }
+        #expect(running.id == first.id)
+        var other = run
+        other.clusterName = "b"
+        guard case .started = try await store.startRun(other) else { Issue.record("another cluster was blocked"); return }
+        try await store.finishRun(id: first.id!, status: "succeeded", at: Date())
+        guard case .started = try await store.startRun(run) else { Issue.record("a finished run still blocks"); return }
+    }
+
+    @Test func aNodeTokenMustNameItsNode() async throws {
+        let store = try Store.open(path: path)
+        try await store.writer.write { db in
+            try db.execute(sql: "INSERT INTO tokens (name, role, secret_hash, created_at) VALUES ('x', 'viewer', 'h', '2026-01-01')")
+        }
+        await #expect(throws: DatabaseError.self) {
+            try await store.writer.write { db in
+                try db.execute(sql: "INSERT INTO tokens (name, role, secret_hash, created_at) VALUES ('y', 'node', 'h3', '2026-01-01')")
+            }
         }
     }
 

@@ -1,0 +1,88 @@
+import CaulkAPI
+import Foundation
+import Testing
+
+@testable import CaulkDomain
+
+@Suite struct PlaybookTests {
+    @Test func theBuiltInPlaybooksLoad() throws {
+        let library = try PlaybookLibrary()
+        let audit = try library.playbook("calico-vxlan", kind: .audit)
+        #expect(Set(audit.checks.map(\.id)).isSuperset(of: ["F1", "F2", "F3", "F4", "F5", "F6", "F7", "F8", "DP"]))
+        #expect(audit.steps(.oneControlPlane).allSatisfy { $0.command?.hasPrefix("kubectl --kubeconfig {{kubeconfig}}") == true })
+        #expect(try library.playbook("boot-beacon", kind: .repair).steps.count == 3)
+        #expect(throws: DomainError.self) { try library.playbook("boot-beacon", kind: .audit) }
+        #expect(throws: DomainError.notFound("no playbook named nope; known: boot-beacon, calico-vxlan")) { try library.playbook("nope", kind: .audit) }
+    }
+
+    static let minimal = """
+        name: chrony
+        kind: audit
+        parameters:
+          unit: {default: chronyd}
+        steps:
+          - name: active
+            scope: each-node
+            command: systemctl is-active {{unit}}
+        checks:
+          - id: TIME
+            when: {step: active, exit: nonzero}
+            severity: warning
+            message: the time daemon is not running
+        """
+
+    @Test func aCustomPlaybookWithARuleLoads() throws {
+        let playbook = try PlaybookLoader.parse(Self.minimal, source: "chrony.yaml")
+        #expect(playbook.steps[0].timeout == 30 && playbook.steps[0].output == .text)
+        #expect(playbook.checks[0].rule == Playbook.Rule(step: "active", exit: .nonzero, stdoutMatches: nil, stdoutNotMatches: nil))
+    }
+
+    @Test(arguments: [
+        ("name: x\nkind: audit\nstep: []\n", "chrony.yaml, line 3, step: unknown key 'step'"),
+        (minimal.replacingOccurrences(of: "{{unit}}", with: "{{unti}}"), "{{unti}} is not a parameter of this playbook"),
+        (minimal.replacingOccurrences(of: "scope: each-node", with: "scope: everywhere"), "line 7, steps[0].scope: 'everywhere' is not one of: each-node, one-control-plane"),
+        (minimal.replacingOccurrences(of: "exit: nonzero", with: "exit: sometimes"), "checks[0].when.exit: expected zero, nonzero or an exit status"),
+        (minimal.replacingOccurrences(of: "when: {step: active, exit: nonzero}", with: "builtin: vxlan-device"), "built-in check 'vxlan-device' reads step 'links', which this playbook does not have"),
+        (minimal.replacingOccurrences(of: "command: systemctl is-active {{unit}}", with: "builtin: magic"), "unknown built-in step 'magic'"),
+        (minimal.replacingOccurrences(of: "kind: audit\n", with: ""), "'kind' is required"),
+        ("", "chrony.yaml: the file is empty"),
+        ("name: [", "not valid YAML: while parsing a flow node"),
+    ])
+    func badPlaybooksAreRefusedWithFileLineAndField(text: String, expected: String) {
+        do {
+            _ = try PlaybookLoader.parse(text, source: "chrony.yaml")
+            Issue.record("accepted: \(text)")
+        } catch {
+            guard case .invalidPlaybook(let file, _, _, _) = error else { Issue.record("\(error)"); return }
+            #expect(file == "chrony.yaml")
+            #expect(error.description.contains(expected), "\(error.description)")
+        }
+    }
+
+    @Test func commandParametersAreShellQuotedNeverPasted() {
+        let rendered = CommandTemplate.render("kubectl get pods -l {{selector}} -n {{ns}}", ["selector": "a=b; rm -rf /", "ns": "it's"])
+        #expect(rendered == "kubectl get pods -l 'a=b; rm -rf /' -n 'it'\\''s'")
+        #expect(CommandTemplate.placeholders(in: "{{a}} x {{ b }} {{c") == ["a", "b"])
+    }
+
+    @Test func unknownParametersOfARequestAreRefused() throws {
+        let playbook = try PlaybookLoader.parse(Self.minimal, source: "chrony.yaml")
+        #expect(try AuditService.parameters(playbook, overrides: ["unit": "ntpd"]) == ["unit": "ntpd"])
+        #expect(throws: DomainError.invalid(field: "parameters.units", message: "chrony has no such parameter; it has: unit")) {
+            try AuditService.parameters(playbook, overrides: ["units": "x"])
+        }
+    }
+
+    @Test func aRuleFiresOnItsNodeWithEvidence() throws {
+        let playbook = try PlaybookLoader.parse(Self.minimal, source: "chrony.yaml")
+        func findings(exit: Int, stdout: String) -> [Finding] {
+            let context = CalicoChecks.NodeContext(
+                node: "n1", nodeIP: "198.18.1.1", facts: NodeFacts(), steps: ["active": StepOutput(exitStatus: exit, stdout: stdout)],
+                cluster: ClusterFacts(), peers: ["n1"])
+            return AuditRunner.evaluate(playbook.checks[0], context)
+        }
+        #expect(findings(exit: 0, stdout: "active\n").isEmpty)
+        let fired = findings(exit: 3, stdout: "inactive\n")
+        #expect(fired == [Finding(check: "TIME", severity: .warning, node: "n1", message: "the time daemon is not running", evidence: "exit 3\ninactive\n", repair: nil)])
+    }
+}
