@@ -214,23 +214,11 @@ enum Fleet {
 
 /// `caulk exec`, `caulk runs` and `caulk nodes trust` through a live server, on the lab fleet.
 @Suite(.serialized) struct ExecCLITests {
-    static let lab = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appending(path: "lab/caulk-lab").path
-
     @Test func execStreamsPerNodeResultsAndRecordsTheRun() throws {
         let server = try LiveServer()
         try server.start()
         let admin = server.adminToken
-        let inventory = server.directory.appending(path: "lab.yaml")
-        let lab = Process()
-        lab.executableURL = URL(fileURLWithPath: Self.lab)
-        lab.arguments = ["inventory", "--format", "caulk"]
-        FileManager.default.createFile(atPath: inventory.path, contents: nil)
-        lab.standardOutput = try FileHandle(forWritingTo: inventory)
-        try lab.run()
-        lab.waitUntilExit()
-        try #require(lab.terminationStatus == 0, "the test fleet is not up: run `make test`, or `lab/caulk-lab up --clusters 4 --nodes 6` as root")
-        #expect(try server.caulk(["inventory", "import", inventory.path], token: admin).status == 0)
+        try server.importLab()
 
         var result = try server.caulk(["exec", "lab1", "--", "hostname"], token: admin)
         #expect(result.status == 0, "\(result.stderr)")

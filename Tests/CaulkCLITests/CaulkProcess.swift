@@ -29,12 +29,13 @@ final class LiveServer: @unchecked Sendable {
     }
 
     /// Starts `caulk serve` in `directory` on a free port and waits until it listens.
-    func start() throws {
+    /// `listen`: the address (lab nodes reach the host at 198.18.0.1, not at loopback).
+    func start(listen: String = "127.0.0.1:0") throws {
         let log = directory.appending(path: "serve-\(UUID().uuidString).out")
         FileManager.default.createFile(atPath: log.path, contents: nil)
         let process = Process()
         process.executableURL = Self.binary
-        process.arguments = ["serve", "--listen", "127.0.0.1:0", "--database", database, "--bootstrap-token-file", directory.appending(path: "admin.token").path]
+        process.arguments = ["serve", "--listen", listen, "--database", database, "--bootstrap-token-file", directory.appending(path: "admin.token").path]
         process.currentDirectoryURL = directory
         process.environment = ["PATH": "/usr/bin:/bin", "HOME": directory.path, "LOG_LEVEL": "warning"]
         let handle = try FileHandle(forWritingTo: log)
@@ -57,6 +58,24 @@ final class LiveServer: @unchecked Sendable {
         }
         throw CLIFailure("caulk serve did not start; its output: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
     }
+
+    /// Imports the running lab's inventory (`lab/caulk-lab inventory`), failing with how to start it.
+    func importLab() throws {
+        let inventory = directory.appending(path: "lab.yaml")
+        let lab = Process()
+        lab.executableURL = URL(fileURLWithPath: Self.lab)
+        lab.arguments = ["inventory", "--format", "caulk"]
+        FileManager.default.createFile(atPath: inventory.path, contents: nil)
+        lab.standardOutput = try FileHandle(forWritingTo: inventory)
+        try lab.run()
+        lab.waitUntilExit()
+        try #require(lab.terminationStatus == 0, "the test fleet is not up: run `make test`, or `lab/caulk-lab up --clusters 4 --nodes 6` as root")
+        let result = try caulk(["inventory", "import", inventory.path], token: adminToken)
+        try #require(result.status == 0, "\(result.stderr)")
+    }
+
+    static let lab = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appending(path: "lab/caulk-lab").path
 
     /// SIGKILL, as a crash would: no shutdown code runs.
     func kill() {

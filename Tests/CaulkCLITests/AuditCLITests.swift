@@ -1,0 +1,101 @@
+import CaulkAPI
+import Foundation
+import Testing
+
+/// `caulk audit`, `health`, `reboots`, `schedules` and `beacon install` through a live server
+/// that the lab's nodes can reach, on cluster lab4 (the fleet tests use lab1–lab3).
+@Suite(.serialized) struct AuditCLITests {
+    static let cluster = "lab4"
+
+    static func ssh(_ address: String, _ command: String) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/ssh")
+        process.arguments = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+                             "-i", "/run/caulk-lab/id_ed25519", "root@\(address)", command]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    static func lab(_ arguments: String...) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: LiveServer.lab)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        try #require(process.terminationStatus == 0, "caulk-lab \(arguments.joined(separator: " ")) failed")
+    }
+
+    @Test func auditHealthRebootsSchedulesAndTheBootBeacon() throws {
+        let server = try LiveServer()
+        try server.start(listen: "198.18.0.1:0")
+        let admin = server.adminToken
+        try server.importLab()
+        try Self.lab("clear", "\(Self.cluster)-n3")
+
+        // A fresh lab cluster: every node healthy, F8's risk reported for the cluster → exit 3.
+        var result = try server.caulk(["audit", Self.cluster, "-o", "json"], token: admin)
+        #expect(result.status == 3, "\(result.stderr)")
+        let details = try JSONCoding.decoder().decode([RunDetail].self, from: Data(result.stdout.utf8))
+        let audit = try #require(details.first?.audit)
+        #expect(audit.nodes.count == 6 && audit.nodes.allSatisfy { $0.health == .healthy })
+        #expect(audit.findings.filter { $0.severity != .info }.map(\.check) == ["F8"])
+        #expect(details[0].run.trigger == "cli" && details[0].run.playbook == "calico-vxlan")
+
+        result = try server.caulk(["audit", Self.cluster, "--progress", "lines"], token: admin)
+        #expect(result.stdout.contains("\(Self.cluster)/\(Self.cluster)-n1  healthy") && result.stdout.contains("F8"), "\(result.stdout)")
+        result = try server.caulk(["audit", "--all", Self.cluster], token: admin)
+        #expect(result.status == 2 && result.stderr.contains("--all"))
+        result = try server.caulk(["tokens", "create", "watcher", "--role", "viewer", "-o", "json"], token: admin)
+        let viewer = try JSONCoding.decoder().decode(CreatedToken.self, from: Data(result.stdout.utf8)).secret
+        result = try server.caulk(["audit", Self.cluster], token: viewer)
+        #expect(result.status == 1 && result.stderr.contains("needs operator"))
+
+        // The beacon: installed with a token of its own, announcing a reboot that an audit then does not count again.
+        result = try server.caulk(["beacon", "install", Self.cluster, "--node-url", server.url], token: admin)
+        #expect(result.status == 0, "\(result.stdout) \(result.stderr)")
+        let address = "198.18.4.3"
+        #expect(try Self.ssh(address, "stat -c %a /etc/caulk/beacon.token").output == "600\n")
+        let nodeToken = try Self.ssh(address, "cat /etc/caulk/beacon.token").output.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try server.caulk(["clusters", "list"], token: nodeToken).status == 1, "a node token reads nothing")
+        try Self.lab("reboot", "\(Self.cluster)-n3")
+        // What systemd runs once the network is online after the boot.
+        let beacon = try Self.ssh(address, "/etc/caulk/boot-beacon")
+        #expect(beacon.status == 0 && beacon.output.contains("\"recorded\":true"), "\(beacon.output)")
+        #expect(try Self.ssh("198.18.4.4", "sed -i 's/lab4-n4/lab4-n3/' /etc/caulk/beacon.conf && /etc/caulk/boot-beacon").status != 0,
+                "one node's token cannot announce another node's boot")
+        result = try server.caulk(["audit", Self.cluster, "-o", "json"], token: admin)
+        result = try server.caulk(["reboots", "--cluster", Self.cluster, "-o", "json"], token: admin)
+        let events = try JSONCoding.decoder().decode([RebootEvent].self, from: Data(result.stdout.utf8))
+        #expect(events.count == 1 && events[0].node == "\(Self.cluster)-n3" && events[0].source == "beacon", "\(events)")
+
+        // With Calico's offload override set, nothing is left to report: exit 0.
+        let patch = "kubectl patch felixconfiguration default --type merge -p '{\"spec\":{\"featureDetectOverride\":\"ChecksumOffloadBroken=true\"}}'"
+        #expect(try Self.ssh("198.18.4.1", patch).status == 0)
+        defer { _ = try? Self.ssh("198.18.4.1", "kubectl patch felixconfiguration default --type json -p '[{\"op\":\"remove\",\"path\":\"/spec/featureDetectOverride\"}]'") }
+        result = try server.caulk(["audit", Self.cluster], token: admin)
+        #expect(result.status == 0, "\(result.stdout)")
+        result = try server.caulk(["health", Self.cluster], token: viewer)
+        #expect(result.status == 0 && result.stdout.hasPrefix("\(Self.cluster): healthy"), "\(result.stdout)")
+
+        // Added last, so its runs cannot collide with the audits above (that would be a 409).
+        let added = Date()
+        result = try server.caulk(["schedules", "add", "tick", "--cron", "*/1 * * * *", "--cluster", Self.cluster], token: admin)
+        #expect(result.status == 0 && result.stdout.contains("tick") && result.stdout.contains("active"), "\(result.stderr)")
+        var scheduled: Run?
+        while scheduled == nil, Date().timeIntervalSince(added) < 90 {
+            result = try server.caulk(["runs", "list", "--cluster", Self.cluster, "--kind", "audit", "-o", "json"], token: admin)
+            scheduled = try JSONCoding.decoder().decode([Run].self, from: Data(result.stdout.utf8)).first { $0.trigger == "schedule" && $0.status != .running }
+            if scheduled == nil { Thread.sleep(forTimeInterval: 2) }
+        }
+        #expect(scheduled?.status == .succeeded && scheduled?.requester == "schedule:tick" && scheduled?.outcomes["healthy"] == 6)
+        result = try server.caulk(["schedules", "list", "-o", "json"], token: viewer)
+        #expect(try JSONCoding.decoder().decode([Schedule].self, from: Data(result.stdout.utf8)).first?.lastRunAt != nil)
+        #expect(try server.caulk(["schedules", "rm", "tick"], token: admin).status == 0)
+    }
+}
