@@ -179,3 +179,47 @@ import Testing
         #expect(facts.errors == ["kube-controllers: exit 1: connection refused"], "a missing FelixConfiguration is a default install, not an error")
     }
 }
+
+/// Several steps in one channel: the script runs in a real shell, and each step gets back its
+/// own stdout, stderr and exit status, whatever the others print.
+@Suite struct StepBatchTests {
+    static func run(_ batch: StepBatch) throws -> (String, String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", batch.command.command]
+        let (out, err) = (Pipe(), Pipe())
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+    }
+
+    @Test func eachStepGetsItsOwnOutputAndStatus() throws {
+        let batch = StepBatch([
+            .init(name: "two-lines", command: "echo one; echo two", timeout: 5),
+            .init(name: "no-newline", command: "printf 'x'; printf 'warn' >&2; exit 3", timeout: 5),
+            .init(name: "quotes", command: "echo \"it's $((1 + 1))\"", timeout: 5),
+            .init(name: "slow", command: "sleep 10", timeout: 1),
+            .init(name: "empty", command: "true", timeout: 5),
+        ])
+        let (stdout, stderr) = try Self.run(batch)
+        let steps = batch.split(stdout: stdout, stderr: stderr, timedOut: false, truncated: false)
+        #expect(steps["two-lines"] == StepOutput(exitStatus: 0, stdout: "one\ntwo\n"))
+        #expect(steps["no-newline"] == StepOutput(exitStatus: 3, stdout: "x", stderr: "warn"))
+        #expect(steps["quotes"]?.stdout == "it's 2\n")
+        #expect(steps["slow"]?.timedOut == true && steps["slow"]?.succeeded == false)
+        #expect(steps["empty"] == StepOutput(exitStatus: 0, stdout: ""))
+    }
+
+    @Test func stepsCutOffByTheChannelAreMissingOrMarked() throws {
+        let batch = StepBatch([.init(name: "a", command: "echo a", timeout: 5), .init(name: "b", command: "echo b", timeout: 5)])
+        let (stdout, _) = try Self.run(batch)
+        let cut = String(stdout.prefix(stdout.count - 20))
+        let steps = batch.split(stdout: cut, stderr: "", timedOut: true, truncated: false)
+        #expect(steps["a"]?.stdout == "a\n")
+        #expect(steps["b"] == nil || steps["b"]?.timedOut == true)
+    }
+}

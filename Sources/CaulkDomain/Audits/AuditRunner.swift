@@ -33,11 +33,11 @@ struct AuditRunner: Sendable {
         let peers = audit.nodes.map(\.name)
 
         var jobs: [SSHJob] = []
-        var stepNames: [String: [String]] = [:]
+        var batches: [String: StepBatch] = [:]
         for node in audit.nodes {
-            let (names, commands) = nodeCommands(audit, node: node, facts: facts)
-            stepNames[node.name] = names
-            jobs.append(SSHJob(target: audit.targets[node.name]!, commands: commands))
+            let batch = nodeBatch(audit, node: node, facts: facts)
+            batches[node.name] = batch
+            jobs.append(SSHJob(target: audit.targets[node.name]!, commands: [batch.command]))
         }
         let byName = Dictionary(uniqueKeysWithValues: audit.nodes.map { ($0.name, $0) })
         var worst: [String: NodeHealth] = [:]
@@ -56,8 +56,7 @@ struct AuditRunner: Sendable {
                                     kernel: nil, nicDriver: nil, facts: "{}", error: error.description, finishedAt: now),
                     findings: [Self.record(finding, runId: runId, cluster: audit.cluster.name, at: now)], seenAt: nil)
             case .success(let results):
-                var steps: [String: StepOutput] = [:]
-                for (name, result) in zip(stepNames[node.name]!, results) { steps[name] = StepOutput(result) }
+                let steps = results.first.map { batches[node.name]!.split($0) } ?? [:]
                 let nodeIP = facts.nodes[node.name]?.internalIp ?? node.address
                 let parsed = NodeFacts.parse(steps, nodeIP: nodeIP)
                 nodeFacts[node.name] = parsed
@@ -102,13 +101,11 @@ struct AuditRunner: Sendable {
         clusterOptions.outputCap = Self.clusterOutputCap
         for node in audit.nodes where node.role == NodeRole.controlPlane.rawValue {
             let values = values(audit, node: node, nodeIP: node.address)
-            let commands = steps.map { SSHCommand(CommandTemplate.render($0.command ?? "", values), timeout: .seconds($0.timeout)) }
-            let outcome = await executor.run(SSHJob(target: audit.targets[node.name]!, commands: commands), options: clusterOptions)
+            let batch = StepBatch(steps.map { StepBatch.Step(name: $0.name, command: CommandTemplate.render($0.command ?? "", values), timeout: $0.timeout) })
+            let outcome = await executor.run(SSHJob(target: audit.targets[node.name]!, commands: [batch.command]), options: clusterOptions)
             switch outcome.result {
             case .success(let results):
-                var outputs: [String: StepOutput] = [:]
-                for (step, result) in zip(steps, results) { outputs[step.name] = StepOutput(result) }
-                var facts = ClusterFacts.parse(outputs)
+                var facts = ClusterFacts.parse(results.first.map(batch.split) ?? [:])
                 facts.controlPlane = node.name
                 facts.errors = errors + facts.errors
                 return facts
@@ -121,10 +118,9 @@ struct AuditRunner: Sendable {
         return facts
     }
 
-    private func nodeCommands(_ audit: PreparedAudit, node: NodeRecord, facts: ClusterFacts) -> ([String], [SSHCommand]) {
+    private func nodeBatch(_ audit: PreparedAudit, node: NodeRecord, facts: ClusterFacts) -> StepBatch {
         let values = values(audit, node: node, nodeIP: facts.nodes[node.name]?.internalIp ?? node.address)
-        var names: [String] = []
-        var commands: [SSHCommand] = []
+        var steps: [StepBatch.Step] = []
         for step in audit.playbook.steps(.eachNode) {
             let command: String
             if step.builtin == "datapath-probe" {
@@ -136,10 +132,9 @@ struct AuditRunner: Sendable {
             } else {
                 command = CommandTemplate.render(step.command ?? "", values)
             }
-            names.append(step.name)
-            commands.append(SSHCommand(command, timeout: .seconds(step.timeout)))
+            steps.append(StepBatch.Step(name: step.name, command: command, timeout: step.timeout))
         }
-        return (names, commands)
+        return StepBatch(steps)
     }
 
     private func values(_ audit: PreparedAudit, node: NodeRecord, nodeIP: String) -> [String: String] {

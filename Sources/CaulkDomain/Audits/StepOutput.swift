@@ -1,4 +1,3 @@
-import CaulkSSH
 import Foundation
 
 /// What one playbook step printed on one host, as the checks read it.
@@ -10,14 +9,6 @@ public struct StepOutput: Sendable, Equatable {
     public var truncated: Bool
 
     public var succeeded: Bool { !timedOut && exitStatus == 0 }
-
-    init(_ result: CommandResult) {
-        exitStatus = result.exitStatus.map(Int.init)
-        stdout = String(decoding: result.stdout, as: UTF8.self)
-        stderr = String(decoding: result.stderr, as: UTF8.self)
-        timedOut = result.timedOut
-        truncated = result.stdoutTruncated || result.stderrTruncated
-    }
 
     init(exitStatus: Int?, stdout: String, stderr: String = "", timedOut: Bool = false, truncated: Bool = false) {
         self.exitStatus = exitStatus

@@ -92,7 +92,9 @@ public enum PlaybookLoader {
             default: step.output = try choice(field, Playbook.Output.self)
             }
         }
-        guard !step.name.isEmpty else { throw value.fail("every step needs a 'name'") }
+        guard !step.name.isEmpty, step.name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
+            throw value.fail("every step needs a 'name' of letters, digits, - and _")
+        }
         guard let scope else { throw value.fail("step '\(step.name)' needs a 'scope' (\(Playbook.Scope.allCases.map(\.rawValue).joined(separator: " | ")))") }
         step.scope = scope
         guard (step.command == nil) != (step.builtin == nil) else { throw value.fail("step '\(step.name)' needs exactly one of 'command' and 'builtin'") }
