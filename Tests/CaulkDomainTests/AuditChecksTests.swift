@@ -185,8 +185,13 @@ import Testing
 @Suite struct StepBatchTests {
     static func run(_ batch: StepBatch) throws -> (String, String) {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", batch.command.command]
+        // As sshd would start it: the test process's threads block SIGCHLD, and a child shell
+        // inheriting that mask never returns from `wait`.
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = [
+            "-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv('/bin/sh', ['sh', '-c', sys.argv[1]])",
+            batch.command.command,
+        ]
         let (out, err) = (Pipe(), Pipe())
         process.standardOutput = out
         process.standardError = err
@@ -197,14 +202,15 @@ import Testing
         return (String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
     }
 
-    @Test func eachStepGetsItsOwnOutputAndStatus() throws {
+    @Test(arguments: [false, true])
+    func eachStepGetsItsOwnOutputAndStatus(parallel: Bool) throws {
         let batch = StepBatch([
             .init(name: "two-lines", command: "echo one; echo two", timeout: 5),
             .init(name: "no-newline", command: "printf 'x'; printf 'warn' >&2; exit 3", timeout: 5),
             .init(name: "quotes", command: "echo \"it's $((1 + 1))\"", timeout: 5),
             .init(name: "slow", command: "sleep 10", timeout: 1),
             .init(name: "empty", command: "true", timeout: 5),
-        ])
+        ], parallel: parallel)
         let (stdout, stderr) = try Self.run(batch)
         let steps = batch.split(stdout: stdout, stderr: stderr, timedOut: false, truncated: false)
         #expect(steps["two-lines"] == StepOutput(exitStatus: 0, stdout: "one\ntwo\n"))

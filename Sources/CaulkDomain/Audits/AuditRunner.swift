@@ -101,7 +101,8 @@ struct AuditRunner: Sendable {
         clusterOptions.outputCap = Self.clusterOutputCap
         for node in audit.nodes where node.role == NodeRole.controlPlane.rawValue {
             let values = values(audit, node: node, nodeIP: node.address)
-            let batch = StepBatch(steps.map { StepBatch.Step(name: $0.name, command: CommandTemplate.render($0.command ?? "", values), timeout: $0.timeout) })
+            let batch = StepBatch(
+                steps.map { StepBatch.Step(name: $0.name, command: CommandTemplate.render($0.command ?? "", values), timeout: $0.timeout) }, parallel: true)
             let outcome = await executor.run(SSHJob(target: audit.targets[node.name]!, commands: [batch.command]), options: clusterOptions)
             switch outcome.result {
             case .success(let results):

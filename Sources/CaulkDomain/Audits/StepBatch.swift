@@ -13,9 +13,13 @@ struct StepBatch {
 
     let steps: [Step]
     let marker: String
+    /// Run the steps at once, each into its own files in a private temporary directory, and
+    /// print them in order when all are done (kubectl calls: each waits on the API server).
+    let parallel: Bool
 
-    init(_ steps: [Step]) {
+    init(_ steps: [Step], parallel: Bool = false) {
         self.steps = steps
+        self.parallel = parallel
         marker = "@@caulk-" + (0..<4).map { _ in String(format: "%08x", UInt32.random(in: .min ... .max)) }.joined()
     }
 
@@ -23,6 +27,10 @@ struct StepBatch {
     static let timedOutStatus = 124
 
     var command: SSHCommand {
+        parallel ? parallelCommand : sequentialCommand
+    }
+
+    private var sequentialCommand: SSHCommand {
         var lines = ["m=\(marker)"]
         for step in steps {
             let name = ShellQuote.quote(step.name)
@@ -34,6 +42,24 @@ struct StepBatch {
         // Each step stops itself; the channel gets their sum and a margin.
         let total = steps.reduce(5) { $0 + $1.timeout + 2 }
         return SSHCommand(lines.joined(separator: "\n"), timeout: .seconds(total), stopOnHost: false)
+    }
+
+    private var parallelCommand: SSHCommand {
+        var lines = ["m=\(marker)", "d=$(mktemp -d) || exit 1", "trap 'rm -rf \"$d\"' EXIT"]
+        for (index, step) in steps.enumerated() {
+            lines.append(
+                "( timeout -k 2 \(step.timeout) sh -c \(ShellQuote.quote(step.command)) </dev/null >\"$d/\(index)\" 2>\"$d/\(index).err\"; "
+                    + "echo $? >\"$d/\(index).rc\" ) &")
+        }
+        lines.append("wait")
+        for (index, step) in steps.enumerated() {
+            let name = ShellQuote.quote(step.name)
+            lines.append(
+                "printf '\\n%s %s\\n' \"$m\" \(name); cat \"$d/\(index)\"; printf '\\n%s-exit %s %s\\n' \"$m\" \(name) \"$(cat \"$d/\(index).rc\")\"; "
+                    + "printf '\\n%s %s\\n' \"$m\" \(name) >&2; cat \"$d/\(index).err\" >&2")
+        }
+        let longest = steps.map(\.timeout).max() ?? 0
+        return SSHCommand(lines.joined(separator: "\n"), timeout: .seconds(longest + 10), stopOnHost: false)
     }
 
     /// Each step's output; a step cut off by the channel's end (cap, timeout) is missing.
