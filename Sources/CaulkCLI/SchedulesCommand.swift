@@ -22,6 +22,11 @@ struct SchedulesCommand: AsyncParsableCommand {
             }
     }
 
+    static func setPaused(_ paused: Bool, name: String, options: ClientOptions) async throws {
+        let schedule = try await options.client().patch("/v1/schedules/\(segment(name))", json: ScheduleUpdate(paused: paused), as: Schedule.self)
+        try options.out.emit(schedule) { table([$0]) }
+    }
+
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Add a schedule (operator).", discussion: "Example: caulk schedules add fleet-15m --cron '*/15 * * * *' --all")
@@ -71,8 +76,7 @@ struct SchedulesCommand: AsyncParsableCommand {
         @Argument(help: "Schedule name.") var name: String
 
         func run() async throws {
-            let schedule = try await options.client().patch("/v1/schedules/\(segment(name))", json: ScheduleUpdate(paused: true), as: Schedule.self)
-            try options.out.emit(schedule) { SchedulesCommand.table([$0]) }
+            try await SchedulesCommand.setPaused(true, name: name, options: options)
         }
     }
 
@@ -82,8 +86,7 @@ struct SchedulesCommand: AsyncParsableCommand {
         @Argument(help: "Schedule name.") var name: String
 
         func run() async throws {
-            let schedule = try await options.client().patch("/v1/schedules/\(segment(name))", json: ScheduleUpdate(paused: false), as: Schedule.self)
-            try options.out.emit(schedule) { SchedulesCommand.table([$0]) }
+            try await SchedulesCommand.setPaused(false, name: name, options: options)
         }
     }
 }

@@ -45,8 +45,7 @@ import Testing
     static func run(_ changes: [String: String] = [:], cluster: ClusterFacts = cluster) -> [String: (Severity, String)] {
         let steps = steps(changes)
         let context = CalicoChecks.NodeContext(
-            node: "n2", nodeIP: "198.18.1.2", facts: NodeFacts.parse(steps, nodeIP: "198.18.1.2"), steps: steps, cluster: cluster,
-            peers: ["n1", "n2", "n3"])
+            node: "n2", nodeIP: "198.18.1.2", facts: NodeFacts.parse(steps, nodeIP: "198.18.1.2"), steps: steps, cluster: cluster)
         var fired: [String: (Severity, String)] = [:]
         for builtin in CalicoChecks.requiredSteps.keys where !CalicoChecks.clusterWide.contains(builtin) {
             for (severity, message, _) in CalicoChecks.node(builtin, context) { fired[builtin] = (severity, message) }

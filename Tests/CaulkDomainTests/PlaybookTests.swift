@@ -78,7 +78,7 @@ import Testing
         func findings(exit: Int, stdout: String) -> [Finding] {
             let context = CalicoChecks.NodeContext(
                 node: "n1", nodeIP: "198.18.1.1", facts: NodeFacts(), steps: ["active": StepOutput(exitStatus: exit, stdout: stdout)],
-                cluster: ClusterFacts(), peers: ["n1"])
+                cluster: ClusterFacts())
             return AuditRunner.evaluate(playbook.checks[0], context)
         }
         #expect(findings(exit: 0, stdout: "active\n").isEmpty)

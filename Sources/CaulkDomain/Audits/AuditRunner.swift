@@ -30,7 +30,6 @@ struct AuditRunner: Sendable {
         let runId = audit.run.id!
         let facts = await clusterFacts(audit)
         let nodeChecks = audit.playbook.checks.filter { $0.rule != nil || ($0.builtin.map { !CalicoChecks.clusterWide.contains($0) } ?? false) }
-        let peers = audit.nodes.map(\.name)
 
         var jobs: [SSHJob] = []
         var batches: [String: StepBatch] = [:]
@@ -60,7 +59,7 @@ struct AuditRunner: Sendable {
                 let nodeIP = facts.nodes[node.name]?.internalIp ?? node.address
                 let parsed = NodeFacts.parse(steps, nodeIP: nodeIP)
                 nodeFacts[node.name] = parsed
-                let context = CalicoChecks.NodeContext(node: node.name, nodeIP: nodeIP, facts: parsed, steps: steps, cluster: facts, peers: peers)
+                let context = CalicoChecks.NodeContext(node: node.name, nodeIP: nodeIP, facts: parsed, steps: steps, cluster: facts)
                 let findings = nodeChecks.flatMap { Self.evaluate($0, context) }
                 let health = Self.health(findings)
                 worst[node.name] = health

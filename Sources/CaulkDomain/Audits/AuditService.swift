@@ -44,17 +44,15 @@ public struct AuditService: Sendable {
         default:
             throw DomainError.invalid(field: "clusters", message: "name one or more clusters, or set all: true (not both)")
         }
-        var prepared: [PreparedAudit] = []
-        for name in names {
-            prepared.append(try await prepare(cluster: name, playbook: playbook, parameters: parameters, concurrency: concurrency))
-        }
+        // Every cluster is resolved before any starts: one bad name starts nothing.
+        var resolved: [(cluster: ClusterRecord, nodes: [NodeRecord], targets: [String: SSHTarget])] = []
+        for name in names { resolved.append(try await resolve(cluster: name)) }
         var started: [Run] = []
         var skipped: [String] = []
-        for audit in prepared {
-            var record = RunRecord(
+        for audit in resolved {
+            let record = RunRecord(
                 kind: "audit", clusterId: audit.cluster.id, clusterName: audit.cluster.name, trigger: trigger, requester: requester,
                 command: nil, parameters: parameters, hostCount: audit.nodes.count, startedAt: clock(), playbook: playbook.name)
-            record.summary = "{}"
             switch try await store.startRun(record) {
             case .alreadyRunning(let running):
                 let message = "cluster \(audit.cluster.name) is already being audited by run \(running.id!) (started by \(running.requester) at \(JSONCoding.formatDate(running.startedAt)))"
@@ -80,15 +78,14 @@ public struct AuditService: Sendable {
         await tasks.cancelAll()
     }
 
-    private func prepare(cluster name: String, playbook: Playbook, parameters: [String: String], concurrency: Int) async throws -> PreparedAudit {
+    private func resolve(cluster name: String) async throws -> (cluster: ClusterRecord, nodes: [NodeRecord], targets: [String: SSHTarget]) {
         let cluster = try await store.requireCluster(named: name).cluster
         let nodes = try await store.nodes(NodeFilter(clusterId: cluster.id), limit: Int.max).map(\.node)
         guard !nodes.isEmpty else { throw DomainError.invalid(field: "clusters", message: "cluster \(cluster.name) has no nodes to audit") }
         let resolver = SSHTargets(store: store, passphrase: passphrase)
         var targets: [String: SSHTarget] = [:]
         for node in nodes { targets[node.name] = try await resolver.target(cluster: cluster, node: node) }
-        let placeholder = RunRecord(kind: "audit", clusterId: nil, clusterName: "", trigger: "", requester: "", command: nil, parameters: [:], hostCount: 0, startedAt: clock())
-        return PreparedAudit(run: placeholder, cluster: cluster, nodes: nodes, targets: targets, playbook: playbook, parameters: parameters, concurrency: concurrency)
+        return (cluster, nodes, targets)
     }
 
     private func launch(_ audit: PreparedAudit) async {

@@ -29,8 +29,6 @@ enum CalicoChecks {
         let facts: NodeFacts
         let steps: [String: StepOutput]
         let cluster: ClusterFacts
-        /// Every node of the cluster in the inventory.
-        let peers: [String]
     }
 
     static func node(_ builtin: String, _ context: NodeContext) -> [(Severity, String, String)] {
