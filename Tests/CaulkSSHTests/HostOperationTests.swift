@@ -43,7 +43,8 @@ import Testing
         let result = try outcome.result.get()[0]
         #expect(result.timedOut)
         #expect(result.exitStatus == nil)
-        #expect(ContinuousClock.now - started < .seconds(10))
+        // Far below the command's 107 s, whatever the machine's load: the timeout, not the command, ended it.
+        #expect(ContinuousClock.now - started < .seconds(60))
         var gone = false
         for _ in 0..<50 where !gone {
             try await Task.sleep(for: .milliseconds(100))

@@ -30,8 +30,8 @@ enum DatapathProbe {
     static func command(_ targets: [Target], timeout: Int) -> String {
         let probe = #"""
             p() { if ping -c1 -W"$t" "$2" >/dev/null 2>&1; then i=1; else i=0; fi; \
-            e=$(timeout "$t" bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$2" "$3" 2>&1); r=$?; \
-            if [ $r -eq 0 ] || printf %s "$e" | grep -q refused; then c=1; else c=0; fi; echo "$1 $2 $3 $i $c"; }
+            if e=$(timeout "$t" bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$2" "$3" 2>&1); then c=1; else \
+            case $e in *refused*) c=1;; *) c=0;; esac; fi; echo "$1 $2 $3 $i $c"; }
             """#
         let calls = targets.map { "p \(ShellQuote.quote($0.peer)) \(ShellQuote.quote($0.address)) \($0.port) &" }
         return (["t=\(timeout)", probe] + calls + ["wait"]).joined(separator: "\n")
