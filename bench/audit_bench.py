@@ -59,6 +59,7 @@ def main():
                 print(f"  exec: {ok}/{len(detail['hosts'])} nodes ran the commands", file=sys.stderr)
             walls.append(wall)
             cpus.append(cpu)
+        print(f"  {name} runs: " + ", ".join(f"{w:.2f} s" for w in walls), file=sys.stderr)
         results[name] = (statistics.median(walls), statistics.median(cpus))
     print(f"{nodes} nodes, concurrency {CONCURRENCY}, {RUNS} runs each, medians")
     print(f"{'':<12} {'wall s':>8} {'CPU s':>8} {'CPU ms/node':>12}")

@@ -28,18 +28,14 @@ struct AuditRunner: Sendable {
 
     func run(_ audit: PreparedAudit) async throws {
         let runId = audit.run.id!
-        // kubectl runs while the nodes do. Nodes probe the addresses the previous audit found
-        // (a first audit waits for kubectl instead); probes to addresses kubectl no longer
-        // confirms are dropped, never blamed.
-        async let current = clusterFacts(audit)
-        let previous = try await previousFacts(audit)
-        let planned = previous == nil ? await current : previous!
+        // The node steps need kubectl's facts first: the probe's targets and each node's IP.
+        let facts = await clusterFacts(audit)
         let nodeChecks = audit.playbook.checks.filter { $0.rule != nil || ($0.builtin.map { !CalicoChecks.clusterWide.contains($0) } ?? false) }
 
         var jobs: [SSHJob] = []
         var batches: [String: StepBatch] = [:]
         for node in audit.nodes {
-            let batch = nodeBatch(audit, node: node, facts: planned)
+            let batch = nodeBatch(audit, node: node, facts: facts)
             batches[node.name] = batch
             jobs.append(SSHJob(target: audit.targets[node.name]!, commands: [batch.command]))
         }
@@ -49,7 +45,6 @@ struct AuditRunner: Sendable {
         var done = 0
         for await outcome in executor.fanOut(jobs, concurrency: audit.concurrency, options: options) {
             done += 1
-            let facts = await current
             let node = byName[outcome.target.name]!
             let now = clock()
             switch outcome.result {
@@ -63,8 +58,7 @@ struct AuditRunner: Sendable {
             case .success(let results):
                 let steps = results.first.map { batches[node.name]!.split($0) } ?? [:]
                 let nodeIP = facts.nodes[node.name]?.internalIp ?? node.address
-                var parsed = NodeFacts.parse(steps, nodeIP: nodeIP)
-                parsed.probes = parsed.probes?.filter(facts.confirms)
+                let parsed = NodeFacts.parse(steps, nodeIP: nodeIP)
                 nodeFacts[node.name] = parsed
                 let context = CalicoChecks.NodeContext(node: node.name, nodeIP: nodeIP, facts: parsed, steps: steps, cluster: facts)
                 let findings = nodeChecks.flatMap { Self.evaluate($0, context) }
@@ -81,7 +75,6 @@ struct AuditRunner: Sendable {
             }
         }
 
-        let facts = await current
         let late = clusterFindings(audit, facts: facts, nodeFacts: nodeFacts, suspects: Set(worst.filter { $0.value == .broken }.keys))
         var changed: [String: String] = [:]
         for finding in late {
@@ -97,15 +90,6 @@ struct AuditRunner: Sendable {
         try await store.finishAudit(
             runId: runId, findings: late.map { Self.record($0, runId: runId, cluster: audit.cluster.name, at: now) }, health: changed,
             status: (done < jobs.count ? RunStatus.cancelled : RunStatus.succeeded).rawValue, summary: Self.json(summary), at: now)
-    }
-
-    /// What the cluster's latest finished audit learnt from kubectl, if it learnt anything.
-    private func previousFacts(_ audit: PreparedAudit) async throws -> ClusterFacts? {
-        guard let run = try await store.latestFinishedAudit(cluster: audit.cluster.name),
-            let summary = try? JSONCoding.decoder().decode(AuditSummary.self, from: Data(run.summary.utf8)),
-            summary.facts.controlPlane != nil, !summary.facts.nodes.isEmpty
-        else { return nil }
-        return summary.facts
     }
 
     /// The cluster's facts from the first control-plane node that answers.

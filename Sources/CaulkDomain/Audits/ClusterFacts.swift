@@ -72,11 +72,6 @@ extension ClusterFacts {
         return facts
     }
 
-    /// Whether a probe went to an address that is still a probe pod or the VTEP of its peer.
-    func confirms(_ probe: NodeFacts.Probe) -> Bool {
-        probePods[probe.peer]?.contains(probe.address) == true || nodes[probe.peer]?.vtep == probe.address
-    }
-
     /// `docker.io/calico/node:v3.28.2` → `3.28.2`.
     static func version(ofImage image: String) -> String? {
         guard let tag = image.split(separator: "@").first?.split(separator: ":").last, tag.first == "v" || tag.first?.isNumber == true else { return nil }
