@@ -160,16 +160,19 @@ public struct ExecService: Sendable {
 
     private func selectNodes(cluster: ClusterRecord, request: ExecRequest) async throws -> [NodeRecord] {
         let filter = NodeFilter(clusterId: cluster.id, role: request.role?.rawValue, labels: try Validate.selectors(request.labels ?? [], field: "labels"))
-        var nodes = try await store.nodes(filter, limit: Int.max).map(\.node)
-        if let names = request.nodes, !names.isEmpty {
-            let known = Set(nodes.map(\.name))
-            if let missing = names.first(where: { !known.contains($0) }) {
-                throw DomainError.invalid(field: "nodes", message: "no node \(missing) in cluster \(cluster.name) matches")
-            }
-            nodes = nodes.filter { names.contains($0.name) }
-        }
+        let nodes = try Self.only(request.nodes, of: try await store.nodes(filter, limit: Int.max).map(\.node), cluster: cluster.name)
         guard !nodes.isEmpty else { throw DomainError.invalid(field: "nodes", message: "no node of cluster \(cluster.name) matches") }
         return nodes
+    }
+
+    /// The nodes named (all when none are), each of which must be among `nodes`.
+    static func only(_ names: [String]?, of nodes: [NodeRecord], cluster: String) throws(DomainError) -> [NodeRecord] {
+        guard let names, !names.isEmpty else { return nodes }
+        let known = Set(nodes.map(\.name))
+        if let missing = names.first(where: { !known.contains($0) }) {
+            throw .invalid(field: "nodes", message: "no node \(missing) in cluster \(cluster) matches")
+        }
+        return nodes.filter { names.contains($0.name) }
     }
 
     static func record(_ outcome: HostOutcome, runId: Int64, address: String, at date: Date) -> RunHostRecord {

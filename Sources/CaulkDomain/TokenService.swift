@@ -19,16 +19,16 @@ public struct TokenService: Sendable {
     public func create(name: String, role: Role) async throws -> CreatedToken {
         _ = try Validate.name(name, field: "name")
         guard role != .node else { throw DomainError.invalid(field: "role", message: "node tokens are made by `caulk beacon install`, one per node") }
-        return try await insert(name: name, role: role, nodeId: nil)
+        let (record, secret) = try await insert(name: name, role: role, nodeId: nil)
+        return CreatedToken(token: Self.api(record), secret: secret)
     }
 
     /// A token that may only announce the boots of one node. The node's earlier tokens stay
     /// valid until `settleNodeToken` says whether this one was installed.
     func createNodeToken(cluster: String, node: NodeRecord) async throws -> (id: Int64, secret: String) {
         let name = "node:\(cluster)/\(node.name)@\(Int(clock().timeIntervalSince1970 * 1000))"
-        let created = try await insert(name: name, role: .node, nodeId: node.id)
-        guard let record = try await store.activeToken(secretHash: Self.hash(created.secret)) else { throw DomainError.notFound("token \(name) vanished") }
-        return (record.id!, created.secret)
+        let (record, secret) = try await insert(name: name, role: .node, nodeId: node.id)
+        return (record.id!, secret)
     }
 
     /// Installed: the node's other tokens are revoked. Not installed: this one is.
@@ -36,7 +36,7 @@ public struct TokenService: Sendable {
         try await store.revokeNodeTokens(nodeId: nodeId, keep: id, onlyKeep: !installed, at: clock())
     }
 
-    private func insert(name: String, role: Role, nodeId: Int64?) async throws -> CreatedToken {
+    private func insert(name: String, role: Role, nodeId: Int64?) async throws -> (TokenRecord, secret: String) {
         var bytes = [UInt8](repeating: 0, count: 32)
         var generator = SystemRandomNumberGenerator()
         for index in bytes.indices { bytes[index] = generator.next() }
@@ -45,8 +45,7 @@ public struct TokenService: Sendable {
             .replacingOccurrences(of: "=", with: "")
         let record = TokenRecord(name: name, role: role.rawValue, nodeId: nodeId, secretHash: Self.hash(secret), createdAt: clock())
         do {
-            let inserted = try await store.insert(record)
-            return CreatedToken(token: Self.api(inserted), secret: secret)
+            return (try await store.insert(record), secret)
         } catch where Store.isConstraintViolation(error) {
             throw DomainError.conflict("a token named \(name) already exists; revoke it first (`caulk tokens revoke \(name)`) or pick another name")
         }

@@ -31,9 +31,7 @@ extension Store {
             var node = node
             try node.insert(db)
             for var finding in findings { try finding.insert(db) }
-            if let nodeId = node.nodeId, let seenAt {
-                try db.execute(sql: "UPDATE nodes SET last_seen_at = ? WHERE id = ?", arguments: [seenAt, nodeId])
-            }
+            try Self.markSeen(db, nodeId: node.nodeId, at: seenAt)
         }
     }
 

@@ -7,10 +7,14 @@ extension Store {
         try await writer.write { db in
             var host = host
             try host.insert(db)
-            if let nodeId, let seenAt {
-                try db.execute(sql: "UPDATE nodes SET last_seen_at = ? WHERE id = ?", arguments: [seenAt, nodeId])
-            }
+            try Self.markSeen(db, nodeId: nodeId, at: seenAt)
         }
+    }
+
+    /// Notes when a node last answered, if it did.
+    static func markSeen(_ db: Database, nodeId: Int64?, at date: Date?) throws {
+        guard let nodeId, let date else { return }
+        try db.execute(sql: "UPDATE nodes SET last_seen_at = ? WHERE id = ?", arguments: [date, nodeId])
     }
 
     /// Pins a node's host key.

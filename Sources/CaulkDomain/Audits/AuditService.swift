@@ -120,8 +120,13 @@ public struct AuditService: Sendable {
 
     /// An audit's nodes, findings and facts so far.
     public func result(runId: Int64) async throws -> AuditResult {
-        let (nodes, findings) = try await store.audit(runId: runId)
-        let summary = try await store.run(id: runId).flatMap { try? JSONCoding.decoder().decode(AuditSummary.self, from: Data($0.0.summary.utf8)) }
+        guard let (run, _) = try await store.run(id: runId) else { throw DomainError.notFound("no run \(runId)") }
+        return try await result(of: run)
+    }
+
+    private func result(of run: RunRecord) async throws -> AuditResult {
+        let (nodes, findings) = try await store.audit(runId: run.id!)
+        let summary = try? JSONCoding.decoder().decode(AuditSummary.self, from: Data(run.summary.utf8))
         let health = nodes.compactMap { NodeHealth(rawValue: $0.health) }
         let apiFindings = findings.map(Self.api)
         return AuditResult(
@@ -135,7 +140,7 @@ public struct AuditService: Sendable {
         guard let run = try await store.latestFinishedAudit(cluster: cluster.name) else {
             return ClusterHealth(cluster: cluster.name, state: .unknown, run: nil, result: nil)
         }
-        let result = try await result(runId: run.id!)
+        let result = try await result(of: run)
         let counts = try await store.runOutcomeCounts(ids: [run.id!])[run.id!] ?? [:]
         return ClusterHealth(cluster: cluster.name, state: result.state, run: ExecService.api(run, outcomes: counts), result: result)
     }

@@ -34,13 +34,7 @@ public struct BeaconService: Sendable {
         let url = try Self.url(request.url)
         let playbook = try library.playbook(Self.playbook, kind: .repair)
         let cluster = try await store.requireCluster(named: name).cluster
-        var nodes = try await store.nodes(NodeFilter(clusterId: cluster.id), limit: Int.max).map(\.node)
-        if let names = request.nodes, !names.isEmpty {
-            if let missing = names.first(where: { name in !nodes.contains { $0.name == name } }) {
-                throw DomainError.invalid(field: "nodes", message: "no node \(missing) in cluster \(cluster.name)")
-            }
-            nodes = nodes.filter { names.contains($0.name) }
-        }
+        let nodes = try ExecService.only(request.nodes, of: try await store.nodes(NodeFilter(clusterId: cluster.id), limit: Int.max).map(\.node), cluster: cluster.name)
         guard !nodes.isEmpty else { throw DomainError.invalid(field: "nodes", message: "cluster \(cluster.name) has no nodes") }
 
         let resolver = SSHTargets(store: store, passphrase: passphrase)

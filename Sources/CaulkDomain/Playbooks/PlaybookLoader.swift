@@ -56,7 +56,10 @@ public enum PlaybookLoader {
         guard let name else { throw root.fail("'name' is required") }
         guard let kind else { throw root.fail("'kind' is required (\(Playbook.Kind.allCases.map(\.rawValue).joined(separator: " | ")))") }
         let known = CommandTemplate.contextParameters.union(parameters.map(\.name))
-        for value in try (stepsValue ?? root).sequenceRequired("steps") {
+        guard let stepsValue else { throw root.fail("'steps' is required") }
+        let stepValues = try stepsValue.sequence()
+        guard !stepValues.isEmpty else { throw stepsValue.fail("'steps' is empty") }
+        for value in stepValues {
             let step = try parseStep(value, parameters: known)
             guard !steps.contains(where: { $0.name == step.name }) else { throw value.fail("step '\(step.name)' is given twice") }
             steps.append(step)
@@ -178,11 +181,4 @@ extension Playbook.Rule {
 
 extension YAMLValue {
     static var empty: YAMLValue { YAMLValue(node: .scalar(.init("")), path: "") }
-
-    func sequenceRequired(_ key: String) throws(DomainError) -> [YAMLValue] {
-        guard path == key else { throw fail("'\(key)' is required") }
-        let items = try sequence()
-        guard !items.isEmpty else { throw fail("'\(key)' is empty") }
-        return items
-    }
 }

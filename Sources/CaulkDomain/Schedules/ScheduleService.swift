@@ -109,16 +109,10 @@ public struct ScheduleService: Sendable {
     }
 
     private func api(_ record: ScheduleRecord) async throws -> Schedule {
-        let cluster = try await record.clusterId.asyncMap { try await store.clusterName(id: $0) } ?? nil
+        var cluster: String?
+        if let clusterId = record.clusterId { cluster = try await store.clusterName(id: clusterId) }
         return Schedule(
             name: record.name, cron: record.cron, cluster: cluster, playbook: record.playbook, paused: record.paused, nextRunAt: record.nextRunAt,
             lastRunAt: record.lastRunAt, createdBy: record.createdBy)
-    }
-}
-
-extension Optional {
-    func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
-        guard let self else { return nil }
-        return try await transform(self)
     }
 }
