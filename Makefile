@@ -29,10 +29,10 @@ test: test-deps
 
 # The Swift suites' fleet tests run against a lab fleet brought up here and taken down after
 # (any lab already up is replaced). The lab's own suite then brings up its own. Tests run one at
-# a time: on two cores shared with 24 lab nodes, suites side by side starved each other's sockets.
+# a time: on two cores shared with 30 lab nodes, suites side by side starved each other's sockets.
 swift-test:
 	@lab/caulk-lab down >/dev/null 2>&1 || true
-	lab/caulk-lab up --clusters 4 --nodes 6
+	lab/caulk-lab up --clusters 5 --nodes 6
 	@$(SWIFT) test --skip-build --no-parallel -c $(CONFIG); rc=$$?; lab/caulk-lab down; exit $$rc
 
 lab-test:

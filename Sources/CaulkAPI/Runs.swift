@@ -114,11 +114,14 @@ public struct RunDetail: Codable, Sendable, Equatable {
     public var hosts: [RunHost]
     /// Audit: nodes done so far, findings, cluster facts.
     public var audit: AuditResult?
+    /// Repair: the plan, each step as it finished, the audits before and after.
+    public var repair: RepairResult?
 
-    public init(run: Run, hosts: [RunHost], audit: AuditResult? = nil) {
+    public init(run: Run, hosts: [RunHost], audit: AuditResult? = nil, repair: RepairResult? = nil) {
         self.run = run
         self.hosts = hosts
         self.audit = audit
+        self.repair = repair
     }
 }
 

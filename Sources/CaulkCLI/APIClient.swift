@@ -26,6 +26,10 @@ struct APIClient {
         try decode(type, from: try await send(.PATCH, path, body: try JSONCoding.encoder().encode(body), contentType: "application/json"))
     }
 
+    func put<T: Decodable>(_ path: String, json body: some Encodable, as type: T.Type) async throws -> T {
+        try decode(type, from: try await send(.PUT, path, body: try JSONCoding.encoder().encode(body), contentType: "application/json"))
+    }
+
     @discardableResult
     func delete(_ path: String, query: [(String, String)] = []) async throws -> Data {
         try await send(.DELETE, path, query: query)

@@ -16,7 +16,7 @@ public struct CaulkCommand: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             ServeCommand.self, ClustersCommand.self, NodesCommand.self, InventoryCommand.self, ExecCommand.self,
-            AuditCommand.self, HealthCommand.self, RebootsCommand.self, SchedulesCommand.self, BeaconCommand.self, PlaybooksCommand.self,
+            AuditCommand.self, RepairCommand.self, AutoRepairCommand.self, HealthCommand.self, RebootsCommand.self, SchedulesCommand.self, BeaconCommand.self, PlaybooksCommand.self,
             RunsCommand.self, TokensCommand.self, LoginCommand.self, WhoamiCommand.self,
         ]
     )

@@ -103,10 +103,19 @@ struct RunsCommand: AsyncParsableCommand {
                 [["ID", "KIND", "CLUSTER", "STATUS", "BY", "STARTED", "HOSTS", "COMMAND/PLAYBOOK"]]
                     + runs.map {
                         [String($0.id), $0.kind, $0.cluster, $0.status.rawValue, $0.requester, Output.date($0.startedAt),
-                         $0.kind == "audit" ? "\($0.outcomes["healthy"] ?? 0)/\($0.hostCount) healthy" : "\($0.outcomes["ok"] ?? 0)/\($0.hostCount) ok",
+                         RunsCommand.progress($0),
                          String(($0.command ?? $0.playbook ?? "-").prefix(50))]
                     }
             }
+        }
+    }
+
+    /// Hosts that went well, out of all: healthy nodes of an audit, recovered nodes of a repair.
+    static func progress(_ run: Run) -> String {
+        switch run.kind {
+        case "audit": "\(run.outcomes["healthy"] ?? 0)/\(run.hostCount) healthy"
+        case "repair" where run.outcomes["ok"] == nil: "\(run.outcomes["recovered"] ?? 0)/\(run.hostCount) recovered"
+        default: "\(run.outcomes["ok"] ?? 0)/\(run.hostCount) ok"
         }
     }
 
@@ -121,6 +130,7 @@ struct RunsCommand: AsyncParsableCommand {
             try options.out.emit(detail) { detail in
                 let run = detail.run
                 let header = [["run \(run.id) \(run.kind) on \(run.cluster): \(run.status.rawValue), by \(run.requester) (\(run.trigger)), started \(Output.date(run.startedAt))"]]
+                if detail.repair != nil { return RepairCommand.rows(detail) }
                 if let audit = detail.audit {
                     return header + [["playbook \(run.playbook ?? "-"): cluster \(audit.state.rawValue)"], [""]] + NodesTable.rows(audit)
                 }

@@ -18,12 +18,17 @@ public struct ExecService: Sendable {
     public init(store: Store, executor: SSHExecutor, options: SSHOptions = SSHOptions(), passphrase: String? = nil, clock: @escaping @Sendable () -> Date = Date.init) {
         self.store = store
         self.executor = executor
-        // Keep no more in memory than the history will: with 64 hosts in flight that is 8 MiB at most.
-        var options = options
-        options.outputCap = min(options.outputCap, Self.storedOutputCap)
-        self.options = options
+        self.options = Self.storing(options)
         self.passphrase = passphrase
         self.clock = clock
+    }
+
+    /// Options that keep no more output in memory than the history will: with 64 hosts in flight
+    /// that is 8 MiB at most.
+    static func storing(_ options: SSHOptions) -> SSHOptions {
+        var options = options
+        options.outputCap = min(options.outputCap, storedOutputCap)
+        return options
     }
 
     /// An exec checked, resolved and recorded as `running`, ready to run.
@@ -177,11 +182,7 @@ public struct ExecService: Sendable {
 
     static func record(_ outcome: HostOutcome, runId: Int64, address: String, at date: Date) -> RunHostRecord {
         // Output was already cut to `storedOutputCap` and flagged by the engine (see init).
-        // SQLite text stops at NUL; binary output is shown, not lost.
-        func text(_ bytes: [UInt8]) -> String {
-            String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: "\0", with: "\u{FFFD}")
-        }
-        let ms = Int(outcome.duration.components.seconds * 1000 + outcome.duration.components.attoseconds / 1_000_000_000_000_000)
+        let ms = milliseconds(outcome.duration)
         switch outcome.result {
         case .success(let results):
             let result = results.first
@@ -199,6 +200,15 @@ public struct ExecService: Sendable {
                 exitStatus: nil, exitSignal: nil, stdout: "", stderr: "", stdoutTruncated: false, stderrTruncated: false,
                 errorKind: error.summary, error: error.description, hostKey: outcome.hostKey, durationMs: ms, finishedAt: date)
         }
+    }
+
+    /// Output as stored: SQLite text stops at NUL, so binary output is shown, not lost.
+    static func text(_ bytes: [UInt8]) -> String {
+        String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: "\0", with: "\u{FFFD}")
+    }
+
+    static func milliseconds(_ duration: Duration) -> Int {
+        Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
     }
 
     static func api(_ record: RunRecord, outcomes: [String: Int]) -> Run {

@@ -23,6 +23,13 @@ struct SSHTargets {
         return target
     }
 
+    /// Every node's target, by node name.
+    func targets(cluster: ClusterRecord, nodes: [NodeRecord]) async throws -> [String: SSHTarget] {
+        var targets: [String: SSHTarget] = [:]
+        for node in nodes { targets[node.name] = try await target(cluster: cluster, node: node) }
+        return targets
+    }
+
     private func bastion(_ spec: String, defaultUser: String, key: String) async throws -> Bastion {
         let address = try BastionAddress(spec, field: "ssh.bastion")
         let host = address.host

@@ -17,6 +17,8 @@ public struct Services: Sendable {
     public let reboots: RebootService
     public let schedules: ScheduleService
     public let beacons: BeaconService
+    public let repairs: RepairService
+    public let autoRepairs: AutoRepairService
 
     public init(store: Store, executor: SSHExecutor = SSHExecutor(), sshPassphrase: String? = nil, playbookDirectories: [String] = []) throws {
         self.store = store
@@ -28,6 +30,8 @@ public struct Services: Sendable {
         reboots = RebootService(store: store)
         schedules = ScheduleService(store: store, audits: audits)
         beacons = BeaconService(store: store, executor: executor, tokens: tokens, library: playbooks, passphrase: sshPassphrase)
+        repairs = RepairService(store: store, executor: executor, audits: audits, library: playbooks, passphrase: sshPassphrase)
+        autoRepairs = AutoRepairService(store: store, audits: audits, repairs: repairs)
     }
 }
 
@@ -43,7 +47,8 @@ public func buildRouter(_ services: Services) -> Router<AppRequestContext> {
     NodesController(inventory: services.inventory).addRoutes(to: v1)
     InventoryController(inventory: services.inventory).addRoutes(to: v1)
     TokensController(tokens: services.tokens).addRoutes(to: v1)
-    RunsController(exec: services.exec, audits: services.audits).addRoutes(to: v1)
+    RunsController(exec: services.exec, audits: services.audits, repairs: services.repairs).addRoutes(to: v1)
+    RepairsController(repairs: services.repairs, autoRepairs: services.autoRepairs).addRoutes(to: v1)
     AuditsController(audits: services.audits, playbooks: services.playbooks).addRoutes(to: v1)
     RebootsController(reboots: services.reboots, beacons: services.beacons).addRoutes(to: v1)
     SchedulesController(schedules: services.schedules).addRoutes(to: v1)
@@ -82,17 +87,22 @@ public func buildApplication(
     )
 }
 
-/// The scheduler, and on shutdown the audits still running (they end `cancelled`, with the nodes
-/// they finished).
+/// The scheduler and the auto-repair policy; on shutdown, the audits and repairs still running
+/// (they end `cancelled`, with the nodes they finished; a repair touches no further node).
 struct BackgroundWork: Service {
     let services: Services
     let logger: Logger
 
     func run() async throws {
         let logger = logger
+        let services = services
         await cancelWhenGracefulShutdown {
-            await services.schedules.run { logger.info("\($0)") }
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await services.schedules.run { logger.info("\($0)") } }
+                group.addTask { await services.autoRepairs.run { logger.info("\($0)") } }
+            }
         }
+        await services.repairs.cancelAll()
         await services.audits.cancelAll()
     }
 }

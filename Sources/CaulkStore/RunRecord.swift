@@ -23,6 +23,11 @@ public struct RunRecord: Codable, Sendable, Equatable, FetchableRecord, MutableP
     public var playbook: String?
     /// A JSON object: what the run found about the cluster as a whole (facts, counts).
     public var summary: String = "{}"
+    /// A repair's audits.
+    public var auditBeforeId: Int64?
+    public var auditAfterId: Int64?
+    /// A repair that only planned: it showed its commands and changed nothing.
+    public var dryRun = false
 
     public enum Columns {
         public static let id = Column("id")

@@ -9,12 +9,13 @@ public enum RunStart: Sendable {
 }
 
 extension Store {
-    /// Records `run` as running unless a run of its kind for its cluster is, in one transaction,
+    /// Records `run` as running unless a run of its kind for its cluster is (dry runs aside), in one transaction,
     /// so two callers racing for the same cluster cannot both start.
     public func startRun(_ run: RunRecord) async throws -> RunStart {
         try await writer.write { db in
             if let running = try RunRecord
                 .filter(RunRecord.Columns.kind == run.kind && RunRecord.Columns.clusterName == run.clusterName && RunRecord.Columns.status == "running")
+                .filter(Column("dry_run") == false)
                 .fetchOne(db)
             {
                 return .alreadyRunning(running)
@@ -66,7 +67,8 @@ extension Store {
 
     /// Records that the node runs boot `bootId`, and a reboot event when that is a boot not seen
     /// before: a boot already recorded (by an audit or a beacon), or one older than the last known
-    /// boot (a late report), adds nothing. A node's first audit only notes its boot.
+    /// boot (a late report), adds nothing. A node's first audit only notes its boot. When the
+    /// cluster's auto-repair policy is on, the reboot is queued for it in the same transaction.
     /// Returns the event, if one was recorded.
     public func recordBoot(
         nodeId: Int64, bootId: String, bootedAt: Date?, seenAt: Date, source: String, runId: Int64?
@@ -86,6 +88,11 @@ extension Store {
                 nodeId: nodeId, clusterName: cluster, nodeName: node.name, oldBootId: node.lastBootId, newBootId: bootId,
                 bootedAt: bootedAt, seenAt: seenAt, source: source, runId: runId)
             try event.insert(db)
+            if let policy = try AutoRepairPolicyRecord.fetchOne(db, key: node.clusterId), policy.enabled {
+                _ = try Self.scheduleAutoRepair(db, AutoRepairDecisionRecord(
+                    clusterId: node.clusterId, clusterName: cluster, rebootEventId: event.id, nodeName: node.name,
+                    dueAt: seenAt.addingTimeInterval(TimeInterval(policy.delaySeconds)), createdAt: seenAt))
+            }
             return event
         }
     }

@@ -31,11 +31,22 @@ extension Store {
         }
     }
 
-    /// Runs left `running` by a process that died: they are `interrupted`, keeping the hosts they finished.
-    /// Returns how many there were.
+    /// Runs left `running` by a process that died: they are `interrupted`, keeping the hosts (and
+    /// repair steps) they finished; a repair's node that was mid-way is `failed`, those not reached
+    /// `skipped`, and an auto-repair decision that was acting is `failed`. Returns how many runs.
     @discardableResult
     public func markInterruptedRuns(at date: Date) async throws -> Int {
         try await writer.write { db in
+            let cut = "caulk stopped while the repair ran"
+            try db.execute(
+                sql: """
+                    UPDATE repair_nodes SET outcome = CASE outcome WHEN 'running' THEN 'failed' ELSE 'skipped' END, reason = ?,
+                        finished_at = ? WHERE outcome IN ('running', 'pending') AND run_id IN (SELECT id FROM runs WHERE status = 'running')
+                    """,
+                arguments: [cut, date])
+            try db.execute(
+                sql: "UPDATE auto_repair_decisions SET decision = 'failed', reason = ?, decided_at = ? WHERE decision = 'running'",
+                arguments: [cut, date])
             try db.execute(sql: "UPDATE runs SET status = 'interrupted', finished_at = ? WHERE status = 'running'", arguments: [date])
             return db.changesCount
         }
@@ -60,7 +71,8 @@ extension Store {
         }
     }
 
-    /// Per-outcome host counts of each run so far (exec: ok/failed/…, audit: healthy/broken/…), in one query.
+    /// Per-outcome host counts of each run so far (exec: ok/failed/…, audit: healthy/broken/…, repair:
+    /// recovered/failed/…), in one query.
     public func runOutcomeCounts(ids: [Int64]) async throws -> [Int64: [String: Int]] {
         guard !ids.isEmpty else { return [:] }
         return try await writer.read { db in
@@ -70,8 +82,10 @@ extension Store {
                     SELECT run_id, outcome, count(*) AS n FROM run_hosts WHERE run_id IN (\(placeholders)) GROUP BY run_id, outcome
                     UNION ALL
                     SELECT run_id, health, count(*) FROM audit_nodes WHERE run_id IN (\(placeholders)) GROUP BY run_id, health
+                    UNION ALL
+                    SELECT run_id, outcome, count(*) FROM repair_nodes WHERE run_id IN (\(placeholders)) GROUP BY run_id, outcome
                     """,
-                arguments: StatementArguments(ids + ids))
+                arguments: StatementArguments(ids + ids + ids))
             var counts: [Int64: [String: Int]] = [:]
             for row in rows { counts[row["run_id"], default: [:]][row["outcome"]] = row["n"] as Int }
             return counts

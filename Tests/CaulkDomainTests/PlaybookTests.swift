@@ -12,7 +12,14 @@ import Testing
         #expect(audit.steps(.oneControlPlane).allSatisfy { $0.command?.hasPrefix("kubectl --kubeconfig {{kubeconfig}}") == true })
         #expect(try library.playbook("boot-beacon", kind: .repair).steps.count == 3)
         #expect(throws: DomainError.self) { try library.playbook("boot-beacon", kind: .audit) }
-        #expect(throws: DomainError.notFound("no playbook named nope; known: boot-beacon, calico-vxlan")) { try library.playbook("nope", kind: .audit) }
+        #expect(throws: DomainError.self) { try library.playbook("nope", kind: .audit) }
+        let recover = try library.playbook("calico-recover", kind: .repair)
+        #expect(recover.audit == "calico-vxlan" && !recover.repairs.isEmpty)
+        // Every repair a finding can name exists, so a finding's repair is always something caulk can run.
+        for check in audit.checks { if let repair = check.repair { #expect(library.playbooks[repair]?.kind == .repair, "\(check.id) → \(repair)") } }
+        #expect(try library.playbook("ipip-fallback", kind: .repair).needsConfirmation)
+        #expect(try library.playbook("rp-filter-loose", kind: .repair).optIn)
+        #expect(try library.playbook("vxlan-reset", kind: .repair).disruptive)
     }
 
     static let minimal = """
@@ -40,12 +47,17 @@ import Testing
     @Test(arguments: [
         ("name: x\nkind: audit\nstep: []\n", "chrony.yaml, line 3, step: unknown key 'step'"),
         (minimal.replacingOccurrences(of: "{{unit}}", with: "{{unti}}"), "{{unti}} is not a parameter of this playbook"),
-        (minimal.replacingOccurrences(of: "scope: each-node", with: "scope: everywhere"), "line 7, steps[0].scope: 'everywhere' is not one of: each-node, one-control-plane"),
+        (minimal.replacingOccurrences(of: "scope: each-node", with: "scope: everywhere"), "line 7, steps[0].scope: 'everywhere' is not one of: each-node, one-control-plane, after-nodes"),
         (minimal.replacingOccurrences(of: "exit: nonzero", with: "exit: sometimes"), "checks[0].when.exit: expected zero, nonzero or an exit status"),
         (minimal.replacingOccurrences(of: "when: {step: active, exit: nonzero}", with: "builtin: vxlan-device"), "built-in check 'vxlan-device' reads step 'links', which this playbook does not have"),
         (minimal.replacingOccurrences(of: "command: systemctl is-active {{unit}}", with: "builtin: magic"), "unknown built-in step 'magic'"),
         (minimal.replacingOccurrences(of: "kind: audit\n", with: ""), "'kind' is required"),
         ("", "chrony.yaml: the file is empty"),
+        (minimal + "\ndisruptive: true\n", "'disruptive' applies to repair playbooks only"),
+        (minimal.replacingOccurrences(of: "scope: each-node", with: "scope: each-node\n    on: control-plane"), "'on' applies to repair playbooks only"),
+        (minimal.replacingOccurrences(of: "kind: audit", with: "kind: repair"), "checks belong in audit playbooks"),
+        ("name: x\nkind: repair\nsteps:\n  - {name: a, scope: one-control-plane, on: control-plane, command: 'true'}\n", "'on: control-plane' is for each-node steps"),
+        ("name: x\nkind: repair\nsteps:\n  - {name: a, scope: each-node, mutates: maybe, command: 'true'}\n", "mutates: expected true or false"),
         ("name: [", "not valid YAML: while parsing a flow node"),
     ])
     func badPlaybooksAreRefusedWithFileLineAndField(text: String, expected: String) {
@@ -84,5 +96,22 @@ import Testing
         #expect(findings(exit: 0, stdout: "active\n").isEmpty)
         let fired = findings(exit: 3, stdout: "inactive\n")
         #expect(fired == [Finding(check: "TIME", severity: .warning, node: "n1", message: "the time daemon is not running", evidence: "exit 3\ninactive\n", repair: nil)])
+    }
+
+    @Test func aCompositeRepairMustNameKnownRepairsAndItsAudit() throws {
+        let directory = FileManager.default.temporaryDirectory.appending(path: "caulk-playbooks-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appending(path: "my-recover.yaml")
+        try "name: my-recover\nkind: repair\naudit: calico-vxlan\nrepairs: [vxlan-reset, nope]\n".write(to: file, atomically: true, encoding: .utf8)
+        #expect(throws: DomainError.invalidPlaybook(file: file.path, line: nil, field: "repairs", message: "'nope' is not a known repair playbook")) {
+            try PlaybookLibrary(directories: [directory.path])
+        }
+        try "name: my-recover\nkind: repair\nrepairs: [vxlan-reset]\n".write(to: file, atomically: true, encoding: .utf8)
+        #expect(throws: DomainError.invalidPlaybook(file: file.path, line: nil, field: "audit", message: "a repair that chooses repairs needs the audit whose findings it reads")) {
+            try PlaybookLibrary(directories: [directory.path])
+        }
+        try "name: my-recover\nkind: repair\naudit: calico-vxlan\nrepairs: [firewall-open, vxlan-reset]\n".write(to: file, atomically: true, encoding: .utf8)
+        #expect(try PlaybookLibrary(directories: [directory.path]).playbook("my-recover", kind: .repair).repairs == ["firewall-open", "vxlan-reset"])
     }
 }

@@ -9,10 +9,11 @@ import Testing
 /// after. Without it these tests fail, saying how to start it: they never skip.
 enum Lab {
     /// Clusters the exec tests use; the audit tests change `auditCluster`'s nodes (faults,
-    /// reboots) and the CLI tests lab4's, so suites running side by side never meet.
-    /// `make test` brings up `--clusters 4 --nodes 6`.
+    /// reboots), the repair tests `repairCluster`'s and the CLI tests lab4's, so suites running
+    /// side by side never meet. `make test` brings up `--clusters 5 --nodes 6`.
     static let execClusters = ["lab1", "lab2"]
     static let auditCluster = "lab3"
+    static let repairCluster = "lab5"
 
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let command = root.appending(path: "lab/caulk-lab").path
@@ -26,7 +27,7 @@ enum Lab {
         } catch {
             return .failure(LabError("""
                 the test fleet is not up (\(error)). Run `make test`, or start it by hand as root: \
-                lab/caulk-lab up --clusters 4 --nodes 6
+                lab/caulk-lab up --clusters 5 --nodes 6
                 """))
         }
     }()
@@ -44,6 +45,33 @@ enum Lab {
     @discardableResult
     static func lab(_ arguments: String...) throws -> String {
         try run(command, arguments)
+    }
+
+    /// What the lab says about a cluster's nodes (`caulk-lab status -o json`): faults, pods.
+    struct NodeStatus: Decodable {
+        struct Pod: Decodable {
+            let pod: String
+            let ready: Bool
+        }
+        let name: String
+        let vmxnet3: Bool
+        let faults: [String]
+        let pod: Pod?
+    }
+
+    static func status(_ cluster: String) throws -> [String: NodeStatus] {
+        struct Status: Decodable {
+            struct Cluster: Decodable { let nodes: [NodeStatus] }
+            let clusters: [Cluster]
+        }
+        let status = try JSONDecoder().decode(Status.self, from: Data(try lab("status", "-o", "json", "--cluster", cluster).utf8))
+        return Dictionary(uniqueKeysWithValues: (status.clusters.first?.nodes ?? []).map { ($0.name, $0) })
+    }
+
+    /// The kube API stand-in's log of mutating calls (verb, path, body), one JSON object a line.
+    static func apiAuditTrail(_ cluster: String) throws -> [String] {
+        let text = try String(contentsOfFile: "/run/caulk-lab/clusters/\(cluster)/audit.jsonl", encoding: .utf8)
+        return text.split(separator: "\n").map(String.init)
     }
 
     /// Runs a shell command inside a node's network namespace (the lab names it `cl-<node>`).

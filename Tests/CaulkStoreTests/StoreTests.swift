@@ -123,6 +123,11 @@ import Testing
                 "SELECT * FROM reboot_events WHERE seen_at > '2026'",
                 "SELECT * FROM reboot_events WHERE node_id = 1 AND new_boot_id = 'x'",
                 "SELECT * FROM schedules WHERE paused = 0 AND next_run_at <= '2026'",
+                "SELECT * FROM repair_nodes WHERE run_id = 1 ORDER BY position",
+                "SELECT * FROM repair_steps WHERE run_id = 1 ORDER BY id",
+                "SELECT count(*) FROM runs WHERE cluster_name = 'a' AND kind = 'repair' AND trigger = 'auto' AND started_at >= '2026' AND dry_run = 0",
+                "SELECT * FROM auto_repair_decisions WHERE decision = 'pending' AND due_at <= '2026' ORDER BY due_at",
+                "SELECT * FROM auto_repair_decisions WHERE cluster_name = 'a' AND id < 10 ORDER BY id DESC",
             ].map { sql in
                 try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql).map { $0["detail"] as String }.joined(separator: "; ")
             }
@@ -166,6 +171,64 @@ import Testing
         guard case .started = try await store.startRun(other) else { Issue.record("another cluster was blocked"); return }
         try await store.finishRun(id: first.id!, status: "succeeded", at: Date())
         guard case .started = try await store.startRun(run) else { Issue.record("a finished run still blocks"); return }
+    }
+
+    @Test func aDryRunRepairTakesNoLock() async throws {
+        let store = try Store.inMemory()
+        var dry = RunRecord(kind: "repair", clusterId: nil, clusterName: "a", trigger: "cli", requester: "me", command: nil, parameters: [:], hostCount: 0, startedAt: Date())
+        dry.dryRun = true
+        _ = try await store.insert(dry)
+        var real = dry
+        real.dryRun = false
+        guard case .started = try await store.startRun(real) else { Issue.record("a dry run blocked a repair"); return }
+        guard case .alreadyRunning = try await store.startRun(real) else { Issue.record("two repairs of one cluster started"); return }
+    }
+
+    @Test func aRebootQueuesOneAutoRepairWhenThePolicyIsOnAndLaterRebootsJoinIt() async throws {
+        let store = try Store.inMemory()
+        let cluster = try await store.insert(Self.cluster("a"))
+        let n1 = try await store.insert(Self.node("n1", clusterId: cluster.id!)).id!
+        let n2 = try await store.insert(Self.node("n2", clusterId: cluster.id!)).id!
+        let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+        for node in [n1, n2] { _ = try await store.recordBoot(nodeId: node, bootId: "first", bootedAt: t0, seenAt: t0, source: "audit", runId: nil) }
+        _ = try await store.recordBoot(nodeId: n1, bootId: "second", bootedAt: t0.addingTimeInterval(100), seenAt: t0.addingTimeInterval(110), source: "beacon", runId: nil)
+        #expect(try await store.autoRepairDecisions(cluster: "a", before: nil, limit: 10).isEmpty, "off by default")
+
+        try await store.saveAutoRepairPolicy(AutoRepairPolicyRecord(
+            clusterId: cluster.id!, enabled: true, delaySeconds: 60, maxPerHour: 2, maxDisruptedShare: 0.5, updatedBy: "me", updatedAt: t0))
+        _ = try await store.recordBoot(nodeId: n1, bootId: "third", bootedAt: t0.addingTimeInterval(200), seenAt: t0.addingTimeInterval(210), source: "beacon", runId: nil)
+        _ = try await store.recordBoot(nodeId: n2, bootId: "second", bootedAt: t0.addingTimeInterval(220), seenAt: t0.addingTimeInterval(230), source: "beacon", runId: nil)
+        let decisions = try await store.autoRepairDecisions(cluster: "a", before: nil, limit: 10)
+        #expect(decisions.count == 1 && decisions[0].reboots == 2 && decisions[0].nodeName == "n2")
+        #expect(decisions[0].dueAt == t0.addingTimeInterval(290), "the delay runs again from the latest reboot")
+        #expect(try await store.dueAutoRepairs(at: t0.addingTimeInterval(289)).isEmpty)
+        #expect(try await store.dueAutoRepairs(at: t0.addingTimeInterval(290)).count == 1)
+        #expect(try await store.claimAutoRepair(id: decisions[0].id!))
+        #expect(try await !store.claimAutoRepair(id: decisions[0].id!), "a decision is acted on once")
+    }
+
+    @Test func aRepairCutShortByACrashKeepsItsStepsAndSaysWhichNodesItReached() async throws {
+        let store = try Store.open(path: path)
+        let run = try await store.insert(RunRecord(
+            kind: "repair", clusterId: nil, clusterName: "a", trigger: "cli", requester: "me", command: nil, parameters: [:], hostCount: 0, startedAt: Date()))
+        let audit = try await store.insert(RunRecord(
+            kind: "audit", clusterId: nil, clusterName: "a", trigger: "cli", requester: "me", command: nil, parameters: [:], hostCount: 3, startedAt: Date()))
+        try await store.recordRepairPlan(runId: run.id!, auditBeforeId: audit.id!, nodes: ["n1", "n2", "n3"].enumerated().map {
+            RepairNodeRecord(runId: run.id!, nodeId: nil, nodeName: $1, position: $0, findings: ["F1"], repairs: ["vxlan-reset"], outcome: "pending", reason: nil)
+        })
+        try await store.updateRepairNode(runId: run.id!, node: "n1", outcome: "recovered", reason: nil, startedAt: Date(), finishedAt: Date())
+        try await store.updateRepairNode(runId: run.id!, node: "n2", outcome: "running", reason: nil, startedAt: Date())
+        try await store.recordRepairStep(RepairStepRecord(
+            runId: run.id!, nodeName: "n2", host: "n2", repair: "vxlan-reset", step: "delete-device", command: "ip link del vxlan.calico", outcome: "ok",
+            exitStatus: 0, stdout: "", stderr: "", startedAt: Date(), durationMs: 12))
+        let reopened = try Store.open(path: path)
+        #expect(try await reopened.markInterruptedRuns(at: Date()) == 2)
+        let (nodes, steps) = try await reopened.repair(runId: run.id!)
+        #expect(nodes.map(\.outcome) == ["recovered", "failed", "skipped"])
+        #expect(nodes[1].reason == "caulk stopped while the repair ran" && nodes[0].findings == ["F1"])
+        #expect(steps.map(\.step) == ["delete-device"])
+        let record = try #require(try await reopened.run(id: run.id!)?.0)
+        #expect(record.auditBeforeId == audit.id && record.hostCount == 3 && record.status == "interrupted")
     }
 
     @Test func aNodeTokenMustNameItsNode() async throws {

@@ -68,6 +68,25 @@ public struct AuditService: Sendable {
         return AuditsStarted(runs: started, skipped: skipped)
     }
 
+    /// Audits one cluster now and waits for the result: a repair's audits before and after. An
+    /// audit already running does not hold it back; the repair must see the cluster as it is now.
+    func auditNow(cluster name: String, playbook playbookName: String, requester: String, trigger: String) async throws -> (run: RunRecord, result: AuditResult) {
+        let playbook = try library.playbook(playbookName, kind: .audit)
+        let parameters = try Self.parameters(playbook, overrides: [:])
+        let audit = try await resolve(cluster: name)
+        let run = try await store.insert(RunRecord(
+            kind: "audit", clusterId: audit.cluster.id, clusterName: audit.cluster.name, trigger: trigger, requester: requester,
+            command: nil, parameters: parameters, hostCount: audit.nodes.count, startedAt: clock(), playbook: playbook.name))
+        do {
+            try await AuditRunner(store: store, executor: executor, options: options, clock: clock).run(PreparedAudit(
+                run: run, cluster: audit.cluster, nodes: audit.nodes, targets: audit.targets, playbook: playbook, parameters: parameters, concurrency: 64))
+        } catch {
+            try? await store.finishRun(id: run.id!, status: RunStatus.failed.rawValue, at: clock())
+            throw error
+        }
+        return (run, try await result(runId: run.id!))
+    }
+
     /// Waits for every audit started so far (tests, shutdown).
     public func waitForAll() async {
         await tasks.waitForAll()
@@ -82,10 +101,7 @@ public struct AuditService: Sendable {
         let cluster = try await store.requireCluster(named: name).cluster
         let nodes = try await store.nodes(NodeFilter(clusterId: cluster.id), limit: Int.max).map(\.node)
         guard !nodes.isEmpty else { throw DomainError.invalid(field: "clusters", message: "cluster \(cluster.name) has no nodes to audit") }
-        let resolver = SSHTargets(store: store, passphrase: passphrase)
-        var targets: [String: SSHTarget] = [:]
-        for node in nodes { targets[node.name] = try await resolver.target(cluster: cluster, node: node) }
-        return (cluster, nodes, targets)
+        return (cluster, nodes, try await SSHTargets(store: store, passphrase: passphrase).targets(cluster: cluster, nodes: nodes))
     }
 
     private func launch(_ audit: PreparedAudit) async {
@@ -105,10 +121,19 @@ public struct AuditService: Sendable {
 
     /// The playbook's defaults with the request's overrides; unknown names are refused.
     static func parameters(_ playbook: Playbook, overrides: [String: String]) throws(DomainError) -> [String: String] {
-        var values = Dictionary(uniqueKeysWithValues: playbook.parameters.map { ($0.name, $0.defaultValue) })
+        try parameters(of: [playbook], overrides: overrides)
+    }
+
+    /// The defaults of every playbook given (the first declaration of a name wins) with the
+    /// request's overrides; a name none of them declares is refused.
+    static func parameters(of playbooks: [Playbook], overrides: [String: String]) throws(DomainError) -> [String: String] {
+        var values: [String: String] = [:]
+        for parameter in playbooks.flatMap(\.parameters) where values[parameter.name] == nil { values[parameter.name] = parameter.defaultValue }
         for (name, value) in overrides {
             guard values[name] != nil else {
-                throw .invalid(field: "parameters.\(name)", message: "\(playbook.name) has no such parameter; it has: \(playbook.parameters.map(\.name).sorted().joined(separator: ", "))")
+                throw .invalid(
+                    field: "parameters.\(name)",
+                    message: "\(playbooks[0].name) has no such parameter; it has: \(values.keys.sorted().joined(separator: ", "))")
             }
             guard value.utf8.count <= 4096, !value.contains("\0") else { throw .invalid(field: "parameters.\(name)", message: "must be at most 4096 bytes, without NUL") }
             values[name] = value

@@ -11,8 +11,18 @@ public struct Playbook: Sendable, Equatable {
     public enum Scope: String, Sendable, CaseIterable {
         /// On every node of the cluster, all such steps over one SSH connection per node.
         case eachNode = "each-node"
-        /// On one reachable control-plane node (the first that answers), e.g. `kubectl`.
+        /// On one reachable control-plane node (the first that answers), e.g. `kubectl`. In a
+        /// repair: once, before any node is touched (cluster-wide settings).
         case oneControlPlane = "one-control-plane"
+        /// Repairs only: once on that control-plane node after the rollout (e.g. wait for pods).
+        case afterNodes = "after-nodes"
+    }
+
+    /// Where an `each-node` step of a repair runs: on the node, or on the control-plane node with
+    /// that node's parameters (`kubectl delete pod` of the node's calico-node pod).
+    public enum Host: String, Sendable, CaseIterable {
+        case node
+        case controlPlane = "control-plane"
     }
 
     /// How a step's standard output is read.
@@ -33,6 +43,9 @@ public struct Playbook: Sendable, Equatable {
         public var builtin: String?
         public var timeout: Int
         public var output: Output
+        public var on: Host = .node
+        /// Whether it changes the node or cluster; a dry run shows it without running it.
+        public var mutates: Bool = true
     }
 
     /// Turns step output into findings: a built-in analysis, or a declarative rule.
@@ -63,6 +76,17 @@ public struct Playbook: Sendable, Equatable {
     public var checks: [Check]
     /// The file it came from, or `built-in:NAME`.
     public var source: String
+    /// Repairs: interrupts the node's pod traffic while it runs, so the rollout defaults to one
+    /// node at a time.
+    public var disruptive = false
+    /// Repairs: never chosen by `calico-recover`; runs only when named.
+    public var optIn = false
+    /// Repairs: refused unless the request confirms it (cluster-wide, hard to undo).
+    public var needsConfirmation = false
+    /// A composite repair (`calico-recover`): the audit it reads and the repairs it may choose, in
+    /// the order they run.
+    public var audit: String?
+    public var repairs: [String] = []
 
     public func steps(_ scope: Scope) -> [Step] { steps.filter { $0.scope == scope } }
 }
@@ -71,7 +95,8 @@ public struct Playbook: Sendable, Equatable {
 /// request is ever pasted into a command unquoted.
 public enum CommandTemplate {
     /// Parameters every command may use, set per node and cluster by the runner.
-    public static let contextParameters: Set<String> = ["cluster", "node", "node_ip", "calico_namespace"]
+    /// `vxlan_mtu` (repairs) is the smallest NIC MTU the audit saw in the cluster, minus 50.
+    public static let contextParameters: Set<String> = ["cluster", "node", "node_ip", "calico_namespace", "control_plane", "vxlan_mtu"]
 
     /// The placeholder names a template uses.
     public static func placeholders(in template: String) -> [String] {

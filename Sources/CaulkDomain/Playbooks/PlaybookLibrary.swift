@@ -33,7 +33,33 @@ public struct PlaybookLibrary: Sendable {
                 try add(PlaybookLoader.parse(text, source: path))
             }
         }
+        try Self.checkReferences(playbooks)
         self.playbooks = playbooks
+    }
+
+    /// Every playbook a check or a composite repair names exists and is of the right kind.
+    private static func checkReferences(_ playbooks: [String: Playbook]) throws(DomainError) {
+        func require(_ name: String, _ kind: Playbook.Kind, from playbook: Playbook, field: String) throws(DomainError) {
+            guard let target = playbooks[name], target.kind == kind else {
+                throw .invalidPlaybook(file: playbook.source, line: nil, field: field, message: "'\(name)' is not a known \(kind.rawValue) playbook")
+            }
+            if kind == .repair, !target.repairs.isEmpty {
+                throw .invalidPlaybook(file: playbook.source, line: nil, field: field, message: "'\(name)' chooses repairs itself; name the repairs it runs instead")
+            }
+        }
+        for playbook in playbooks.values.sorted(by: { $0.name < $1.name }) {
+            for check in playbook.checks {
+                if let repair = check.repair, !repair.isEmpty, playbooks[repair]?.kind != .repair {
+                    throw .invalidPlaybook(file: playbook.source, line: nil, field: "checks.\(check.id).repair", message: "'\(repair)' is not a known repair playbook")
+                }
+            }
+            guard !playbook.repairs.isEmpty else { continue }
+            guard let audit = playbook.audit else {
+                throw .invalidPlaybook(file: playbook.source, line: nil, field: "audit", message: "a repair that chooses repairs needs the audit whose findings it reads")
+            }
+            try require(audit, .audit, from: playbook, field: "audit")
+            for name in playbook.repairs { try require(name, .repair, from: playbook, field: "repairs") }
+        }
     }
 
     public func playbook(_ name: String, kind: Playbook.Kind) throws(DomainError) -> Playbook {

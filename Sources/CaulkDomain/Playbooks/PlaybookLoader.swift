@@ -3,9 +3,11 @@ import Foundation
 
 /// Reads playbook YAML, refusing anything it does not understand with the file, line and field.
 public enum PlaybookLoader {
-    static let topKeys: Set<String> = ["name", "kind", "description", "parameters", "steps", "checks"]
+    static let topKeys: Set<String> = ["name", "kind", "description", "parameters", "steps", "checks", "disruptive", "opt_in", "confirm", "audit", "repairs"]
+    /// Keys that only mean something in a repair playbook.
+    static let repairKeys: Set<String> = ["disruptive", "opt_in", "confirm", "audit", "repairs"]
     static let parameterKeys: Set<String> = ["default", "description"]
-    static let stepKeys: Set<String> = ["name", "scope", "command", "builtin", "timeout", "output"]
+    static let stepKeys: Set<String> = ["name", "scope", "command", "builtin", "timeout", "output", "on", "mutates"]
     static let checkKeys: Set<String> = ["id", "builtin", "when", "severity", "message", "repair"]
     static let ruleKeys: Set<String> = ["step", "exit", "stdout_matches", "stdout_not_matches"]
 
@@ -31,8 +33,10 @@ public enum PlaybookLoader {
         var checks: [Playbook.Check] = []
         var stepsValue: YAMLValue?
         var checksValue: YAMLValue?
+        var repairOptions: [(key: String, value: YAMLValue)] = []
         for (key, value) in try root.mapping(allowed: topKeys) {
             switch key {
+            case _ where repairKeys.contains(key): repairOptions.append((key, value))
             case "name":
                 name = try value.string()
                 guard (try? Validate.name(name!, field: "name")) != nil else { throw value.fail("use lowercase letters, digits and -, starting with a letter") }
@@ -56,23 +60,36 @@ public enum PlaybookLoader {
         guard let name else { throw root.fail("'name' is required") }
         guard let kind else { throw root.fail("'kind' is required (\(Playbook.Kind.allCases.map(\.rawValue).joined(separator: " | ")))") }
         let known = CommandTemplate.contextParameters.union(parameters.map(\.name))
-        guard let stepsValue else { throw root.fail("'steps' is required") }
-        let stepValues = try stepsValue.sequence()
-        guard !stepValues.isEmpty else { throw stepsValue.fail("'steps' is empty") }
+        var playbook = Playbook(name: name, kind: kind, description: description, parameters: parameters, steps: [], checks: [], source: source)
+        for (key, value) in repairOptions {
+            guard kind == .repair else { throw value.fail("'\(key)' applies to repair playbooks only") }
+            switch key {
+            case "disruptive": playbook.disruptive = try bool(value)
+            case "opt_in": playbook.optIn = try bool(value)
+            case "confirm": playbook.needsConfirmation = try bool(value)
+            case "audit": playbook.audit = try value.string()
+            default: playbook.repairs = try value.sequence().map { item throws(DomainError) in try item.string() }
+            }
+        }
+        let stepValues = try stepsValue?.sequence() ?? []
+        guard !stepValues.isEmpty || !playbook.repairs.isEmpty else { throw (stepsValue ?? root).fail("'steps' is required and may not be empty") }
         for value in stepValues {
-            let step = try parseStep(value, parameters: known)
+            let step = try parseStep(value, parameters: known, kind: kind)
             guard !steps.contains(where: { $0.name == step.name }) else { throw value.fail("step '\(step.name)' is given twice") }
             steps.append(step)
         }
+        if let checksValue, kind == .repair { throw checksValue.fail("checks belong in audit playbooks; a repair's findings come from its audit") }
         for value in try checksValue?.sequence() ?? [] {
             let check = try parseCheck(value, steps: steps)
             guard !checks.contains(where: { $0.id == check.id }) else { throw value.fail("check '\(check.id)' is given twice") }
             checks.append(check)
         }
-        return Playbook(name: name, kind: kind, description: description, parameters: parameters, steps: steps, checks: checks, source: source)
+        playbook.steps = steps
+        playbook.checks = checks
+        return playbook
     }
 
-    private static func parseStep(_ value: YAMLValue, parameters: Set<String>) throws(DomainError) -> Playbook.Step {
+    private static func parseStep(_ value: YAMLValue, parameters: Set<String>, kind: Playbook.Kind) throws(DomainError) -> Playbook.Step {
         var step = Playbook.Step(name: "", scope: .eachNode, command: nil, builtin: nil, timeout: 30, output: .text)
         var scope: Playbook.Scope?
         for (key, field) in try value.mapping(allowed: stepKeys) {
@@ -92,9 +109,16 @@ public enum PlaybookLoader {
             case "timeout":
                 step.timeout = try field.int()
                 guard (1...3600).contains(step.timeout) else { throw field.fail("must be 1–3600 seconds") }
-            default: step.output = try choice(field, Playbook.Output.self)
+            case "output": step.output = try choice(field, Playbook.Output.self)
+            case "on":
+                guard kind == .repair else { throw field.fail("'on' applies to repair playbooks only") }
+                step.on = try choice(field, Playbook.Host.self)
+            default:
+                guard kind == .repair else { throw field.fail("'mutates' applies to repair playbooks only") }
+                step.mutates = try bool(field)
             }
         }
+        if kind == .audit { step.mutates = false }
         guard !step.name.isEmpty, step.name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
             throw value.fail("every step needs a 'name' of letters, digits, - and _")
         }
@@ -102,6 +126,9 @@ public enum PlaybookLoader {
         step.scope = scope
         guard (step.command == nil) != (step.builtin == nil) else { throw value.fail("step '\(step.name)' needs exactly one of 'command' and 'builtin'") }
         if step.builtin != nil, scope != .eachNode { throw value.fail("built-in step '\(step.name)' runs on each node; set scope: each-node") }
+        if step.builtin != nil, kind == .repair { throw value.fail("built-in steps belong in audits; a repair verifies each node with the datapath probe itself") }
+        if scope == .afterNodes, kind != .repair { throw value.fail("scope after-nodes applies to repair playbooks only") }
+        if step.on == .controlPlane, scope != .eachNode { throw value.fail("'on: control-plane' is for each-node steps; \(scope.rawValue) steps already run there") }
         return step
     }
 
@@ -162,6 +189,14 @@ public enum PlaybookLoader {
             throw value.fail("'when' needs at least one of exit, stdout_matches, stdout_not_matches")
         }
         return rule
+    }
+
+    private static func bool(_ value: YAMLValue) throws(DomainError) -> Bool {
+        switch try value.string() {
+        case "true": return true
+        case "false": return false
+        default: throw value.fail("expected true or false")
+        }
     }
 
     private static func choice<T: RawRepresentable & CaseIterable>(_ value: YAMLValue, _ type: T.Type) throws(DomainError) -> T where T.RawValue == String {

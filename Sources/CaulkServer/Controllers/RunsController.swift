@@ -7,6 +7,7 @@ import NIOCore
 struct RunsController {
     let exec: ExecService
     let audits: AuditService
+    let repairs: RepairService
 
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
         group.post("clusters/:name/exec") { request, context in
@@ -38,7 +39,11 @@ struct RunsController {
                 throw APIError.badRequest(field: "id", message: "a run id is a number")
             }
             var detail = try await exec.detail(id)
-            if detail.run.kind == "audit" { detail.audit = try await audits.result(runId: id) }
+            switch detail.run.kind {
+            case "audit": detail.audit = try await audits.result(runId: id)
+            case "repair" where detail.run.playbook != BeaconService.playbook: detail.repair = try await repairs.result(runId: id)
+            default: break
+            }
             return try JSON.response(detail)
         }
         group.post("clusters/:name/trust") { request, context in
