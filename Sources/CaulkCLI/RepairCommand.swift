@@ -60,14 +60,15 @@ struct RepairCommand: AsyncParsableCommand {
             try await Task.sleep(for: .seconds(1))
             detail = try await client.get("/v1/runs/\(run.id)", as: RunDetail.self)
             guard let repair = detail.repair else { continue }
-            for node in repair.nodes where shownNodes[node.node] != node.outcome {
-                shownNodes[node.node] = node.outcome
-                if node.outcome != .pending { progress("\(node.node): \(node.outcome.rawValue)\(node.reason.map { " — " + $0 } ?? "")") }
-            }
+            // Steps as they finish, then each node's outcome once it has one.
             for step in repair.steps.dropFirst(shownSteps) where step.outcome != .planned {
                 progress("  \(step.node ?? "(cluster)")  \(step.repair)/\(step.step) on \(step.host): \(step.outcome.rawValue) (\(Self.seconds(step.durationMs)))")
             }
             shownSteps = repair.steps.count
+            for node in repair.nodes where shownNodes[node.node] != node.outcome && ![.pending, .running].contains(node.outcome) {
+                shownNodes[node.node] = node.outcome
+                progress("\(node.node): \(node.outcome.rawValue)\(node.reason.map { " — " + $0 } ?? "")")
+            }
         } while detail.run.status == .running
         try options.out.emit(detail) { Self.rows($0) }
         guard let repair = detail.repair, let state = repair.state, detail.run.status != .cancelled, detail.run.status != .interrupted else { throw ExitCode(1) }

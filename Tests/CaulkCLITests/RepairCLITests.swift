@@ -1,0 +1,71 @@
+import CaulkAPI
+import Foundation
+import Testing
+
+/// `caulk repair`, `runs show` of a repair and `auto-repair` through a live server, on cluster lab4.
+@Suite(.serialized) struct RepairCLITests {
+    static let cluster = "lab4"
+    static let removeOverride = "kubectl patch felixconfiguration default --type json -p '[{\"op\":\"remove\",\"path\":\"/spec/featureDetectOverride\"}]'"
+
+    static func restore() throws {
+        _ = try AuditCLITests.ssh("198.18.4.1", removeOverride)
+        for index in 1...6 { try AuditCLITests.lab("clear", "\(cluster)-n\(index)") }
+        try AuditCLITests.lab("verify", cluster, "--wait", "40")
+    }
+
+    @Test func dryRunRepairConflictAndAutoRepairPolicy() throws {
+        try Self.restore()
+        defer { try? Self.restore() }
+        let server = try LiveServer()
+        try server.start()
+        let admin = server.adminToken
+        try server.importLab()
+        try AuditCLITests.lab("inject", "firewall", "\(Self.cluster)-n5")
+
+        // A dry run lists every command with real values, changes nothing, and exits 3: there is work to do.
+        var result = try server.caulk(["repair", Self.cluster, "--dry-run"], token: admin)
+        #expect(result.status == 3, "\(result.stdout) \(result.stderr)")
+        #expect(result.stdout.contains("commands that would run (nothing was changed)"), "\(result.stdout)")
+        #expect(result.stdout.contains("# \(Self.cluster)-n5 — firewall-open/") && result.stdout.contains("firewall-cmd --permanent"), "\(result.stdout)")
+        #expect(result.stdout.contains("# cluster-wide — offload-off/"), "F8's override is planned for the cluster")
+        #expect(try AuditCLITests.ssh("198.18.4.5", "firewall-cmd --query-port=4789/udp").status != 0, "the port is still closed")
+
+        // One repair per cluster: the second is refused, naming the first and who started it.
+        result = try server.caulk(["repair", Self.cluster, "--no-wait", "-o", "json"], token: admin)
+        #expect(result.status == 0, "\(result.stderr)")
+        let run = try JSONCoding.decoder().decode(Run.self, from: Data(result.stdout.utf8))
+        result = try server.caulk(["repair", Self.cluster], token: admin)
+        #expect(result.status == 1 && result.stderr.contains("already being repaired by run \(run.id) (started by admin"), "\(result.stderr)")
+        var detail: RunDetail?
+        for _ in 0..<180 {
+            result = try server.caulk(["runs", "show", String(run.id), "-o", "json"], token: admin)
+            detail = try JSONCoding.decoder().decode(RunDetail.self, from: Data(result.stdout.utf8))
+            if detail?.run.status != .running { break }
+            Thread.sleep(forTimeInterval: 1)
+        }
+        #expect(detail?.run.status == .succeeded && detail?.repair?.state == .healthy, "\(detail?.repair?.message ?? "-")")
+        #expect(detail?.repair?.nodes.map(\.node) == ["\(Self.cluster)-n5"] && detail?.repair?.nodes.first?.outcome == .recovered)
+        result = try server.caulk(["runs", "show", String(run.id)], token: admin)
+        #expect(result.stdout.contains("\(Self.cluster)-n5") && result.stdout.contains("recovered") && result.stdout.contains("offload-off/"), "\(result.stdout)")
+        try AuditCLITests.lab("verify", Self.cluster, "--wait", "10")
+
+        // A healthy cluster: nothing to do, exit 0.
+        result = try server.caulk(["repair", Self.cluster], token: admin)
+        #expect(result.status == 0 && result.stdout.contains("nothing to repair: the cluster is healthy"), "\(result.stdout) \(result.stderr)")
+
+        // The auto-repair policy: off by default, changed by an admin only.
+        result = try server.caulk(["tokens", "create", "ops", "--role", "operator", "-o", "json"], token: admin)
+        let operatorToken = try JSONCoding.decoder().decode(CreatedToken.self, from: Data(result.stdout.utf8)).secret
+        result = try server.caulk(["auto-repair", "show", Self.cluster, "-o", "json"], token: operatorToken)
+        #expect(try JSONCoding.decoder().decode(AutoRepairPolicy.self, from: Data(result.stdout.utf8)).enabled == false)
+        result = try server.caulk(["auto-repair", "set", Self.cluster, "--on"], token: operatorToken)
+        #expect(result.status == 1 && result.stderr.contains("needs admin"), "\(result.stderr)")
+        result = try server.caulk(["auto-repair", "set", Self.cluster, "--on", "--delay", "30", "--max-share", "0.5"], token: admin)
+        #expect(result.status == 0 && result.stdout.contains("on") && result.stdout.contains("50 %"), "\(result.stdout) \(result.stderr)")
+        result = try server.caulk(["auto-repair", "set", Self.cluster, "--max-share", "2"], token: admin)
+        #expect(result.status == 1 && result.stderr.contains("max_disrupted_share"), "\(result.stderr)")
+        result = try server.caulk(["auto-repair", "set", Self.cluster, "--off"], token: admin)
+        #expect(result.stdout.contains("off") && result.stdout.contains("30 s"), "the rest of the policy is kept: \(result.stdout)")
+        #expect(try server.caulk(["auto-repair", "log", "--cluster", Self.cluster], token: operatorToken).status == 0)
+    }
+}
