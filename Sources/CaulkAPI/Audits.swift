@@ -230,8 +230,15 @@ public struct PlaybookInfo: Codable, Sendable, Equatable {
     public var checks: [String]
     /// Parameter names and their defaults.
     public var parameters: [String: String]
+    /// Repairs: `disruptive`, `opt-in`, `needs-confirm`.
+    public var traits: [String]
+    /// A composite repair's choices, in order.
+    public var repairs: [String]
 
-    public init(name: String, kind: String, description: String, source: String, steps: [String], checks: [String], parameters: [String: String]) {
+    public init(
+        name: String, kind: String, description: String, source: String, steps: [String], checks: [String], parameters: [String: String],
+        traits: [String] = [], repairs: [String] = []
+    ) {
         self.name = name
         self.kind = kind
         self.description = description
@@ -239,6 +246,8 @@ public struct PlaybookInfo: Codable, Sendable, Equatable {
         self.steps = steps
         self.checks = checks
         self.parameters = parameters
+        self.traits = traits
+        self.repairs = repairs
     }
 }
 

@@ -125,6 +125,8 @@ public struct AutoRepairService: Sendable {
                 RepairRequest(batch: plan.disruptive ? batch : nil), cluster: found.name, requester: Self.requester, trigger: "auto", before: audit)
             let summary = try await repairs.result(runId: runId).message ?? ""
             await decide(status == .succeeded ? .repaired : .failed, summary, audit: auditId, repair: runId)
+        } catch DomainError.conflict(let message) {
+            await decide(.skipped, "\(message); not started again")
         } catch {
             await decide(.failed, "\(error)")
         }

@@ -56,6 +56,10 @@ struct RepairRunner: Sendable {
                 outcome: node.skip != nil ? "skipped" : repair.dryRun ? "planned" : "pending", reason: node.skip)
         })
         var execution = Execution(runner: self, repair: repair, before: before.result, auditPlaybook: library.playbooks[auditPlaybook])
+        if Task.isCancelled {
+            try await skipRollout(runId, plan.rollout, reason: "not touched: the repair was cancelled")
+            return try await finish(runId, .cancelled, state: before.result.state, after: nil, "cancelled after the audit; nothing was changed")
+        }
 
         if plan.isEmpty {
             let healthy = before.result.state == .healthy

@@ -24,7 +24,9 @@ struct AuditsController {
             let infos = playbooks.playbooks.values.sorted { $0.name < $1.name }.map {
                 PlaybookInfo(
                     name: $0.name, kind: $0.kind.rawValue, description: $0.description, source: $0.source, steps: $0.steps.map(\.name),
-                    checks: $0.checks.map(\.id), parameters: Dictionary(uniqueKeysWithValues: $0.parameters.map { ($0.name, $0.defaultValue) }))
+                    checks: $0.checks.map(\.id), parameters: Dictionary(uniqueKeysWithValues: $0.parameters.map { ($0.name, $0.defaultValue) }),
+                    traits: [($0.disruptive, "disruptive"), ($0.optIn, "opt-in"), ($0.needsConfirmation, "needs-confirm")].filter(\.0).map(\.1),
+                    repairs: $0.repairs)
             }
             return try JSON.response(infos)
         }
