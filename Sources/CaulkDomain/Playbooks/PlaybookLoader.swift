@@ -3,9 +3,9 @@ import Foundation
 
 /// Reads playbook YAML, refusing anything it does not understand with the file, line and field.
 public enum PlaybookLoader {
-    static let topKeys: Set<String> = ["name", "kind", "description", "parameters", "steps", "checks", "disruptive", "opt_in", "confirm", "audit", "repairs"]
     /// Keys that only mean something in a repair playbook.
     static let repairKeys: Set<String> = ["disruptive", "opt_in", "confirm", "audit", "repairs"]
+    static let topKeys = repairKeys.union(["name", "kind", "description", "parameters", "steps", "checks"])
     static let parameterKeys: Set<String> = ["default", "description"]
     static let stepKeys: Set<String> = ["name", "scope", "command", "builtin", "timeout", "output", "on", "mutates"]
     static let checkKeys: Set<String> = ["id", "builtin", "when", "severity", "message", "repair"]

@@ -1,0 +1,240 @@
+import CaulkAPI
+import CaulkSSH
+import CaulkStore
+import Foundation
+
+/// One repair's state while it runs: where kubectl goes, the values commands are rendered with,
+/// and which nodes are known good peers for the probe.
+struct RepairExecution: Sendable {
+    let runner: RepairRunner
+    let repair: PreparedRepair
+    let facts: ClusterFacts
+    let controlPlane: NodeRecord?
+    let probe: (peers: Int, podPort: Int, vtepPort: Int, timeout: Int)
+    /// Nodes the audit found without a critical problem, and those repaired since.
+    var goodPeers: [String]
+    var failures: [String] = []
+    var notes: [String] = []
+    private let vxlanMTU: Int?
+
+    init(runner: RepairRunner, repair: PreparedRepair, before: AuditResult, auditPlaybook: Playbook?) {
+        self.runner = runner
+        self.repair = repair
+        facts = before.facts ?? ClusterFacts()
+        controlPlane = facts.controlPlane.flatMap { name in repair.nodes.first { $0.name == name } }
+        let defaults = Dictionary(uniqueKeysWithValues: (auditPlaybook?.parameters ?? []).map { ($0.name, Int($0.defaultValue)) })
+        probe = ((defaults["probe_peers"] ?? nil) ?? 8, (defaults["probe_port"] ?? nil) ?? 53, (defaults["vtep_port"] ?? nil) ?? 10250, (defaults["probe_timeout"] ?? nil) ?? 2)
+        goodPeers = before.nodes.filter { $0.health == .healthy || $0.health == .degraded }.map(\.node)
+        vxlanMTU = before.nodes.compactMap { $0.facts?.nicMtu }.min().map { $0 - 50 }
+    }
+
+    func values(_ node: NodeRecord?) -> [String: String] {
+        var values = repair.parameters
+        values["cluster"] = repair.cluster.name
+        values["calico_namespace"] = repair.cluster.calicoNamespace
+        values["control_plane"] = controlPlane?.name ?? ""
+        values["vxlan_mtu"] = vxlanMTU.map(String.init) ?? ""
+        if let node {
+            values["node"] = node.name
+            values["node_ip"] = facts.nodes[node.name]?.internalIp ?? node.address
+        }
+        return values
+    }
+
+    // MARK: Dry run
+
+    /// Records every step the repair would run, with its real values, as `planned`.
+    func plan(_ plan: RepairPlan, controlPlane: NodeRecord) async throws {
+        func planned(_ node: String?, host: String, repair: String, step: String, command: String) async throws {
+            try await runner.store.recordRepairStep(RepairStepRecord(
+                runId: self.repair.run.id!, nodeName: node, host: host, repair: repair, step: step, command: command, outcome: "planned",
+                exitStatus: nil, stdout: "", stderr: "", startedAt: runner.clock(), durationMs: 0))
+        }
+        for cluster in plan.clusterRepairs {
+            for step in cluster.steps(.oneControlPlane) {
+                try await planned(nil, host: controlPlane.name, repair: cluster.name, step: step.name, command: CommandTemplate.render(step.command ?? "", values(nil)))
+            }
+        }
+        for node in plan.rollout {
+            for repair in node.repairs {
+                for step in repair.steps(.eachNode) {
+                    let host = step.on == .controlPlane ? controlPlane.name : node.node.name
+                    try await planned(node.node.name, host: host, repair: repair.name, step: step.name, command: CommandTemplate.render(step.command ?? "", values(node.node)))
+                }
+            }
+            let targets = probeTargets(node.node.name)
+            try await planned(
+                node.node.name, host: node.node.name, repair: Self.verifyRepair, step: Self.verifyStep,
+                command: targets.isEmpty ? "# no healthy peer to probe; the audit after the repair probes this node" : DatapathProbe.command(targets, timeout: probe.timeout))
+        }
+        for (source, step) in plan.after {
+            try await planned(nil, host: controlPlane.name, repair: source.name, step: step.name, command: CommandTemplate.render(step.command ?? "", values(nil)))
+        }
+    }
+
+    // MARK: Steps
+
+    static let verifyRepair = "verify"
+    static let verifyStep = "tcp-probe"
+
+    /// Runs one step on `host` and records it. Returns why it failed, or nil.
+    func step(_ step: Playbook.Step, of playbook: Playbook, node: NodeRecord?, on host: NodeRecord) async throws -> String? {
+        let command = CommandTemplate.render(step.command ?? "", values(node))
+        let started = runner.clock()
+        let outcome = await runner.executor.run(
+            SSHJob(target: repair.targets[host.name]!, commands: [SSHCommand(command, timeout: .seconds(step.timeout))]), options: runner.options)
+        var record = RepairStepRecord(
+            runId: repair.run.id!, nodeName: node?.name, host: host.name, repair: playbook.name, step: step.name, command: command, outcome: "ok",
+            exitStatus: nil, stdout: "", stderr: "", startedAt: started, durationMs: ExecService.milliseconds(outcome.duration))
+        let place = "\(playbook.name)/\(step.name) on \(host.name)"
+        var failure: String?
+        switch outcome.result {
+        case .success(let results):
+            let result = results.first
+            record.exitStatus = result?.exitStatus.map(Int.init)
+            record.stdout = ExecService.text(result?.stdout ?? [])
+            record.stderr = ExecService.text(result?.stderr ?? [])
+            if result?.timedOut == true {
+                record.outcome = RepairStepOutcome.timedOut.rawValue
+                failure = "\(place) timed out after \(step.timeout) s" + Self.lastLine(record.stderr, record.stdout)
+            } else if result?.succeeded != true {
+                record.outcome = RepairStepOutcome.failed.rawValue
+                failure = "\(place) failed (exit \(record.exitStatus.map(String.init) ?? result?.exitSignal ?? "?"))" + Self.lastLine(record.stderr, record.stdout)
+            }
+        case .failure(let error):
+            record.outcome = RepairStepOutcome.error.rawValue
+            record.stderr = error.description
+            failure = "\(place) could not run: \(error.description)"
+        }
+        try await runner.store.recordRepairStep(record)
+        return failure
+    }
+
+    private static func lastLine(_ texts: String...) -> String {
+        for text in texts {
+            if let line = text.split(whereSeparator: \.isNewline).last(where: { !$0.trimmingCharacters(in: .whitespaces).isEmpty }) {
+                return ": " + Excerpt.of(String(line), lines: 1)
+            }
+        }
+        return ""
+    }
+
+    // MARK: Rollout
+
+    /// Repairs the nodes batch by batch; returns why it stopped early, or nil.
+    mutating func rollout(_ plan: RepairPlan, controlPlane: NodeRecord) async throws -> String? {
+        let nodes = plan.rollout
+        let width = repair.batch ?? (plan.disruptive ? 1 : RepairService.gentleBatch)
+        var index = 0
+        while index < nodes.count {
+            if Task.isCancelled {
+                try await skip(nodes[index...], reason: "not touched: the repair was cancelled")
+                return "cancelled after \(index) node(s)"
+            }
+            let batch = Array(nodes[index..<min(index + width, nodes.count)])
+            index += batch.count
+            let peers = goodPeers
+            let results = try await withThrowingTaskGroup(of: (String, String?).self) { group in
+                for node in batch {
+                    let this = self
+                    group.addTask { (node.node.name, try await this.repairNode(node, peers: peers, controlPlane: controlPlane)) }
+                }
+                var results: [(String, String?)] = []
+                for try await result in group { results.append(result) }
+                return results
+            }
+            for (node, failure) in results.sorted(by: { $0.0 < $1.0 }) {
+                if let failure { failures.append("\(node): \(failure)") } else { goodPeers.append(node) }
+            }
+            if failures.count >= repair.maxFailures, index < nodes.count {
+                let rest = nodes[index...]
+                try await skip(rest, reason: "not touched: the rollout stopped after \(failures.count) failed node(s)")
+                return "rollout stopped: \(failures.joined(separator: "; ")); not touched: \(rest.map(\.node.name).joined(separator: ", "))"
+            }
+        }
+        return failures.isEmpty ? nil : "failed: \(failures.joined(separator: "; "))"
+    }
+
+    private func skip(_ nodes: ArraySlice<RepairPlan.NodePlan>, reason: String) async throws {
+        for node in nodes {
+            try await runner.store.updateRepairNode(runId: repair.run.id!, node: node.node.name, outcome: RepairNodeOutcome.skipped.rawValue, reason: reason)
+        }
+    }
+
+    /// Apply each repair's steps, then verify. Returns why the node did not recover, or nil.
+    private func repairNode(_ node: RepairPlan.NodePlan, peers: [String], controlPlane: NodeRecord) async throws -> String? {
+        let runId = repair.run.id!
+        try await runner.store.updateRepairNode(runId: runId, node: node.node.name, outcome: RepairNodeOutcome.running.rawValue, reason: nil, startedAt: runner.clock())
+        var failure: String?
+        steps: for playbook in node.repairs {
+            for step in playbook.steps(.eachNode) {
+                failure = try await self.step(step, of: playbook, node: node.node, on: step.on == .controlPlane ? controlPlane : node.node)
+                if failure != nil { break steps }
+            }
+        }
+        if failure == nil { failure = try await verify(node.node, peers: peers) }
+        try await runner.store.updateRepairNode(
+            runId: runId, node: node.node.name, outcome: (failure == nil ? RepairNodeOutcome.recovered : .failed).rawValue, reason: failure,
+            finishedAt: runner.clock())
+        return failure
+    }
+
+    private func probeTargets(_ node: String, peers: [String]? = nil) -> [DatapathProbe.Target] {
+        let peers = (peers ?? goodPeers).filter { $0 != node }
+        return DatapathProbe.targets(
+            for: node, nodes: [node] + peers, facts: facts, limit: probe.peers, podPort: probe.podPort, vtepPort: probe.vtepPort)
+    }
+
+    /// TCP (not ICMP) from the node to pods on known-good peers, until every probe passes or the
+    /// verify timeout ends. Returns why it failed, or nil.
+    private func verify(_ node: NodeRecord, peers: [String]) async throws -> String? {
+        let targets = probeTargets(node.name, peers: peers)
+        let started = runner.clock()
+        var record = RepairStepRecord(
+            runId: repair.run.id!, nodeName: node.name, host: node.name, repair: Self.verifyRepair, step: Self.verifyStep, command: "", outcome: "ok",
+            exitStatus: 0, stdout: "", stderr: "", startedAt: started, durationMs: 0)
+        guard !targets.isEmpty else {
+            record.command = "# no healthy peer to probe"
+            record.stdout = "no peer is known to be healthy yet; the audit after the repair probes this node"
+            try await runner.store.recordRepairStep(record)
+            return nil
+        }
+        record.command = DatapathProbe.command(targets, timeout: probe.timeout)
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(repair.verifyTimeout)
+        var attempts = 0
+        var failure: String?
+        while true {
+            attempts += 1
+            let outcome = await runner.executor.run(
+                SSHJob(target: repair.targets[node.name]!, commands: [SSHCommand(record.command, timeout: .seconds(probe.timeout + 10))]), options: runner.options)
+            switch outcome.result {
+            case .success(let results):
+                let output = StepOutput(exitStatus: results.first?.exitStatus.map(Int.init), stdout: ExecService.text(results.first?.stdout ?? []))
+                let probes = DatapathProbe.parse(output)
+                record.stdout = output.stdout
+                let failed = targets.filter { target in !probes.contains { $0.peer == target.peer && $0.tcp } }
+                failure = failed.isEmpty ? nil : "TCP across the overlay fails to " + failed.map { target in
+                    let icmp = probes.first { $0.peer == target.peer }?.icmp == true
+                    return "\(target.peer) \(target.address):\(target.port)\(icmp ? " (ICMP passes: the F2 fingerprint)" : "")"
+                }.joined(separator: ", ")
+            case .failure(let error):
+                failure = "the probe could not run: \(error.description)"
+                record.stderr = error.description
+            }
+            if failure == nil || clock.now >= deadline || Task.isCancelled { break }
+            try? await Task.sleep(for: .seconds(2))
+        }
+        record.durationMs = ExecService.milliseconds(clock.now - (deadline - .seconds(repair.verifyTimeout)))
+        record.stdout += "\n(\(attempts) attempt(s))"
+        if let failure {
+            record.outcome = RepairStepOutcome.failed.rawValue
+            record.exitStatus = 1
+            record.stderr = failure
+            try await runner.store.recordRepairStep(record)
+            return "verify: \(failure) (after \(repair.verifyTimeout) s)"
+        }
+        try await runner.store.recordRepairStep(record)
+        return nil
+    }
+}
