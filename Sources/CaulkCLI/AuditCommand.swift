@@ -7,13 +7,14 @@ struct AuditCommand: AsyncParsableCommand {
         commandName: "audit",
         abstract: "Audit clusters for the Calico VXLAN failure modes (operator).",
         discussion: """
-            Runs the audit playbook (default calico-vxlan: checks F1–F8 and a TCP/ICMP probe across the
-            overlay) on every node of each cluster, shows progress as nodes finish, and ends with the
-            findings. Nothing on the nodes is changed. Each cluster's audit is a run (`caulk runs show ID`);
-            `caulk health CLUSTER` shows the latest one.
+            Runs the audit playbook (default calico-vxlan: checks F1–F8 and a TCP/ICMP
+            probe across the overlay) on every node of each cluster, shows progress as
+            nodes finish, and ends with the findings. Nothing on the nodes is changed.
+            Each cluster's audit is a run (`caulk runs show ID`); `caulk health CLUSTER`
+            shows the latest one.
 
-            Exit status: 0 every cluster healthy (info findings only), 3 findings (warning or critical, or
-            unreachable nodes), 1 error (an audit could not run).
+            Exit status: 0 every cluster healthy (info findings only), 3 findings (warning
+            or critical, or unreachable nodes), 1 error (an audit could not run).
 
             Examples:
               caulk audit prod-a prod-b

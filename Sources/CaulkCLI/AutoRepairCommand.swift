@@ -7,11 +7,13 @@ struct AutoRepairCommand: AsyncParsableCommand {
         commandName: "auto-repair",
         abstract: "Repair a cluster by itself after a node reboots (off by default).",
         discussion: """
-            With the policy on, each reboot caulk records (boot beacon, or an audit that sees a new boot id)
-            is followed, after --delay seconds, by an audit; if its findings are repairable, calico-recover
-            runs (trigger `auto`). At most --max-per-hour auto-repairs per cluster per rolling hour, and never
-            more than --max-share of the cluster's nodes disrupted at once. Reboots that arrive while one is
-            waiting join it. Every decision, with why, is in `caulk auto-repair log`.
+            With the policy on, each reboot caulk records (boot beacon, or an audit that
+            sees a new boot id) is followed, after --delay seconds, by an audit; if its
+            findings are repairable, calico-recover runs (trigger `auto`). At most
+            --max-per-hour auto-repairs per cluster per rolling hour, and never more than
+            --max-share of the cluster's nodes disrupted at once. Reboots that arrive
+            while one is waiting join it. Every decision, with why, is in `caulk
+            auto-repair log`.
 
             Examples:
               caulk auto-repair set prod-a --on --delay 120 --max-per-hour 2 --max-share 0.25

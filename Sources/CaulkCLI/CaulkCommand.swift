@@ -7,11 +7,12 @@ public struct CaulkCommand: AsyncParsableCommand {
         commandName: "caulk",
         abstract: "Keep Calico VXLAN networking alive across node reboots, fleet-wide.",
         discussion: """
-            `caulk serve` runs the service. Every other command is a client of its REST API:
-            server URL and token come from --url/--token, CAULK_URL/CAULK_TOKEN, or the file
-            `caulk login` writes (~/.config/caulk/config.yaml).
+            `caulk serve` runs the service. Every other command is a client of its REST
+            API: server URL and token come from --url/--token, CAULK_URL/CAULK_TOKEN, or
+            the file `caulk login` writes (~/.config/caulk/config.yaml).
 
-            Exit codes: 0 success, 1 failure (the server's message is printed), 2 usage error.
+            Exit codes: 0 success, 1 failure (the server's message is printed), 2 usage
+            error.
             """,
         version: "0.1.0",
         subcommands: [

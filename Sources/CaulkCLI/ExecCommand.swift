@@ -7,11 +7,13 @@ struct ExecCommand: AsyncParsableCommand {
         commandName: "exec",
         abstract: "Run a command on a cluster's nodes over SSH (operator).",
         discussion: """
-            Results stream in per node as each finishes; the run is recorded (`caulk runs show ID`).
-            Hosts whose key is not pinned, or has changed, are refused and nothing is sent to them.
-            Exit status: 0 when every node ran the command and it exited 0, otherwise 1.
+            Results stream in per node as each finishes; the run is recorded (`caulk runs
+            show ID`). Hosts whose key is not pinned, or has changed, are refused and
+            nothing is sent to them. Exit status: 0 when every node ran the command and it
+            exited 0, otherwise 1.
 
-            Example: caulk exec prod-a --role worker --timeout 10 -- 'ip -d link show vxlan.calico'
+            Example: caulk exec prod-a --role worker --timeout 10 -- 'ip -d link show
+            vxlan.calico'
             """
     )
     @OptionGroup var options: ClientOptions

@@ -7,8 +7,9 @@ struct HealthCommand: AsyncParsableCommand {
         commandName: "health",
         abstract: "A cluster's state from its latest audit.",
         discussion: """
-            Shows each node's state and the findings of the latest finished audit (`caulk audit` runs one).
-            Exit status: 0 healthy, 3 findings or unreachable nodes (or no audit yet), 1 error.
+            Shows each node's state and the findings of the latest finished audit (`caulk
+            audit` runs one). Exit status: 0 healthy, 3 findings or unreachable nodes (or
+            no audit yet), 1 error.
             """
     )
     @OptionGroup var options: ClientOptions

@@ -13,10 +13,11 @@ struct InventoryCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Import a caulk (YAML/JSON) or Ansible (INI/YAML) inventory (admin).",
             discussion: """
-                All or nothing: a file with any error is refused, naming the line and field, and nothing
-                changes. Importing the same file twice changes nothing the second time. Clusters and nodes
-                not in the file are left alone. The README's "Inventory files" section documents both
-                formats and how Ansible groups map to clusters.
+                All or nothing: a file with any error is refused, naming the line and field,
+                and nothing changes. Importing the same file twice changes nothing the second
+                time. Clusters and nodes not in the file are left alone. The README's
+                "Inventory files" section documents both formats and how Ansible groups map to
+                clusters.
                 """
         )
         @OptionGroup var options: ClientOptions

@@ -35,10 +35,12 @@ struct BeaconCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Install the boot beacon on a cluster's nodes (admin).",
             discussion: """
-                Writes /etc/caulk/boot-beacon, its settings and a token of its own (mode 0600) to each node and
-                enables caulk-boot-beacon.service (systemd oneshot, after network-online.target). At every boot
-                the node then calls POST /v1/nodes/CLUSTER/NODE/boot; the token can do nothing else. Running it
-                again replaces each node's token. A boot seen by both the beacon and an audit is recorded once.
+                Writes /etc/caulk/boot-beacon, its settings and a token of its own (mode 0600)
+                to each node and enables caulk-boot-beacon.service (systemd oneshot, after
+                network-online.target). At every boot the node then calls POST
+                /v1/nodes/CLUSTER/NODE/boot; the token can do nothing else. Running it again
+                replaces each node's token. A boot seen by both the beacon and an audit is
+                recorded once.
 
                 Example: caulk beacon install prod-a --node-url http://caulk.example:8420
                 """

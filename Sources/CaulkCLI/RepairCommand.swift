@@ -7,23 +7,26 @@ struct RepairCommand: AsyncParsableCommand {
         commandName: "repair",
         abstract: "Repair a cluster's pod network without a teardown (operator).",
         discussion: """
-            By default runs calico-recover: audits the cluster, picks the repairs its findings call for,
-            runs cluster-wide settings first (e.g. the checksum-offload override), then repairs node by
-            node: apply, wait until the node is back, verify with a TCP probe across the overlay to healthy
-            peers, next. The rollout stops at the first node that does not recover and touches no further
-            node. Nodes without a finding are never changed. Then it audits again.
+            By default runs calico-recover: audits the cluster, picks the repairs its
+            findings call for, runs cluster-wide settings first (e.g. the checksum-offload
+            override), then repairs node by node: apply, wait until the node is back,
+            verify with a TCP probe across the overlay to healthy peers, next. The rollout
+            stops at the first node that does not recover and touches no further node.
+            Nodes without a finding are never changed. Then it audits again.
 
-            A repair playbook can also be named (see `caulk playbooks`): vxlan-reset, offload-off,
-            firewall-open, mtu-align, nm-unmanaged, rp-filter-loose (opt-in), ipip-fallback (opt-in,
-            needs --confirm). One repair per cluster runs at a time; audits may run alongside.
+            A repair playbook can also be named (see `caulk playbooks`): vxlan-reset,
+            offload-off, firewall-open, mtu-align, nm-unmanaged, rp-filter-loose (opt-in),
+            ipip-fallback (opt-in, needs --confirm). One repair per cluster runs at a
+            time; audits may run alongside.
 
-            Exit status: 0 the cluster ended healthy (dry run: nothing to repair), 3 it did not (dry run:
-            repairs planned), 1 error.
+            Exit status: 0 the cluster ended healthy (dry run: nothing to repair), 3 it
+            did not (dry run: repairs planned), 1 error.
 
             Examples:
-              caulk repair prod-a --dry-run          # every command, with real values; nothing changes
+              caulk repair prod-a --dry-run     # every command, nothing changes
               caulk repair prod-a
-              caulk repair prod-a --playbook firewall-open --param ports='4789/udp 5473/tcp'
+              caulk repair prod-a --playbook firewall-open \\
+                  --param ports='4789/udp 5473/tcp'
               caulk repair prod-a --batch 2 --max-failures 2
             """
     )

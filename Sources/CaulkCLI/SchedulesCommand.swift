@@ -7,9 +7,10 @@ struct SchedulesCommand: AsyncParsableCommand {
         commandName: "schedules",
         abstract: "Recurring audits run by the service.",
         discussion: """
-            Cron expressions have 5 fields (minute hour day-of-month month day-of-week) in UTC, or @hourly,
-            @daily, @weekly, @monthly. The service never runs two audits of one cluster at once; after it
-            was down, a schedule that missed slots runs once, not once per slot.
+            Cron expressions have 5 fields (minute hour day-of-month month day-of-week) in
+            UTC, or @hourly, @daily, @weekly, @monthly. The service never runs two audits
+            of one cluster at once; after it was down, a schedule that missed slots runs
+            once, not once per slot.
             """,
         subcommands: [Add.self, List.self, Remove.self, Pause.self, Resume.self]
     )

@@ -11,11 +11,12 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Run the caulk service (REST API on 127.0.0.1:8420 by default).",
         discussion: """
-            Settings, in rising precedence: built-in defaults (config/caulk.yaml), the config file
-            (--config, CAULK_CONFIG, or ./config/caulk.yaml when present), environment variables
-            (CAULK_LISTEN, CAULK_DATABASE, CAULK_BOOTSTRAP_TOKEN_FILE), then these flags.
-            On a database without tokens, the first start creates an admin token and prints it once.
-            Log level: LOG_LEVEL=debug|info|warning|error.
+            Settings, in rising precedence: built-in defaults (config/caulk.yaml), the
+            config file (--config, CAULK_CONFIG, or ./config/caulk.yaml when present),
+            environment variables (CAULK_LISTEN, CAULK_DATABASE,
+            CAULK_BOOTSTRAP_TOKEN_FILE), then these flags. On a database without tokens,
+            the first start creates an admin token and prints it once. Log level:
+            LOG_LEVEL=debug|info|warning|error.
             """
     )
 

@@ -21,9 +21,9 @@ struct TokensCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create a token; its secret is printed once.",
             discussion: """
-                Roles: viewer (read), operator (read, run audits and repairs), admin (everything).
-                With --local the token is written straight into the database file, without the API:
-                the way back in when every admin token is lost.
+                Roles: viewer (read), operator (read, run audits and repairs), admin
+                (everything). With --local the token is written straight into the database
+                file, without the API: the way back in when every admin token is lost.
                 """
         )
         @OptionGroup var options: ClientOptions
