@@ -14,9 +14,9 @@ struct ServeCommand: AsyncParsableCommand {
             Settings, in rising precedence: built-in defaults (config/caulk.yaml), the
             config file (--config, CAULK_CONFIG, or ./config/caulk.yaml when present),
             environment variables (CAULK_LISTEN, CAULK_DATABASE,
-            CAULK_BOOTSTRAP_TOKEN_FILE), then these flags. On a database without tokens,
-            the first start creates an admin token and prints it once. Log level:
-            LOG_LEVEL=debug|info|warning|error.
+            CAULK_BOOTSTRAP_TOKEN_FILE, CAULK_PLAYBOOK_DIRS, CAULK_SSH_KEEP_SECONDS), then
+            these flags. On a database without tokens, the first start creates an admin
+            token and prints it once. Log level: LOG_LEVEL=debug|info|warning|error.
             """
     )
 

@@ -19,15 +19,19 @@ public struct SSHJob: Sendable {
 public final class SSHExecutor: Sendable {
     private let pool: NIOThreadPool
     public let threads: Int
+    /// Connections kept between operations, if any.
+    public let sessions: SessionPool?
 
-    public init(threads: Int = 64) {
+    public init(threads: Int = 64, sessions: SessionPool? = nil) {
         self.threads = max(1, threads)
+        self.sessions = sessions
         pool = NIOThreadPool(numberOfThreads: self.threads)
         pool.start()
     }
 
     public func shutdown() async throws {
         try await pool.shutdownGracefully()
+        sessions?.drain()
     }
 
     /// One host operation on a pool thread; cancelling the calling task stops it at its next wait.
@@ -36,7 +40,7 @@ public final class SSHExecutor: Sendable {
         return await withTaskCancellationHandler {
             do {
                 return try await pool.runIfActive {
-                    HostOperation.run(job.target, commands: job.commands, options: options, cancel: cancel)
+                    HostOperation.run(job.target, commands: job.commands, options: options, cancel: cancel, pool: self.sessions)
                 }
             } catch {
                 return HostOutcome(

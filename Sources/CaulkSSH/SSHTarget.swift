@@ -1,5 +1,5 @@
 /// Where and how to reach one host. The engine knows hosts and commands, nothing about clusters.
-public struct SSHTarget: Sendable, Equatable {
+public struct SSHTarget: Sendable, Hashable {
     /// How results and errors name this host, e.g. `prod-a/n3`.
     public var name: String
     public var host: String
@@ -28,7 +28,7 @@ public struct SSHTarget: Sendable, Equatable {
 }
 
 /// A jump host. Its own host key is pinned like any node's.
-public struct Bastion: Sendable, Equatable {
+public struct Bastion: Sendable, Hashable {
     public var host: String
     public var port: Int
     public var user: String
@@ -47,7 +47,7 @@ public struct Bastion: Sendable, Equatable {
 }
 
 /// What to accept as the host's key. Anything else means nothing is sent to the host.
-public enum HostKeyPolicy: Sendable, Equatable {
+public enum HostKeyPolicy: Sendable, Hashable {
     /// Only this `SHA256:…` fingerprint.
     case pinned(String)
     /// Accept whatever key the host shows; the caller pins `HostOutcome.hostKey`. Only when
@@ -125,4 +125,6 @@ public struct HostOutcome: Sendable {
     public var hostKey: String?
     public var result: Result<[CommandResult], SSHError>
     public var duration: Duration
+    /// Ran over a connection kept from an earlier operation (`SessionPool`).
+    public var reusedConnection = false
 }

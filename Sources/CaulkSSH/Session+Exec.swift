@@ -2,13 +2,17 @@ import CLibSSH2
 import Foundation
 
 extension Session {
+    static let openChannel = "open channel"
+
     /// Runs one command on a new channel: stdout and stderr read apart and capped, the exit
     /// status read only after the channel closed, the channel closed at the command's timeout.
-    func exec(_ command: SSHCommand, options: SSHOptions) throws(SSHError) -> CommandResult {
+    /// `openWithin`: a shorter bound for opening the channel (a kept session proving it is alive).
+    func exec(_ command: SSHCommand, options: SSHOptions, openWithin: Duration? = nil) throws(SSHError) -> CommandResult {
         let started = ContinuousClock.now
         let deadline = Deadline(after: command.timeout)
         let wire = command.wire
-        let channel = try retry("open channel", kind: .channel, until: deadline) { caulk_channel_open_session(raw) }
+        let openDeadline = openWithin.map { Deadline(after: min($0, command.timeout)) } ?? deadline
+        let channel = try retry(Self.openChannel, kind: .channel, until: openDeadline) { caulk_channel_open_session(raw) }
         var result = CommandResult(
             command: command.command, exitStatus: nil, exitSignal: nil, stdout: [], stderr: [],
             stdoutTruncated: false, stderrTruncated: false, timedOut: false, duration: .zero)

@@ -7,13 +7,14 @@ import Glibc
 
 /// One libssh2 session over a transport, in non-blocking mode, driven by `Transport.wait`.
 ///
-/// Not thread-safe by design: a session lives inside one `HostOperation.run` call, on the one
-/// pool thread running it, and never escapes it.
+/// Not thread-safe by design: a session is used by one host operation at a time, on the pool
+/// thread running it; between operations a `SessionPool` may keep it, idle, for the next one.
 final class Session {
     let raw: OpaquePointer
     let transport: any Transport
     let name: String
-    let cancel: CancellationFlag
+    /// The cancellation of the operation using the session now.
+    var cancel: CancellationFlag
 
     init(transport: any Transport, name: String, cancel: CancellationFlag) throws(SSHError) {
         LibSSH2.initialize()

@@ -2,6 +2,9 @@ import CaulkDomain
 import CaulkSSH
 import CaulkStore
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Hummingbird
 import Logging
 import ServiceLifecycle
@@ -20,7 +23,9 @@ public struct Services: Sendable {
     public let repairs: RepairService
     public let autoRepairs: AutoRepairService
 
-    public init(store: Store, executor: SSHExecutor = SSHExecutor(), sshPassphrase: String? = nil, playbookDirectories: [String] = []) throws {
+    public init(
+        store: Store, executor: SSHExecutor = SSHExecutor(), sshPassphrase: String? = nil, playbookDirectories: [String] = []
+    ) throws {
         self.store = store
         inventory = InventoryService(store: store)
         tokens = TokenService(store: store)
@@ -64,7 +69,11 @@ public func buildApplication(
     if interrupted > 0 {
         logger.warning("\(interrupted) run(s) were in flight when caulk last stopped; marked interrupted with the hosts they finished")
     }
-    let services = try Services(store: store, sshPassphrase: try configuration.sshPassphrase(), playbookDirectories: configuration.playbookDirectories)
+    let sessions = configuration.sshKeepSeconds > 0
+        ? SessionPool(idleTimeout: .seconds(configuration.sshKeepSeconds), capacity: min(1024, raiseOpenFileLimit() / 4)) : nil
+    let services = try Services(
+        store: store, executor: SSHExecutor(sessions: sessions), sshPassphrase: try configuration.sshPassphrase(),
+        playbookDirectories: configuration.playbookDirectories)
     return Application(
         router: buildRouter(services),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "caulk"),
@@ -106,6 +115,23 @@ struct BackgroundWork: Service {
         await services.audits.cancelAll()
     }
 }
+
+/// Raises the soft limit of open files to the hard one (kept SSH connections hold one each, two
+/// through a bastion) and returns it.
+private func raiseOpenFileLimit() -> Int {
+    var limit = rlimit()
+    guard getrlimit(RLIMIT_NOFILE_VALUE, &limit) == 0 else { return 1024 }
+    if limit.rlim_cur < limit.rlim_max {
+        var raised = limit
+        raised.rlim_cur = limit.rlim_max
+        if setrlimit(RLIMIT_NOFILE_VALUE, &raised) == 0 { limit = raised }
+    }
+    return Int(clamping: limit.rlim_cur)
+}
+
+#if canImport(Glibc)
+private let RLIMIT_NOFILE_VALUE = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+#endif
 
 /// Prints the first admin token once (it is not stored anywhere in clear) and, when asked,
 /// writes it to a file only its owner can read.

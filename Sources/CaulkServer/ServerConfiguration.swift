@@ -15,6 +15,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var sshPassphraseSource: PassphraseSource?
     /// Directories of the operator's own playbooks, besides the built-in ones.
     public var playbookDirectories: [String] = []
+    /// Seconds an SSH connection is kept open after an operation for the next one on that host;
+    /// 0 closes each at once.
+    public var sshKeepSeconds = 60
 
     public enum PassphraseSource: Sendable, Equatable {
         case value(String)
@@ -60,9 +63,18 @@ public struct ServerConfiguration: Sendable, Equatable {
             case "playbook_dirs":
                 guard let list = value as? [Any] else { throw ConfigurationError("\(source): playbook_dirs: expected a list of directories") }
                 playbookDirectories = list.map { "\($0)" }
-            default: throw ConfigurationError("\(source): unknown key '\(key)' (known: listen, database, bootstrap_token_file, playbook_dirs)")
+            case "ssh_keep_seconds": try setSSHKeepSeconds(text, source: "\(source): ssh_keep_seconds")
+            default:
+                throw ConfigurationError("\(source): unknown key '\(key)' (known: listen, database, bootstrap_token_file, playbook_dirs, ssh_keep_seconds)")
             }
         }
+    }
+
+    public mutating func setSSHKeepSeconds(_ value: String, source: String) throws {
+        guard let seconds = Int(value), (0...3600).contains(seconds) else {
+            throw ConfigurationError("\(source): '\(value)' is not a number of seconds from 0 (keep no connection) to 3600")
+        }
+        sshKeepSeconds = seconds
     }
 
     /// `HOST:PORT`, `[IPv6]:PORT` or `:PORT`; port 0 picks a free one (printed at start).
@@ -92,6 +104,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         if let database = environment["CAULK_DATABASE"] { configuration.database = database }
         if let file = environment["CAULK_BOOTSTRAP_TOKEN_FILE"] { configuration.bootstrapTokenFile = file }
         if let dirs = environment["CAULK_PLAYBOOK_DIRS"] { configuration.playbookDirectories = dirs.split(separator: ":").map(String.init) }
+        if let keep = environment["CAULK_SSH_KEEP_SECONDS"] { try configuration.setSSHKeepSeconds(keep, source: "CAULK_SSH_KEEP_SECONDS") }
         if let value = environment["CAULK_SSH_KEY_PASSPHRASE"] {
             configuration.sshPassphraseSource = .value(value)
         } else if let file = environment["CAULK_SSH_KEY_PASSPHRASE_FILE"] {

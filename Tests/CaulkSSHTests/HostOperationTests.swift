@@ -173,4 +173,41 @@ import Testing
         // The pool's threads are fixed; other runtime threads may come and go, but never pile up.
         #expect(SSHDFixture.threadCount <= threads)
     }
+
+    /// The sshd process serving a connection: the parent of the commands it runs.
+    static func server(_ outcome: HostOutcome) throws -> String {
+        String(decoding: try outcome.result.get()[0].stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    @Test func keptConnectionsAreReusedReplacedWhenTheHostClosedThemAndDrained() async throws {
+        let (fds, _) = (SSHDFixture.openFileDescriptors, SSHDFixture.threadCount)
+        let sessions = SessionPool(idleTimeout: .seconds(60))
+        let pooled = SSHExecutor(threads: 4, sessions: sessions)
+        func run(_ target: SSHTarget) async -> HostOutcome {
+            await pooled.run(SSHJob(target: target, commands: [SSHCommand("echo $PPID", stopOnHost: false)]))
+        }
+        let first = await run(sshd.target("a"))
+        let second = await run(sshd.target("b"))
+        #expect(!first.reusedConnection && second.reusedConnection)
+        #expect(try Self.server(first) == Self.server(second), "the same sshd connection served both")
+        #expect(second.hostKey == sshd.hostKeyFingerprint && sessions.idleCount == 1)
+
+        // The host ends the connection (sshd restarted, node rebooted): the next operation connects afresh.
+        try SSHDFixture.shell("kill \(try Self.server(second))")
+        try await Task.sleep(for: .milliseconds(200))
+        let third = await run(sshd.target("c"))
+        #expect(!third.reusedConnection && (try? Self.server(third)) != (try? Self.server(second)), "\(third.result)")
+
+        // Only pinned hosts are kept; a command that overran leaves its connection closed.
+        _ = await run(sshd.target("d", hostKey: .trustOnFirstUse))
+        #expect(sessions.idleCount == 1)
+        let overran = await pooled.run(SSHJob(target: sshd.target("e"), commands: [SSHCommand("sleep 30", timeout: .seconds(1))]))
+        let timedOut = try overran.result.get()[0].timedOut
+        #expect(overran.reusedConnection && timedOut && sessions.idleCount == 0)
+
+        _ = await run(sshd.target("f"))
+        #expect(sessions.idleCount == 1)
+        try await pooled.shutdown()
+        #expect(sessions.idleCount == 0 && SSHDFixture.openFileDescriptors <= fds)
+    }
 }
