@@ -22,14 +22,27 @@ public final class SSHExecutor: Sendable {
     /// Connections kept between operations, if any.
     public let sessions: SessionPool?
 
+    /// Closes kept connections that have idled out, on the executor's own threads.
+    private let sweeper: Task<Void, Never>?
+
     public init(threads: Int = 64, sessions: SessionPool? = nil) {
         self.threads = max(1, threads)
         self.sessions = sessions
-        pool = NIOThreadPool(numberOfThreads: self.threads)
+        let pool = NIOThreadPool(numberOfThreads: self.threads)
         pool.start()
+        self.pool = pool
+        sweeper = sessions.map { sessions in
+            Task {
+                let interval = max(.seconds(1), sessions.idleTimeout / 4)
+                while (try? await Task.sleep(for: interval)) != nil {
+                    try? await pool.runIfActive { sessions.sweep() }
+                }
+            }
+        }
     }
 
     public func shutdown() async throws {
+        sweeper?.cancel()
         try await pool.shutdownGracefully()
         sessions?.drain()
     }

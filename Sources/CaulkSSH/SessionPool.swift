@@ -97,23 +97,34 @@ public final class SessionPool: Sendable {
             state.idle[key, default: []].append(connection)
             state.count += 1
             guard now - state.lastSweep > .seconds(5) || state.count > capacity else { return [] }
-            state.lastSweep = now
-            var closing: [Connection] = []
-            for (host, connections) in state.idle {
-                closing += connections.filter { now - $0.idleSince >= idleTimeout }
-                let kept = connections.filter { now - $0.idleSince < idleTimeout }
-                state.idle[host] = kept.isEmpty ? nil : kept
-            }
-            state.count -= closing.count
-            // Each host's list is in check-in order: its first is its longest idle.
-            while state.count > capacity, let host = state.idle.min(by: { $0.value[0].idleSince < $1.value[0].idleSince })?.key {
-                closing.append(state.idle[host]!.removeFirst())
-                if state.idle[host]!.isEmpty { state.idle[host] = nil }
-                state.count -= 1
-            }
-            return closing
+            return Self.expire(&state, now: now, idleTimeout: idleTimeout, capacity: capacity)
         }
         closing.forEach { $0.close() }
+    }
+
+    /// Closes the connections idle longer than `idleTimeout`, so none outlives it by much even
+    /// when no operation comes (`SSHExecutor` calls it on its own threads).
+    public func sweep() {
+        let closing = state.withLock { state in Self.expire(&state, now: .now, idleTimeout: idleTimeout, capacity: capacity) }
+        closing.forEach { $0.close() }
+    }
+
+    private static func expire(_ state: inout State, now: ContinuousClock.Instant, idleTimeout: Duration, capacity: Int) -> [Connection] {
+        state.lastSweep = now
+        var closing: [Connection] = []
+        for (host, connections) in state.idle {
+            closing += connections.filter { now - $0.idleSince >= idleTimeout }
+            let kept = connections.filter { now - $0.idleSince < idleTimeout }
+            state.idle[host] = kept.isEmpty ? nil : kept
+        }
+        state.count -= closing.count
+        // Each host's list is in check-in order: its first is its longest idle.
+        while state.count > capacity, let host = state.idle.min(by: { $0.value[0].idleSince < $1.value[0].idleSince })?.key {
+            closing.append(state.idle[host]!.removeFirst())
+            if state.idle[host]!.isEmpty { state.idle[host] = nil }
+            state.count -= 1
+        }
+        return closing
     }
 
     /// Closes every idle connection (shutdown, tests).

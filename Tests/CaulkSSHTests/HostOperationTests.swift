@@ -180,7 +180,9 @@ import Testing
     }
 
     @Test func keptConnectionsAreReusedReplacedWhenTheHostClosedThemAndDrained() async throws {
-        let (fds, _) = (SSHDFixture.openFileDescriptors, SSHDFixture.threadCount)
+        // Sockets: the runtime may open timer descriptors of its own for the sweep's sleeps.
+        func sockets() -> Int { SSHDFixture.openFileTargets.filter { $0.hasPrefix("socket:") }.count }
+        let before = sockets()
         let sessions = SessionPool(idleTimeout: .seconds(60))
         let pooled = SSHExecutor(threads: 4, sessions: sessions)
         func run(_ target: SSHTarget) async -> HostOutcome {
@@ -208,6 +210,20 @@ import Testing
         _ = await run(sshd.target("f"))
         #expect(sessions.idleCount == 1)
         try await pooled.shutdown()
-        #expect(sessions.idleCount == 0 && SSHDFixture.openFileDescriptors <= fds)
+        #expect(sessions.idleCount == 0 && sockets() == before, "every kept connection's socket is closed")
+    }
+
+    @Test func keptConnectionsCloseOnceIdleEvenWithNoFurtherOperation() async throws {
+        let sessions = SessionPool(idleTimeout: .seconds(1))
+        let pooled = SSHExecutor(threads: 2, sessions: sessions)
+        _ = await pooled.run(SSHJob(target: sshd.target(), commands: [SSHCommand("true")]))
+        #expect(sessions.idleCount == 1)
+        var waited = 0
+        while sessions.idleCount > 0, waited < 50 {
+            try await Task.sleep(for: .milliseconds(100))
+            waited += 1
+        }
+        #expect(sessions.idleCount == 0, "closed by the executor's sweep about a second after its last use")
+        try await pooled.shutdown()
     }
 }
