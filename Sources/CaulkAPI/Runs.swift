@@ -52,12 +52,16 @@ public struct Run: Codable, Sendable, Equatable {
     public var finishedAt: Date?
     /// The playbook of an audit or repair.
     public var playbook: String?
+    /// A repair that only planned (true); absent otherwise.
+    public var dryRun: Bool?
 
     public init(
         id: Int64, kind: String, cluster: String, status: RunStatus, trigger: String, requester: String, command: String?,
-        parameters: [String: String], hostCount: Int, outcomes: [String: Int], startedAt: Date, finishedAt: Date?, playbook: String? = nil
+        parameters: [String: String], hostCount: Int, outcomes: [String: Int], startedAt: Date, finishedAt: Date?, playbook: String? = nil,
+        dryRun: Bool? = nil
     ) {
         self.playbook = playbook
+        self.dryRun = dryRun
         self.id = id
         self.kind = kind
         self.cluster = cluster

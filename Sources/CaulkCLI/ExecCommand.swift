@@ -116,6 +116,7 @@ struct RunsCommand: AsyncParsableCommand {
     static func progress(_ run: Run) -> String {
         switch run.kind {
         case "audit": "\(run.outcomes["healthy"] ?? 0)/\(run.hostCount) healthy"
+        case "repair" where run.dryRun == true: "\(run.outcomes["planned"] ?? 0)/\(run.hostCount) planned"
         case "repair" where run.outcomes["ok"] == nil: "\(run.outcomes["recovered"] ?? 0)/\(run.hostCount) recovered"
         default: "\(run.outcomes["ok"] ?? 0)/\(run.hostCount) ok"
         }

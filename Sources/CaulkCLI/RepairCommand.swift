@@ -88,7 +88,7 @@ struct RepairCommand: AsyncParsableCommand {
         var rows: [[String]] = [
             ["repair run \(run.id) of \(run.cluster) (\(run.playbook ?? "-")\(repair.dryRun ? ", dry run" : "")): \(run.status.rawValue), by \(run.requester) (\(run.trigger))"],
             ["audits: before \(repair.auditBefore.map(String.init) ?? "-"), after \(repair.auditAfter.map(String.init) ?? "-"); cluster \(repair.state?.rawValue ?? "unknown")"],
-            [repair.message ?? ""],
+            [repair.message ?? (run.status == .interrupted ? "interrupted: caulk stopped while the repair ran; the nodes below say how far it got" : "")],
         ]
         if !repair.nodes.isEmpty {
             rows += [[""], ["NODE", "FINDINGS", "REPAIRS", "OUTCOME", "REASON"]]

@@ -216,7 +216,7 @@ public struct ExecService: Sendable {
             id: record.id!, kind: record.kind, cluster: record.clusterName, status: RunStatus(rawValue: record.status) ?? .failed,
             trigger: record.trigger, requester: record.requester, command: record.command, parameters: record.parameters,
             hostCount: record.hostCount, outcomes: outcomes, startedAt: record.startedAt, finishedAt: record.finishedAt,
-            playbook: record.playbook)
+            playbook: record.playbook, dryRun: record.dryRun ? true : nil)
     }
 
     static func api(_ record: RunHostRecord) -> RunHost {

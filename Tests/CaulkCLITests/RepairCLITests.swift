@@ -29,6 +29,8 @@ import Testing
         #expect(result.stdout.contains("# \(Self.cluster)-n5 — firewall-open/") && result.stdout.contains("firewall-cmd --permanent"), "\(result.stdout)")
         #expect(result.stdout.contains("# cluster-wide — offload-off/"), "F8's override is planned for the cluster")
         #expect(try AuditCLITests.ssh("198.18.4.5", "firewall-cmd --query-port=4789/udp").status != 0, "the port is still closed")
+        result = try server.caulk(["runs", "list", "--cluster", Self.cluster, "--kind", "repair"], token: admin)
+        #expect(result.stdout.contains("1/1 planned"), "the history tells a dry run from a repair: \(result.stdout)")
 
         // One repair per cluster: the second is refused, naming the first and who started it.
         result = try server.caulk(["repair", Self.cluster, "--no-wait", "-o", "json"], token: admin)
