@@ -180,9 +180,6 @@ import Testing
     }
 
     @Test func keptConnectionsAreReusedReplacedWhenTheHostClosedThemAndDrained() async throws {
-        // Sockets: the runtime may open timer descriptors of its own for the sweep's sleeps.
-        func sockets() -> Int { SSHDFixture.openFileTargets.filter { $0.hasPrefix("socket:") }.count }
-        let before = sockets()
         let sessions = SessionPool(idleTimeout: .seconds(60))
         let pooled = SSHExecutor(threads: 4, sessions: sessions)
         func run(_ target: SSHTarget) async -> HostOutcome {
@@ -191,6 +188,7 @@ import Testing
         let first = await run(sshd.target("a"))
         let second = await run(sshd.target("b"))
         #expect(!first.reusedConnection && second.reusedConnection)
+        #expect(sshd.connectionsHeld == 1, "one connection, kept")
         #expect(try Self.server(first) == Self.server(second), "the same sshd connection served both")
         #expect(second.hostKey == sshd.hostKeyFingerprint && sessions.idleCount == 1)
 
@@ -210,7 +208,7 @@ import Testing
         _ = await run(sshd.target("f"))
         #expect(sessions.idleCount == 1)
         try await pooled.shutdown()
-        #expect(sessions.idleCount == 0 && sockets() == before, "every kept connection's socket is closed")
+        #expect(sessions.idleCount == 0 && sshd.connectionsHeld == 0, "every kept connection is closed")
     }
 
     @Test func keptConnectionsCloseOnceIdleEvenWithNoFurtherOperation() async throws {
@@ -223,7 +221,7 @@ import Testing
             try await Task.sleep(for: .milliseconds(100))
             waited += 1
         }
-        #expect(sessions.idleCount == 0, "closed by the executor's sweep about a second after its last use")
+        #expect(sessions.idleCount == 0 && sshd.connectionsHeld == 0, "closed by the executor's sweep about a second after its last use")
         try await pooled.shutdown()
     }
 }

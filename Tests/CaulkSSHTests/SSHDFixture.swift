@@ -95,11 +95,20 @@ final class SSHDFixture: @unchecked Sendable {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
-    /// What each open descriptor points at, to say which one leaked.
-    static var openFileTargets: [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).map {
-            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + $0)) ?? "?"
-        }
+    /// TCP connections this process holds open to this sshd (descriptors whose socket is in
+    /// /proc/net/tcp with this port as the remote end); other suites' sockets do not count.
+    var connectionsHeld: Int {
+        let inodes = Set(((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).compactMap { fd -> String? in
+            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + fd), target.hasPrefix("socket:[") else { return nil }
+            return String(target.dropFirst("socket:[".count).dropLast())
+        })
+        let remote = String(format: ":%04X", port)
+        // procfs files report size 0: read to the end, not by size.
+        let table = String(decoding: FileHandle(forReadingAtPath: "/proc/self/net/tcp")?.readDataToEndOfFile() ?? Data(), as: UTF8.self)
+        return table.split(separator: "\n").dropFirst().filter { line in
+            let fields = line.split(separator: " ")
+            return fields.count > 9 && fields[2].hasSuffix(remote) && inodes.contains(String(fields[9]))
+        }.count
     }
 
     static var openFileDescriptors: Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1 }
