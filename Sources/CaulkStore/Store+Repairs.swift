@@ -22,6 +22,16 @@ extension Store {
         }
     }
 
+    /// Nodes the repair will not touch, and why, in one transaction.
+    public func skipRepairNodes(runId: Int64, nodes: [String], reason: String) async throws {
+        try await writer.write { db in
+            for node in nodes {
+                try db.execute(
+                    sql: "UPDATE repair_nodes SET outcome = 'skipped', reason = ? WHERE run_id = ? AND node_name = ?", arguments: [reason, runId, node])
+            }
+        }
+    }
+
     public func recordRepairStep(_ step: RepairStepRecord) async throws {
         try await writer.write { db in
             var step = step

@@ -128,7 +128,7 @@ struct RepairExecution: Sendable {
         var index = 0
         while index < nodes.count {
             if Task.isCancelled {
-                try await skip(nodes[index...], reason: "not touched: the repair was cancelled")
+                try await runner.store.skipRepairNodes(runId: repair.run.id!, nodes: nodes[index...].map(\.node.name), reason: "not touched: the repair was cancelled")
                 return "cancelled after \(index) node(s)"
             }
             let batch = Array(nodes[index..<min(index + width, nodes.count)])
@@ -148,17 +148,11 @@ struct RepairExecution: Sendable {
             }
             if failures.count >= repair.maxFailures, index < nodes.count {
                 let rest = nodes[index...]
-                try await skip(rest, reason: "not touched: the rollout stopped after \(failures.count) failed node(s)")
+                try await runner.store.skipRepairNodes(runId: repair.run.id!, nodes: rest.map(\.node.name), reason: "not touched: the rollout stopped after \(failures.count) failed node(s)")
                 return "rollout stopped: \(failures.joined(separator: "; ")); not touched: \(rest.map(\.node.name).joined(separator: ", "))"
             }
         }
         return failures.isEmpty ? nil : "failed: \(failures.joined(separator: "; "))"
-    }
-
-    private func skip(_ nodes: ArraySlice<RepairPlan.NodePlan>, reason: String) async throws {
-        for node in nodes {
-            try await runner.store.updateRepairNode(runId: repair.run.id!, node: node.node.name, outcome: RepairNodeOutcome.skipped.rawValue, reason: reason)
-        }
     }
 
     /// Apply each repair's steps, then verify. Returns why the node did not recover, or nil.
@@ -201,7 +195,8 @@ struct RepairExecution: Sendable {
         }
         record.command = DatapathProbe.command(targets, timeout: probe.timeout)
         let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(repair.verifyTimeout)
+        let begun = clock.now
+        let deadline = begun + .seconds(repair.verifyTimeout)
         var attempts = 0
         var failure: String?
         while true {
@@ -225,7 +220,7 @@ struct RepairExecution: Sendable {
             if failure == nil || clock.now >= deadline || Task.isCancelled { break }
             try? await Task.sleep(for: .seconds(2))
         }
-        record.durationMs = ExecService.milliseconds(clock.now - (deadline - .seconds(repair.verifyTimeout)))
+        record.durationMs = ExecService.milliseconds(clock.now - begun)
         record.stdout += "\n(\(attempts) attempt(s))"
         if let failure {
             record.outcome = RepairStepOutcome.failed.rawValue

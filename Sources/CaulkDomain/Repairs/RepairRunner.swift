@@ -39,7 +39,6 @@ struct RepairRunner: Sendable {
     typealias Audit = (run: RunRecord, result: AuditResult)
 
     /// `before`: an audit just made (auto-repair), instead of a new one.
-    @discardableResult
     func run(_ repair: PreparedRepair, before given: Audit? = nil) async throws -> RunStatus {
         let runId = repair.run.id!
         let auditPlaybook = repair.playbook.audit ?? AuditService.defaultPlaybook
@@ -57,7 +56,7 @@ struct RepairRunner: Sendable {
         })
         var execution = RepairExecution(runner: self, repair: repair, before: before.result, auditPlaybook: library.playbooks[auditPlaybook])
         if Task.isCancelled {
-            try await skipRollout(runId, plan.rollout, reason: "not touched: the repair was cancelled")
+            try await store.skipRepairNodes(runId: runId, nodes: plan.rollout.map(\.node.name), reason: "not touched: the repair was cancelled")
             return try await finish(runId, .cancelled, state: before.result.state, after: nil, "cancelled after the audit; nothing was changed")
         }
 
@@ -87,7 +86,7 @@ struct RepairRunner: Sendable {
             for step in cluster.steps(.oneControlPlane) {
                 let result = try await execution.step(step, of: cluster, node: nil, on: controlPlane)
                 if let failure = result {
-                    try await skipRollout(runId, plan.rollout, reason: "not touched: a cluster-wide step failed")
+                    try await store.skipRepairNodes(runId: runId, nodes: plan.rollout.map(\.node.name), reason: "not touched: a cluster-wide step failed")
                     return try await finish(runId, .failed, state: before.result.state, after: nil, "\(failure); no node was touched")
                 }
             }
@@ -114,8 +113,15 @@ struct RepairRunner: Sendable {
         return try await finish(runId, stop == nil && state == .healthy ? .succeeded : .failed, state: state, after: after.run.id, message)
     }
 
-    private func skipRollout(_ runId: Int64, _ nodes: [RepairPlan.NodePlan], reason: String) async throws {
-        for node in nodes { try await store.updateRepairNode(runId: runId, node: node.node.name, outcome: "skipped", reason: reason) }
+    /// `run`, and when it throws, the run is recorded `failed` with why before the error goes on.
+    @discardableResult
+    func runRecordingFailure(_ repair: PreparedRepair, before: Audit? = nil) async throws -> RunStatus {
+        do {
+            return try await run(repair, before: before)
+        } catch {
+            _ = try? await finish(repair.run.id!, .failed, state: nil, after: nil, "the repair stopped: \(error)")
+            throw error
+        }
     }
 
     private func finish(_ runId: Int64, _ status: RunStatus, state: ClusterState?, after: Int64?, _ message: String) async throws -> RunStatus {

@@ -36,30 +36,14 @@ public struct RepairService: Sendable {
     public func start(_ request: RepairRequest, cluster: String, requester: String, trigger: String) async throws -> Run {
         let prepared = try await prepare(request, cluster: cluster, requester: requester, trigger: trigger)
         let runner = runner
-        let store = store
-        let clock = clock
-        let runId = prepared.run.id!
-        await tasks.add(runId, Task {
-            do {
-                try await runner.run(prepared)
-            } catch {
-                try? await store.finishRepair(
-                    runId: runId, status: RunStatus.failed.rawValue, auditAfterId: nil,
-                    summary: AuditRunner.json(RepairSummary(state: nil, message: "the repair stopped: \(error)")), at: clock())
-            }
-        })
+        await tasks.add(prepared.run.id!, Task { _ = try? await runner.runRecordingFailure(prepared) })
         return ExecService.api(prepared.run, outcomes: [:])
     }
 
     /// Runs a repair to its end in the calling task (auto-repair), from an audit just made.
     func runNow(_ request: RepairRequest, cluster: String, requester: String, trigger: String, before: RepairRunner.Audit) async throws -> (Int64, RunStatus) {
         let prepared = try await prepare(request, cluster: cluster, requester: requester, trigger: trigger)
-        do {
-            return (prepared.run.id!, try await runner.run(prepared, before: before))
-        } catch {
-            try? await store.finishRun(id: prepared.run.id!, status: RunStatus.failed.rawValue, at: clock())
-            throw error
-        }
+        return (prepared.run.id!, try await runner.runRecordingFailure(prepared, before: before))
     }
 
     /// What `playbook` would do with this audit, without recording anything.
