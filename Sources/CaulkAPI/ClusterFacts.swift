@@ -43,11 +43,15 @@ public struct ClusterFacts: Codable, Sendable, Equatable {
     public var vxlanPort: Int?
     public var kubeControllersReady: Bool?
     public var kubeControllersLog: [String] = []
+    /// Kubernetes Nodes by their Kubernetes name, which is often not the inventory's.
     public var nodes: [String: Node] = [:]
-    /// calico-node pod per node name.
+    /// calico-node pod per Kubernetes Node name.
     public var calicoPods: [String: Pod] = [:]
-    /// Addresses of running probe pods (`probe_selector`) per node name.
+    /// Addresses of running probe pods (`probe_selector`) per Kubernetes Node name.
     public var probePods: [String: [String]] = [:]
+    /// Inventory node name → the Kubernetes Node the audit matched it to (by InternalIP, then
+    /// by name or short name). A node missing here has no known Kubernetes identity.
+    public var kubernetesNames: [String: String]?
 
     /// VXLAN is in use when any IPPool says so; unknown when kubectl gave no pools.
     public var usesVXLAN: Bool? {
@@ -56,6 +60,18 @@ public struct ClusterFacts: Codable, Sendable, Equatable {
     }
 
     public init() {}
+
+    /// The Kubernetes Node name of an inventory node, when the audit matched one.
+    public func kubernetesName(of node: String) -> String? { kubernetesNames?[node] }
+
+    /// The Kubernetes Node of an inventory node.
+    public func node(_ inventoryName: String) -> Node? { kubernetesName(of: inventoryName).flatMap { nodes[$0] } }
+
+    /// The calico-node pod on an inventory node.
+    public func calicoPod(on inventoryName: String) -> Pod? { kubernetesName(of: inventoryName).flatMap { calicoPods[$0] } }
+
+    /// Probe pod addresses on an inventory node.
+    public func probePods(on inventoryName: String) -> [String] { kubernetesName(of: inventoryName).flatMap { probePods[$0] } ?? [] }
 
     public var offloadOverridden: Bool {
         featureDetectOverride?.contains("ChecksumOffloadBroken=true") ?? false

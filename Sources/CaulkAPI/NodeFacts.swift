@@ -28,13 +28,20 @@ public struct NodeFacts: Codable, Sendable, Equatable {
         public var icmp: Bool
         /// Connected, or refused by the peer (the packet crossed the overlay either way).
         public var tcp: Bool
+        /// A don't-fragment ping of the sender's full VXLAN MTU came back; nil when the sender
+        /// had no vxlan.calico to take the size from.
+        public var fullSize: Bool?
 
-        public init(peer: String, address: String, port: Int, icmp: Bool, tcp: Bool) {
+        /// TCP crossed, and so did a full-size packet (when one could be sent).
+        public var passed: Bool { tcp && fullSize != false }
+
+        public init(peer: String, address: String, port: Int, icmp: Bool, tcp: Bool, fullSize: Bool? = nil) {
             self.peer = peer
             self.address = address
             self.port = port
             self.icmp = icmp
             self.tcp = tcp
+            self.fullSize = fullSize
         }
     }
 

@@ -22,6 +22,7 @@ import Testing
             "n2": .init(internalIp: "198.18.1.2", vtep: "198.19.0.64", vxlanMac: "66:ca:1b:01:00:02", kernel: nil, bootId: nil),
             "n3": .init(internalIp: "198.18.1.3", vtep: "198.19.0.128", vxlanMac: "66:ca:1b:01:00:03", kernel: nil, bootId: nil),
         ]
+        facts.kubernetesNames = ["n1": "n1", "n2": "n2", "n3": "n3"]
         return facts
     }()
 
@@ -41,14 +42,21 @@ import Testing
         return outputs.mapValues { StepOutput(exitStatus: $0 == "<missing>" ? 1 : 0, stdout: $0 == "<missing>" ? "" : $0) }
     }
 
-    /// Severity and message of each built-in node check that fires.
-    static func run(_ changes: [String: String] = [:], cluster: ClusterFacts = cluster) -> [String: (Severity, String)] {
-        let steps = steps(changes)
+    /// Severity and message of each built-in node check that fires; a check that could not
+    /// tell is a warning whose message starts with "unknown: ".
+    static func run(_ changes: [String: String] = [:], cluster: ClusterFacts = cluster, steps: [String: StepOutput]? = nil) -> [String: (Severity, String)] {
+        let steps = steps ?? self.steps(changes)
         let context = CalicoChecks.NodeContext(
-            node: "n2", nodeIP: "198.18.1.2", facts: NodeFacts.parse(steps, nodeIP: "198.18.1.2"), steps: steps, cluster: cluster)
+            node: "n2", kubernetesName: "n2", nodeIP: "198.18.1.2", facts: NodeFacts.parse(steps, nodeIP: "198.18.1.2"), steps: steps, cluster: cluster)
         var fired: [String: (Severity, String)] = [:]
         for builtin in CalicoChecks.requiredSteps.keys where !CalicoChecks.clusterWide.contains(builtin) {
-            for (severity, message, _) in CalicoChecks.node(builtin, context) { fired[builtin] = (severity, message) }
+            for outcome in CalicoChecks.node(builtin, context) {
+                switch outcome {
+                case .finding(let severity, let message, _) where fired[builtin]?.0 ?? .info <= severity: fired[builtin] = (severity, message)
+                case .finding: continue
+                case .unknown(let why, _): fired[builtin] = (.warning, "unknown: " + why)
+                }
+            }
         }
         return fired
     }
@@ -128,27 +136,53 @@ import Testing
         for source in nodes {
             probes[source] = nodes.filter { $0 != source }.map { peer in
                 let ok = !broken.contains(source) && !broken.contains(peer)
-                return NodeFacts.Probe(peer: peer, address: "198.19.0.1", port: 53, icmp: ok || icmp, tcp: ok)
+                return NodeFacts.Probe(peer: peer, address: "198.19.0.1", port: 53, icmp: ok || icmp, tcp: ok, fullSize: ok)
             }
         }
         return probes
     }
 
+    static let checks = DatapathProbe.Checks(datapath: "DP", repair: "vxlan-reset", offload: "F2", mtu: "F5")
+
     @Test func probeFailuresAreBlamedOnBrokenNodesNotOnTheirHealthyPeers() {
-        let findings = DatapathProbe.findings(probes: Self.probes(["n2", "n3", "n5"]), suspects: ["n3"], check: "DP", offloadCheck: "F2", repair: "calico-recover")
+        let findings = DatapathProbe.findings(probes: Self.probes(["n2", "n3", "n5"]), suspects: ["n3"], checks: Self.checks)
         #expect(findings.map(\.node) == ["n2", "n3", "n5"])
-        #expect(findings.allSatisfy { $0.check == "DP" && $0.severity == .critical })
-        #expect(DatapathProbe.findings(probes: Self.probes([]), suspects: [], check: "DP", offloadCheck: "F2", repair: nil).isEmpty)
+        #expect(findings.allSatisfy { $0.check == "DP" && $0.severity == .critical && $0.repair == "vxlan-reset" })
+        #expect(DatapathProbe.findings(probes: Self.probes([]), suspects: [], checks: Self.checks).isEmpty)
     }
 
     @Test func icmpWithoutTcpIsF2sFingerprint() {
-        let findings = DatapathProbe.findings(probes: Self.probes(["n4"], icmp: true), suspects: [], check: "DP", offloadCheck: "F2", repair: nil)
+        let findings = DatapathProbe.findings(probes: Self.probes(["n4"], icmp: true), suspects: [], checks: Self.checks)
         #expect(findings.count == 1 && findings[0].node == "n4" && findings[0].check == "F2" && findings[0].message.contains("ICMP crosses the overlay but TCP does not"))
     }
 
     @Test func inATwoNodeClusterTheNodeWithItsOwnFindingTakesTheBlame() {
-        let findings = DatapathProbe.findings(probes: Self.probes(["n2"], nodes: ["n1", "n2"]), suspects: ["n2"], check: "DP", offloadCheck: nil, repair: nil)
+        let findings = DatapathProbe.findings(probes: Self.probes(["n2"], nodes: ["n1", "n2"]), suspects: ["n2"], checks: Self.checks)
         #expect(findings.map(\.node) == ["n2"])
+    }
+
+    /// The F5 case a handshake never shows: every other node still sends full-size frames that
+    /// n3's smaller NIC drops, while n3's own (smaller) packets get through. Only half of n3's
+    /// probes fail, and it is still the one to blame.
+    @Test func fullSizePacketsThatDoNotReachANodeAreAnMTUBlackHoleOnThatNode() {
+        var probes = Self.probes([])
+        for source in probes.keys where source != "n3" {
+            probes[source] = probes[source]!.map { probe in
+                var probe = probe
+                if probe.peer == "n3" { probe.fullSize = false }
+                return probe
+            }
+        }
+        let findings = DatapathProbe.findings(probes: probes, suspects: [], checks: Self.checks)
+        #expect(findings.count == 1, "\(findings)")
+        #expect(findings.first?.node == "n3" && findings.first?.check == "F5" && findings.first?.repair == "mtu-align")
+        #expect(findings.first?.message.contains("MTU black hole") == true)
+    }
+
+    @Test func aNodeWhoseOwnFindingExplainsTheProbeGetsThatRepairOnly() {
+        let findings = DatapathProbe.findings(probes: Self.probes(["n5"]), suspects: ["n5"], explained: ["n5": ["F4"]], checks: Self.checks)
+        #expect(findings.count == 1 && findings[0].node == "n5" && findings[0].repair == nil, "\(findings)")
+        #expect(findings[0].message.contains("explained by this node's own F4 finding"))
     }
 
     @Test func probeTargetsAreTheNextPeersPreferringPods() {
@@ -159,6 +193,22 @@ import Testing
         #expect(DatapathProbe.targets(for: "n2", nodes: ["n1", "n2", "n3"], facts: facts, limit: 1, podPort: 53, vtepPort: 10250).count == 1)
         let command = DatapathProbe.command(targets, timeout: 2)
         #expect(command.contains("p 'n3' '198.19.0.129' 53 &") && command.hasSuffix("wait"))
+        #expect(command.contains("ping -M do -s \"$s\""), "a full-size packet with DF set")
+        #expect(DatapathProbe.parse(StepOutput(exitStatus: 0, stdout: "n3 198.19.0.129 53 1 1 0\nn1 198.19.0.0 10250 1 1 -\n"))
+            == [.init(peer: "n3", address: "198.19.0.129", port: 53, icmp: true, tcp: true, fullSize: false),
+                .init(peer: "n1", address: "198.19.0.0", port: 10250, icmp: true, tcp: true, fullSize: nil)])
+    }
+
+    /// Kubernetes names the nodes by their FQDN; the inventory by short names. Probe targets and
+    /// pods are found through the match, not by the inventory name.
+    @Test func probeTargetsFollowTheKubernetesNames() {
+        var facts = ClusterFacts()
+        facts.nodes = ["n1.dc.example": .init(internalIp: "198.18.1.1", vtep: "198.19.0.0", vxlanMac: nil, kernel: nil, bootId: nil),
+                       "n3.dc.example": .init(internalIp: "198.18.1.3", vtep: "198.19.0.128", vxlanMac: nil, kernel: nil, bootId: nil)]
+        facts.probePods = ["n3.dc.example": ["198.19.0.129"]]
+        facts.kubernetesNames = ["n1": "n1.dc.example", "n3": "n3.dc.example"]
+        let targets = DatapathProbe.targets(for: "n2", nodes: ["n1", "n2", "n3"], facts: facts, limit: 8, podPort: 53, vtepPort: 10250)
+        #expect(targets == [.init(peer: "n3", address: "198.19.0.129", port: 53), .init(peer: "n1", address: "198.19.0.0", port: 10250)])
     }
 
     @Test func clusterFactsComeFromKubectlJSON() {
@@ -211,7 +261,12 @@ import Testing
             .init(name: "empty", command: "true", timeout: 5),
         ], parallel: parallel)
         let (stdout, stderr) = try Self.run(batch)
-        let steps = batch.split(stdout: stdout, stderr: stderr, timedOut: false, truncated: false)
+        // Each step's limit and printed size, which these comparisons leave aside.
+        let steps = batch.split(stdout: stdout, stderr: stderr, timedOut: false, truncated: false).mapValues { step in
+            var plain = step
+            (plain.limit, plain.size) = (nil, nil)
+            return plain
+        }
         #expect(steps["two-lines"] == StepOutput(exitStatus: 0, stdout: "one\ntwo\n"))
         #expect(steps["no-newline"] == StepOutput(exitStatus: 3, stdout: "x", stderr: "warn"))
         #expect(steps["quotes"]?.stdout == "it's 2\n")

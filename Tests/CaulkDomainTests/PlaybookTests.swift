@@ -91,7 +91,7 @@ import Testing
             let context = CalicoChecks.NodeContext(
                 node: "n1", nodeIP: "198.18.1.1", facts: NodeFacts(), steps: ["active": StepOutput(exitStatus: exit, stdout: stdout)],
                 cluster: ClusterFacts())
-            return AuditRunner.evaluate(playbook.checks[0], context)
+            return AuditRunner.evaluate([playbook.checks[0]], context)
         }
         #expect(findings(exit: 0, stdout: "active\n").isEmpty)
         let fired = findings(exit: 3, stdout: "inactive\n")

@@ -18,13 +18,49 @@ import Testing
         Finding(check: check, severity: severity, node: node, message: "\(check) found", evidence: "", repair: repair)
     }
 
-    static func audit(_ findings: [Finding]) -> AuditResult {
-        AuditResult(state: .broken, nodes: [], findings: findings, facts: nil)
+    /// Every node matched to its Kubernetes Node (FQDN-named), unless `unmatched`.
+    static func audit(_ findings: [Finding], unmatched: Set<String> = []) -> AuditResult {
+        var facts = ClusterFacts()
+        facts.kubernetesNames = Dictionary(uniqueKeysWithValues: nodes.map(\.name).filter { !unmatched.contains($0) }.map { ($0, "\($0).dc.example") })
+        return AuditResult(state: .broken, nodes: [], findings: findings, facts: facts)
     }
 
-    func plan(_ playbook: String, _ findings: [Finding], only: [String]? = nil) throws -> RepairPlan {
+    func plan(_ playbook: String, _ findings: [Finding], only: [String]? = nil, unmatched: Set<String> = []) throws -> RepairPlan {
         let library = try Self.library.get()
-        return RepairPlan.make(try library.playbook(playbook, kind: .repair), library: library, audit: Self.audit(findings), nodes: Self.nodes, only: only)
+        return RepairPlan.make(
+            try library.playbook(playbook, kind: .repair), library: library, audit: Self.audit(findings, unmatched: unmatched), nodes: Self.nodes, only: only)
+    }
+
+    @Test func aNodeWhoseEvidenceIsIncompleteGetsNoDisruptiveRepair() throws {
+        let plan = try plan("calico-recover", [
+            Self.finding("F1", "c-n2", repair: "vxlan-reset"),
+            Self.finding("UNKNOWN", "c-n2", .warning, repair: nil),
+            Self.finding("F1", "c-n3", repair: "vxlan-reset"),
+            Self.finding("F4", "c-n3", repair: "firewall-open"),
+            Self.finding("F1", "c-n4", repair: "vxlan-reset"),
+        ], unmatched: ["c-n3"])
+        let byNode = Dictionary(uniqueKeysWithValues: plan.nodes.map { ($0.node.name, $0) })
+        #expect(byNode["c-n2"]?.repairs.isEmpty == true && byNode["c-n2"]?.skip?.contains("evidence incomplete, so vxlan-reset (disruptive) is not run") == true, "\(byNode["c-n2"]?.skip ?? "-")")
+        #expect(byNode["c-n3"]?.repairs.map(\.name) == ["firewall-open"], "a gentle repair still runs")
+        #expect(byNode["c-n4"]?.repairs.map(\.name) == ["vxlan-reset"])
+        #expect(try self.plan("calico-recover", [Self.finding("F1", "c-n5", repair: "vxlan-reset")], unmatched: ["c-n5"]).nodes.first?.skip?
+            .contains("no Kubernetes Node is known for it") == true)
+    }
+
+    /// A new cluster MTU reaches every node: one left on the old MTU keeps sending frames the
+    /// smaller NIC drops. Unreachable nodes are reported, not tried.
+    @Test func anMTUChangeRollsEveryReachableNode() throws {
+        let plan = try plan("calico-recover", [
+            Self.finding("F5", "c-n3", repair: "mtu-align"),
+            Self.finding("F4", "c-n4", repair: "firewall-open"),
+            Self.finding("SSH", "c-n6", repair: nil),
+        ])
+        #expect(plan.clusterRepairs.map(\.name) == ["mtu-align"])
+        #expect(plan.rollout.map(\.node.name) == ["c-n1", "c-n2", "c-n3", "c-n4", "c-n5"])
+        #expect(plan.rollout.allSatisfy { $0.repairs.contains { $0.name == "mtu-align" } })
+        #expect(plan.rollout.first { $0.node.name == "c-n4" }?.repairs.map(\.name) == ["firewall-open", "mtu-align"])
+        #expect(plan.rollout.first { $0.node.name == "c-n1" }?.findings == ["cluster-wide mtu-align"])
+        #expect(plan.nodes.first { $0.node.name == "c-n6" }?.skip?.hasPrefix("not reachable over SSH") == true)
     }
 
     @Test func recoverPicksEachNodesOwnRepairsInASafeOrderAndLeavesHealthyNodesAlone() throws {

@@ -144,7 +144,7 @@ import Testing
         let outcomes = Dictionary(uniqueKeysWithValues: result.nodes.map { ($0.node, $0.outcome) })
         #expect(outcomes == [Self.node(2): .recovered, Self.node(3): .failed, Self.node(5): .skipped], "\(result.nodes)")
         let failed = try #require(result.nodes.first { $0.node == Self.node(3) })
-        #expect(failed.reason?.contains("TCP across the overlay fails") == true, "\(failed.reason ?? "-")")
+        #expect(failed.reason?.contains("the overlay fails to") == true && failed.reason?.contains("TCP fails") == true, "\(failed.reason ?? "-")")
         #expect(result.message?.contains("rollout stopped") == true && result.message?.contains(Self.node(5)) == true, "\(result.message ?? "-")")
         #expect(!result.steps.contains { $0.node == Self.node(5) }, "nothing ran on the node after the failure")
         #expect(try Lab.status(Self.cluster)[Self.node(5)]?.faults.contains("stale-vxlan") == true)

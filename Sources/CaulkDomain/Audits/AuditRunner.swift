@@ -24,24 +24,30 @@ struct AuditRunner: Sendable {
     let clock: @Sendable () -> Date
 
     /// kubectl's JSON for a large cluster runs to megabytes; it is parsed, never stored.
-    static let clusterOutputCap = 64 << 20
+    static let clusterStepOutput = 16 << 20
 
     func run(_ audit: PreparedAudit) async throws {
         let runId = audit.run.id!
         // The node steps need kubectl's facts first: the probe's targets and each node's IP.
-        let facts = await clusterFacts(audit)
-        let nodeChecks = audit.playbook.checks.filter { $0.rule != nil || ($0.builtin.map { !CalicoChecks.clusterWide.contains($0) } ?? false) }
+        var facts = await clusterFacts(audit)
+        let identity = facts.nodes.isEmpty ? nil : NodeIdentity.match(audit.nodes.map { ($0.name, $0.address) }, kubernetes: facts.nodes)
+        facts.kubernetesNames = identity?.names
+        let nodeChecks = Self.nodeChecks(audit.playbook)
 
         var jobs: [SSHJob] = []
         var batches: [String: StepBatch] = [:]
+        var options = options
         for node in audit.nodes {
             let batch = nodeBatch(audit, node: node, facts: facts)
             batches[node.name] = batch
+            options.outputCap = max(options.outputCap, batch.outputCap)
             jobs.append(SSHJob(target: audit.targets[node.name]!, commands: [batch.command]))
         }
+        let probeStep = audit.playbook.steps(.eachNode).first { $0.builtin == "datapath-probe" }?.name
         let byName = Dictionary(uniqueKeysWithValues: audit.nodes.map { ($0.name, $0) })
         var worst: [String: NodeHealth] = [:]
         var nodeFacts: [String: NodeFacts] = [:]
+        var nodeFindings: [String: [Finding]] = [:]
         var done = 0
         for await outcome in executor.fanOut(jobs, concurrency: audit.concurrency, options: options) {
             done += 1
@@ -56,12 +62,24 @@ struct AuditRunner: Sendable {
                                     kernel: nil, nicDriver: nil, facts: "{}", error: error.description, finishedAt: now),
                     findings: [Self.record(finding, runId: runId, cluster: audit.cluster.name, at: now)], seenAt: nil)
             case .success(let results):
-                let steps = results.first.map { batches[node.name]!.split($0) } ?? [:]
-                let nodeIP = facts.nodes[node.name]?.internalIp ?? node.address
+                let batch = batches[node.name]!
+                let steps = results.first.map { batch.split($0) } ?? [:]
+                let nodeIP = facts.node(node.name)?.internalIp ?? node.address
                 let parsed = NodeFacts.parse(steps, nodeIP: nodeIP)
                 nodeFacts[node.name] = parsed
-                let context = CalicoChecks.NodeContext(node: node.name, nodeIP: nodeIP, facts: parsed, steps: steps, cluster: facts)
-                let findings = nodeChecks.flatMap { Self.evaluate($0, context) }
+                let context = CalicoChecks.NodeContext(
+                    node: node.name, kubernetesName: facts.kubernetesName(of: node.name), nodeIP: nodeIP, facts: parsed, steps: steps, cluster: facts)
+                var findings = Self.evaluate(nodeChecks, context)
+                if let problem = identity?.problems[node.name] {
+                    findings.append(Finding(
+                        check: "IDENTITY", severity: .warning, node: node.name,
+                        message: "no Kubernetes Node could be matched to this node: \(problem); kubectl steps, peer checks and disruptive repairs leave it out",
+                        evidence: "inventory: \(node.name) \(node.address)", repair: nil))
+                }
+                if let probeStep, let unknown = Self.probeUnknown(steps[probeStep], planned: batch.steps.contains { $0.name == probeStep }) {
+                    findings.append(Finding(check: "UNKNOWN", severity: .warning, node: node.name, message: unknown, evidence: steps[probeStep]?.problem ?? "", repair: nil))
+                }
+                nodeFindings[node.name] = findings
                 let health = Self.health(findings)
                 worst[node.name] = health
                 let bootedAt = parsed.uptimeSeconds.map { now.addingTimeInterval(-$0) }
@@ -75,7 +93,13 @@ struct AuditRunner: Sendable {
             }
         }
 
-        let late = clusterFindings(audit, facts: facts, nodeFacts: nodeFacts, suspects: Set(worst.filter { $0.value == .broken }.keys))
+        var late = clusterFindings(audit, facts: facts, nodeFacts: nodeFacts, nodeFindings: nodeFindings)
+        if let unclaimed = identity?.unclaimed, !unclaimed.isEmpty {
+            late.append(Finding(
+                check: "IDENTITY", severity: .warning, node: nil,
+                message: "\(unclaimed.count) Kubernetes Node(s) match no node in caulk's inventory, so caulk neither audits nor repairs them: \(unclaimed.joined(separator: ", "))",
+                evidence: Excerpt.of(unclaimed.map { "\($0) InternalIP \(facts.nodes[$0]?.internalIp ?? "?")" }.joined(separator: "\n")), repair: nil))
+        }
         var changed: [String: String] = [:]
         for finding in late {
             guard let node = finding.node, let current = worst[node], current != .unreachable else { continue }
@@ -92,17 +116,34 @@ struct AuditRunner: Sendable {
             status: (done < jobs.count ? RunStatus.cancelled : RunStatus.succeeded).rawValue, summary: Self.json(summary), at: now)
     }
 
+    /// The checks that judge one node from its own steps; the rest compare nodes at the end.
+    static func nodeChecks(_ playbook: Playbook) -> [Playbook.Check] {
+        playbook.checks.filter { $0.rule != nil || ($0.builtin.map { !CalicoChecks.clusterWide.contains($0) } ?? false) }
+    }
+
+    /// Why the probe says nothing about this node, when it does not: it had no peer to probe, or
+    /// its output is missing or cut.
+    static func probeUnknown(_ output: StepOutput?, planned: Bool) -> String? {
+        guard planned else {
+            return "the datapath probe could not run from this node: no peer has a matched Kubernetes Node with a probe pod or a VXLAN tunnel address"
+        }
+        guard let output else { return "the datapath probe gave no output (the node's batch ended before it)" }
+        guard output.complete else { return "the datapath probe did not finish: \(output.problem)" }
+        return nil
+    }
+
     /// The cluster's facts from the first control-plane node that answers.
     private func clusterFacts(_ audit: PreparedAudit) async -> ClusterFacts {
         let steps = audit.playbook.steps(.oneControlPlane)
         guard !steps.isEmpty else { return ClusterFacts() }
         var errors: [String] = []
         var clusterOptions = options
-        clusterOptions.outputCap = Self.clusterOutputCap
         for node in audit.nodes where node.role == NodeRole.controlPlane.rawValue {
-            let values = values(audit, node: node, nodeIP: node.address)
+            let values = values(audit, node: node, facts: nil)
             let batch = StepBatch(
-                steps.map { StepBatch.Step(name: $0.name, command: CommandTemplate.render($0.command ?? "", values), timeout: $0.timeout) }, parallel: true)
+                steps.map { StepBatch.Step(name: $0.name, command: CommandTemplate.render($0.command ?? "", values), timeout: $0.timeout, maxOutput: max($0.maxOutput, Self.clusterStepOutput)) },
+                parallel: true)
+            clusterOptions.outputCap = batch.outputCap
             let outcome = await executor.run(SSHJob(target: audit.targets[node.name]!, commands: [batch.command]), options: clusterOptions)
             switch outcome.result {
             case .success(let results):
@@ -120,7 +161,7 @@ struct AuditRunner: Sendable {
     }
 
     private func nodeBatch(_ audit: PreparedAudit, node: NodeRecord, facts: ClusterFacts) -> StepBatch {
-        let values = values(audit, node: node, nodeIP: facts.nodes[node.name]?.internalIp ?? node.address)
+        let values = values(audit, node: node, facts: facts)
         var steps: [StepBatch.Step] = []
         for step in audit.playbook.steps(.eachNode) {
             let command: String
@@ -133,24 +174,28 @@ struct AuditRunner: Sendable {
             } else {
                 command = CommandTemplate.render(step.command ?? "", values)
             }
-            steps.append(StepBatch.Step(name: step.name, command: command, timeout: step.timeout))
+            steps.append(StepBatch.Step(name: step.name, command: command, timeout: step.timeout, maxOutput: step.maxOutput))
         }
         return StepBatch(steps)
     }
 
-    private func values(_ audit: PreparedAudit, node: NodeRecord, nodeIP: String) -> [String: String] {
+    /// `facts`: kubectl's, once read; the node's Kubernetes name and InternalIP come from them.
+    private func values(_ audit: PreparedAudit, node: NodeRecord, facts: ClusterFacts?) -> [String: String] {
         var values = audit.parameters
         values["cluster"] = audit.cluster.name
         values["calico_namespace"] = audit.cluster.calicoNamespace
         values["node"] = node.name
-        values["node_ip"] = nodeIP
+        values["k8s_node"] = facts?.kubernetesName(of: node.name) ?? ""
+        values["node_ip"] = facts?.node(node.name)?.internalIp ?? node.address
         return values
     }
 
-    /// `suspects`: nodes whose own checks found something critical.
-    private func clusterFindings(_ audit: PreparedAudit, facts: ClusterFacts, nodeFacts: [String: NodeFacts], suspects: Set<String>) -> [Finding] {
+    /// `nodeFindings`: each node's own findings, which tell whom a failed probe most likely
+    /// concerns and whether the node's own repair already addresses it.
+    private func clusterFindings(_ audit: PreparedAudit, facts: ClusterFacts, nodeFacts: [String: NodeFacts], nodeFindings: [String: [Finding]]) -> [Finding] {
         var findings: [Finding] = []
-        let offloadCheck = audit.playbook.checks.first { $0.builtin == "checksum-offload" }?.id
+        let suspects = Set(nodeFindings.filter { $0.value.contains { $0.severity == .critical } }.keys)
+        let explained = nodeFindings.mapValues { own in own.filter { $0.severity != .info && $0.repair != nil }.map(\.check) }
         if !audit.playbook.steps(.oneControlPlane).isEmpty, !facts.errors.isEmpty {
             let severity: Severity = facts.controlPlane == nil ? .critical : .warning
             findings.append(Finding(
@@ -167,8 +212,10 @@ struct AuditRunner: Sendable {
                     findings.append(Finding(check: check.id, severity: severity, node: nil, message: message, evidence: evidence, repair: check.repair))
                 }
             case "datapath":
+                let checkId = { (builtin: String) in audit.playbook.checks.first { $0.builtin == builtin }?.id }
                 findings += DatapathProbe.findings(
-                    probes: nodeFacts.compactMapValues(\.probes), suspects: suspects, check: check.id, offloadCheck: offloadCheck, repair: check.repair)
+                    probes: nodeFacts.compactMapValues(\.probes), suspects: suspects, explained: explained,
+                    checks: .init(datapath: check.id, repair: check.repair, offload: checkId("checksum-offload"), mtu: checkId("vxlan-mtu")))
             case "calico-pods":
                 findings += CalicoChecks.calicoPods(facts, nodes: audit.nodes.map(\.name)).map {
                     Finding(check: check.id, severity: $0.1, node: $0.node, message: $0.2, evidence: $0.3, repair: check.repair)
@@ -182,13 +229,35 @@ struct AuditRunner: Sendable {
 
     // MARK: Evaluation
 
-    static func evaluate(_ check: Playbook.Check, _ context: CalicoChecks.NodeContext) -> [Finding] {
-        if let builtin = check.builtin {
-            return CalicoChecks.node(builtin, context).map {
-                Finding(check: check.id, severity: $0.0, node: context.node, message: $0.1, evidence: $0.2, repair: check.repair)
+    /// Every node check on one node. Checks that could not tell file one `UNKNOWN` finding per
+    /// reason (a warning with no repair), naming the checks it left open.
+    static func evaluate(_ checks: [Playbook.Check], _ context: CalicoChecks.NodeContext) -> [Finding] {
+        var findings: [Finding] = []
+        var unknown: [(why: String, evidence: String, checks: [String])] = []
+        for check in checks {
+            for outcome in evaluate(check, context) {
+                switch outcome {
+                case .finding(let severity, let message, let evidence):
+                    findings.append(Finding(check: check.id, severity: severity, node: context.node, message: message, evidence: evidence, repair: check.repair))
+                case .unknown(let why, let evidence):
+                    if let index = unknown.firstIndex(where: { $0.why == why }) { unknown[index].checks.append(check.id) } else { unknown.append((why, evidence, [check.id])) }
+                }
             }
         }
-        guard let rule = check.rule, let output = context.steps[rule.step] else { return [] }
+        for entry in unknown {
+            findings.append(Finding(
+                check: "UNKNOWN", severity: .warning, node: context.node, message: "could not check \(entry.checks.joined(separator: ", ")): \(entry.why)",
+                evidence: entry.evidence, repair: nil))
+        }
+        return findings
+    }
+
+    static func evaluate(_ check: Playbook.Check, _ context: CalicoChecks.NodeContext) -> [CalicoChecks.Outcome] {
+        if let builtin = check.builtin { return CalicoChecks.node(builtin, context) }
+        guard let rule = check.rule else { return [] }
+        guard let output = context.steps[rule.step], output.complete else {
+            return [.unknown("step \(rule.step): \(context.steps[rule.step]?.problem ?? "gave no output (the node's batch ended before it)")", "")]
+        }
         var fires = true
         switch rule.exit {
         case .zero: fires = fires && output.exitStatus == 0
@@ -200,7 +269,7 @@ struct AuditRunner: Sendable {
         if let pattern = rule.stdoutNotMatches, let regex = try? Regex(pattern) { fires = fires && !output.stdout.contains(regex) }
         guard fires else { return [] }
         let evidence = "exit \(output.exitStatus.map(String.init) ?? "?")\n" + Excerpt.of(output.stdout + output.stderr)
-        return [Finding(check: check.id, severity: check.severity, node: context.node, message: check.message ?? check.id, evidence: evidence, repair: check.repair)]
+        return [.finding(check.severity, check.message ?? check.id, evidence)]
     }
 
     static func health(_ findings: [Finding], from start: NodeHealth = .healthy) -> NodeHealth {

@@ -70,9 +70,12 @@ public struct AuditService: Sendable {
 
     /// Audits one cluster now and waits for the result: a repair's audits before and after. An
     /// audit already running does not hold it back; the repair must see the cluster as it is now.
-    func auditNow(cluster name: String, playbook playbookName: String, requester: String, trigger: String) async throws -> (run: RunRecord, result: AuditResult) {
+    /// `parameters`: overrides, where the playbook has such a parameter.
+    func auditNow(
+        cluster name: String, playbook playbookName: String, requester: String, trigger: String, parameters overrides: [String: String] = [:]
+    ) async throws -> (run: RunRecord, result: AuditResult) {
         let playbook = try library.playbook(playbookName, kind: .audit)
-        let parameters = try Self.parameters(playbook, overrides: [:])
+        let parameters = try Self.parameters(playbook, overrides: overrides.filter { name, _ in playbook.parameters.contains { $0.name == name } })
         let audit = try await resolve(cluster: name)
         let run = try await store.insert(RunRecord(
             kind: "audit", clusterId: audit.cluster.id, clusterName: audit.cluster.name, trigger: trigger, requester: requester,

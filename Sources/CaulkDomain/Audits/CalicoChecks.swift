@@ -1,15 +1,15 @@
 import CaulkAPI
 import Foundation
 
-/// The built-in checks of DESIGN.md §1's failure modes. Each reads named steps' output (the
+/// The built-in checks of the Calico VXLAN failure modes (F1–F8, docs/playbooks.md). Each reads named steps' output (the
 /// loader refuses a playbook that names a check without its steps) and returns findings with
 /// the severity the failure deserves; the playbook gives the check id and the repair.
 enum CalicoChecks {
     /// Built-in check → the steps it reads.
     static let requiredSteps: [String: [String]] = [
         "vxlan-device": ["links"],
-        "checksum-offload": ["offload", "nic-driver"],
-        "vxlan-peers": ["routes", "fdb", "neighbours", "k8s-nodes"],
+        "checksum-offload": ["links", "offload", "nic-driver"],
+        "vxlan-peers": ["links", "routes", "fdb", "neighbours", "k8s-nodes"],
         "firewall-vxlan-port": ["firewalld", "nftables"],
         "vxlan-mtu": ["links"],
         "networkmanager-unmanaged": ["networkmanager", "nm-calico-conf"],
@@ -25,51 +25,61 @@ enum CalicoChecks {
     /// What a per-node check sees.
     struct NodeContext {
         let node: String
+        /// The node's Kubernetes Node name, when the audit matched one.
+        var kubernetesName: String? = nil
         let nodeIP: String?
         let facts: NodeFacts
         let steps: [String: StepOutput]
         let cluster: ClusterFacts
     }
 
-    static func node(_ builtin: String, _ context: NodeContext) -> [(Severity, String, String)] {
-        let facts = context.facts
+    /// What a check concluded on a node: a finding, or that it could not tell (its input was
+    /// missing, cut or unreadable). Unknown is never healthy and never broken.
+    enum Outcome: Equatable {
+        case finding(Severity, String, String)
+        case unknown(String, String)
+    }
+
+    /// The steps a check reads from the node itself, as opposed to kubectl's.
+    static func nodeSteps(of builtin: String) -> [String] {
+        (requiredSteps[builtin] ?? []).filter { !clusterSteps.contains($0) }
+    }
+
+    /// The steps of the built-in checks that kubectl runs once for the cluster.
+    static let clusterSteps: Set<String> = ["k8s-nodes", "calico-node-ds", "felixconfiguration", "calico-pods", "kube-controllers", "kube-controllers-log", "ippools", "probe-pods"]
+
+    static func node(_ builtin: String, _ context: NodeContext) -> [Outcome] {
         // VXLAN checks mean nothing on an IP-in-IP or unencapsulated cluster.
         let vxlanChecks: Set<String> = ["vxlan-device", "checksum-offload", "vxlan-peers", "vxlan-mtu"]
         if vxlanChecks.contains(builtin), context.cluster.usesVXLAN == false { return [] }
+        // A step cut off, timed out or over its limit tells nothing either way.
+        for step in nodeSteps(of: builtin) {
+            guard let output = context.steps[step] else { return [.unknown("step \(step) gave no output (the node's batch ended before it)", "")] }
+            guard output.complete else { return [.unknown("step \(step): \(output.problem)", Excerpt.of(output.stderr, lines: 3))] }
+        }
         switch builtin {
         case "vxlan-device": return vxlanDevice(context)
-        case "checksum-offload":
-            guard facts.offload == "on", facts.vxlan != nil else { return [] }
-            let evidence = "tx-checksum-ip-generic: on; kernel \(facts.kernel ?? "?"); NIC \(facts.nic ?? "?") driver \(facts.nicDriver ?? "?")"
-            if facts.nicDriver == "vmxnet3" {
-                return [(.critical, "VXLAN checksum offload is on over a vmxnet3 NIC: only ICMP crosses the overlay (Calico issue 9433)", evidence)]
-            }
-            return [(.info, "VXLAN checksum offload is on; harmless unless the NIC path mangles checksums (vmxnet3)", evidence)]
+        case "checksum-offload": return checksumOffload(context)
         case "vxlan-peers": return vxlanPeers(context)
         case "firewall-vxlan-port": return firewall(context)
-        case "vxlan-mtu":
-            guard let vxlan = facts.vxlan, let mtu = vxlan.mtu, let nicMtu = facts.nicMtu, mtu > nicMtu - 50 else { return [] }
-            return [(.critical, "vxlan.calico MTU \(mtu) is above \(facts.nic ?? "the NIC")'s MTU \(nicMtu) − 50: full-size packets are dropped", "vxlan.calico mtu \(mtu); \(facts.nic ?? "nic") mtu \(nicMtu)")]
-        case "networkmanager-unmanaged":
-            guard facts.networkManager == "active" else { return [] }
-            let conf = context.steps["nm-calico-conf"]
-            let required = ["interface-name:cali*", "interface-name:tunl*", "interface-name:vxlan.calico"]
-            if let conf, conf.succeeded, conf.stdout.contains("[keyfile]"), required.allSatisfy(conf.stdout.contains) { return [] }
-            let evidence = conf.map { $0.succeeded ? Excerpt.of($0.stdout) : $0.problem } ?? "no output"
-            return [(.warning, "NetworkManager is active and /etc/NetworkManager/conf.d/calico.conf does not leave Calico's interfaces unmanaged: it can take vxlan.calico down", "/etc/NetworkManager/conf.d/calico.conf: " + evidence)]
+        case "vxlan-mtu": return vxlanMTU(context)
+        case "networkmanager-unmanaged": return networkManager(context)
         case "rp-filter":
-            let strict = (facts.rpFilter ?? [:]).filter { $0.value == 1 }.keys.sorted()
+            guard let values = context.facts.rpFilter, !values.isEmpty else {
+                return [.unknown("no rp_filter value could be read", context.steps["rp-filter"].map(\.problem) ?? "")]
+            }
+            let strict = values.filter { $0.value == 1 }.keys.sorted()
             guard !strict.isEmpty else { return [] }
-            return [(.info, "strict reverse-path filtering (rp_filter=1) on \(strict.joined(separator: ", ")); Calico 3.22+ works with it, so this is not a fault", strict.map { "net.ipv4.conf.\($0).rp_filter = 1" }.joined(separator: "\n"))]
+            return [.finding(.info, "strict reverse-path filtering (rp_filter=1) on \(strict.joined(separator: ", ")); Calico 3.22+ works with it, so this is not a fault", strict.map { "net.ipv4.conf.\($0).rp_filter = 1" }.joined(separator: "\n"))]
         default:
             return []
         }
     }
 
-    private static func vxlanDevice(_ context: NodeContext) -> [(Severity, String, String)] {
-        guard context.steps["links"]?.json != nil else { return [(.warning, "could not read the node's links", context.steps["links"]?.problem ?? "no output")] }
+    private static func vxlanDevice(_ context: NodeContext) -> [Outcome] {
+        guard context.steps["links"]?.json != nil else { return [.unknown("the node's links could not be read", context.steps["links"]?.problem ?? "no output")] }
         guard let device = context.facts.vxlan else {
-            return [(.critical, "vxlan.calico does not exist: no VXLAN traffic leaves or reaches this node", "ip -d -j addr show: no vxlan.calico")]
+            return [.finding(.critical, "vxlan.calico does not exist: no VXLAN traffic leaves or reaches this node", "ip -d -j addr show: no vxlan.calico")]
         }
         var problems: [String] = []
         if !device.up { problems.append("it is DOWN") }
@@ -78,49 +88,129 @@ enum CalicoChecks {
         if device.vni != vni { problems.append("VNI \(device.vni.map(String.init) ?? "?") is not \(vni)") }
         let port = context.cluster.vxlanPort ?? 4789
         if device.port != port { problems.append("port \(device.port.map(String.init) ?? "?") is not \(port)") }
-        if let mac = context.cluster.nodes[context.node]?.vxlanMac, device.mac != mac {
+        if let mac = context.kubernetesName.flatMap({ context.cluster.nodes[$0]?.vxlanMac }), device.mac != mac {
             problems.append("MAC \(device.mac ?? "?") is not the node's VXLANTunnelMACAddr \(mac)")
         }
         guard !problems.isEmpty else { return [] }
         let evidence = "vxlan.calico: \(device.up ? "UP" : "DOWN") local \(device.local ?? "-") id \(device.vni.map(String.init) ?? "-") port \(device.port.map(String.init) ?? "-") mac \(device.mac ?? "-") mtu \(device.mtu.map(String.init) ?? "-")"
-        return [(.critical, "vxlan.calico is stale: " + problems.joined(separator: "; "), evidence)]
+        return [.finding(.critical, "vxlan.calico is stale: " + problems.joined(separator: "; "), evidence)]
     }
 
-    private static func vxlanPeers(_ context: NodeContext) -> [(Severity, String, String)] {
+    private static func checksumOffload(_ context: NodeContext) -> [Outcome] {
+        let facts = context.facts
+        guard facts.vxlan != nil else { return [] }  // the device check says it is missing
+        guard let offload = facts.offload else {
+            return [.unknown("the checksum offload of vxlan.calico could not be read", context.steps["offload"]?.problem ?? "no output")]
+        }
+        guard offload == "on" else { return [] }
+        let evidence = "tx-checksum-ip-generic: on; kernel \(facts.kernel ?? "?"); NIC \(facts.nic ?? "?") driver \(facts.nicDriver ?? "?")"
+        guard let driver = facts.nicDriver else {
+            return [.unknown("checksum offload is on and the NIC's driver could not be read (it matters on vmxnet3)", context.steps["nic-driver"]?.problem ?? evidence)]
+        }
+        if driver == "vmxnet3" {
+            return [.finding(.critical, "VXLAN checksum offload is on over a vmxnet3 NIC: only ICMP crosses the overlay (Calico issue 9433)", evidence)]
+        }
+        return [.finding(.info, "VXLAN checksum offload is on; harmless unless the NIC path mangles checksums (vmxnet3)", evidence)]
+    }
+
+    private static func vxlanMTU(_ context: NodeContext) -> [Outcome] {
+        let facts = context.facts
+        guard context.steps["links"]?.json != nil else { return [.unknown("the node's links could not be read", context.steps["links"]?.problem ?? "no output")] }
+        guard let vxlan = facts.vxlan else { return [] }
+        guard let mtu = vxlan.mtu, let nicMtu = facts.nicMtu else {
+            return [.unknown("no interface holds the node IP \(context.nodeIP ?? "?"), so its NIC's MTU is not known", "")]
+        }
+        guard mtu > nicMtu - 50 else { return [] }
+        return [.finding(.critical, "vxlan.calico MTU \(mtu) is above \(facts.nic ?? "the NIC")'s MTU \(nicMtu) − 50: full-size packets are dropped", "vxlan.calico mtu \(mtu); \(facts.nic ?? "nic") mtu \(nicMtu)")]
+    }
+
+    private static func networkManager(_ context: NodeContext) -> [Outcome] {
+        let states: Set<String> = ["active", "inactive", "failed", "unknown", "activating", "deactivating", "reloading"]
+        guard let state = context.facts.networkManager, states.contains(state) else {
+            return [.unknown("NetworkManager's state could not be read", context.steps["networkmanager"]?.problem ?? "no output")]
+        }
+        guard state == "active" else { return [] }
+        let conf = context.steps["nm-calico-conf"]
+        let required = ["interface-name:cali*", "interface-name:tunl*", "interface-name:vxlan.calico"]
+        if let conf, conf.succeeded, conf.stdout.contains("[keyfile]"), required.allSatisfy(conf.stdout.contains) { return [] }
+        let evidence = conf.map { $0.succeeded ? Excerpt.of($0.stdout) : $0.problem } ?? "no output"
+        return [.finding(.warning, "NetworkManager is active and /etc/NetworkManager/conf.d/calico.conf does not leave Calico's interfaces unmanaged: it can take vxlan.calico down", "/etc/NetworkManager/conf.d/calico.conf: " + evidence)]
+    }
+
+    /// F3: per peer, one route to its block via its VTEP, a neighbour entry of its VTEP, and an
+    /// FDB entry sending that MAC to its InternalIP. The MAC comes from the Node annotation when
+    /// there is one, else from the neighbour entry (so a missing annotation checks consistency,
+    /// not nothing); a peer without a VTEP annotation cannot be checked, and the finding says so.
+    private static func vxlanPeers(_ context: NodeContext) -> [Outcome] {
         guard context.facts.vxlan != nil else { return [] }  // the device check already says it is missing
-        guard !context.cluster.nodes.isEmpty else { return [(.info, "peers not checked: no Node annotations from kubectl", context.cluster.errors.first ?? "")] }
-        let routes = context.steps["routes"]?.json as? [[String: Any]] ?? []
-        let fdb = context.steps["fdb"]?.json as? [[String: Any]] ?? []
-        let neighbours = context.steps["neighbours"]?.json as? [[String: Any]] ?? []
+        guard !context.cluster.nodes.isEmpty else {
+            return [.unknown("no Kubernetes Nodes from kubectl to compare the peers with", context.cluster.errors.first ?? "")]
+        }
+        var tables: [String: [[String: Any]]] = [:]
+        for step in ["routes", "fdb", "neighbours"] {
+            guard let table = context.steps[step]?.json as? [[String: Any]] else {
+                return [.unknown("step \(step) did not give a JSON list", context.steps[step]?.problem ?? "no output")]
+            }
+            tables[step] = table
+        }
+        let (routes, fdb, neighbours) = (tables["routes"]!, tables["fdb"]!, tables["neighbours"]!)
         var missing: [String] = []
         var wrong: [String] = []
-        for (peer, info) in context.cluster.nodes.sorted(by: { $0.key < $1.key }) where peer != context.node {
-            guard let vtep = info.vtep, let mac = info.vxlanMac else { continue }
+        var unchecked: [String] = []
+        let peers = context.cluster.nodes.filter { name, node in name != context.kubernetesName && (node.internalIp == nil || node.internalIp != context.nodeIP) }
+        for (peer, info) in peers.sorted(by: { $0.key < $1.key }) {
+            guard let vtep = info.vtep else {
+                unchecked.append("\(peer): no projectcalico.org/IPv4VXLANTunnelAddr annotation")
+                continue
+            }
             let viaPeer = routes.filter { $0[string: "gateway"] == vtep }
             if viaPeer.isEmpty { missing.append("\(peer): route via \(vtep)") } else if viaPeer.count > 1 { wrong.append("\(peer): \(viaPeer.count) routes via \(vtep)") }
-            let fdbEntries = fdb.filter { $0[string: "mac"]?.lowercased() == mac }
-            if fdbEntries.isEmpty {
-                missing.append("\(peer): FDB \(mac)")
-            } else if let ip = info.internalIp, !fdbEntries.contains(where: { $0[string: "dst"] == ip }) {
-                wrong.append("\(peer): FDB \(mac) → \(fdbEntries.first?[string: "dst"] ?? "?"), not \(ip)")
-            }
             let neighbour = neighbours.filter { $0[string: "dst"] == vtep }
+            let neighbourMac = neighbour.first?[string: "lladdr"]?.lowercased()
             if neighbour.isEmpty {
                 missing.append("\(peer): neighbour \(vtep)")
-            } else if !neighbour.contains(where: { $0[string: "lladdr"]?.lowercased() == mac }) {
-                wrong.append("\(peer): neighbour \(vtep) → \(neighbour.first?[string: "lladdr"] ?? "?"), not \(mac)")
+            } else if let mac = info.vxlanMac, !neighbour.contains(where: { $0[string: "lladdr"]?.lowercased() == mac }) {
+                wrong.append("\(peer): neighbour \(vtep) → \(neighbourMac ?? "?"), not \(mac)")
+            }
+            guard let ip = info.internalIp else {
+                unchecked.append("\(peer): no InternalIP, so its FDB entry is not checked")
+                continue
+            }
+            if let mac = info.vxlanMac ?? neighbourMac {
+                let entries = fdb.filter { $0[string: "mac"]?.lowercased() == mac }
+                if entries.isEmpty {
+                    missing.append("\(peer): FDB \(mac)")
+                } else if !entries.contains(where: { $0[string: "dst"] == ip }) {
+                    wrong.append("\(peer): FDB \(mac) → \(entries.first?[string: "dst"] ?? "?"), not \(ip)")
+                }
+            } else if !fdb.contains(where: { $0[string: "dst"] == ip }) {
+                missing.append("\(peer): FDB entry to \(ip)")
             }
         }
-        guard !missing.isEmpty || !wrong.isEmpty else { return [] }
-        let peersAffected = Set((missing + wrong).map { $0.split(separator: ":").first.map(String.init) ?? "" }).count
-        return [(.critical, "VXLAN entries for \(peersAffected) peer(s) are missing or wrong (\(missing.count) missing, \(wrong.count) wrong)", Excerpt.of((missing + wrong).joined(separator: "\n"), lines: 12))]
+        var outcomes: [Outcome] = []
+        if !missing.isEmpty || !wrong.isEmpty {
+            let peersAffected = Set((missing + wrong).map { $0.split(separator: ":").first.map(String.init) ?? "" }).count
+            outcomes.append(.finding(.critical, "VXLAN entries for \(peersAffected) peer(s) are missing or wrong (\(missing.count) missing, \(wrong.count) wrong)", Excerpt.of((missing + wrong).joined(separator: "\n"), lines: 12)))
+        }
+        if !unchecked.isEmpty {
+            outcomes.append(.finding(.info, "\(unchecked.count) peer(s) could not be fully checked: their Kubernetes Node lacks what F3 compares with", Excerpt.of(unchecked.joined(separator: "\n"), lines: 12)))
+        }
+        return outcomes
     }
 
-    private static func firewall(_ context: NodeContext) -> [(Severity, String, String)] {
-        if let lines = context.steps["firewalld"]?.lines, lines.first == "running", lines.contains("no") {
-            return [(.critical, "firewalld is running and does not open 4789/udp: VXLAN packets are dropped", "firewall-cmd --state: running; --query-port=4789/udp: no")]
+    private static func firewall(_ context: NodeContext) -> [Outcome] {
+        let lines = context.steps["firewalld"]?.lines ?? []
+        switch (lines.first, lines.dropFirst().first) {
+        case ("running", "no"):
+            return [.finding(.critical, "firewalld is running and does not open 4789/udp: VXLAN packets are dropped", "firewall-cmd --state: running; --query-port=4789/udp: no")]
+        case ("running", "yes"), ("absent", _), ("not running", _):
+            break
+        default:
+            return [.unknown("firewalld's state could not be read", context.steps["firewalld"]?.problem ?? "no output")]
         }
-        guard let ruleset = context.steps["nftables"]?.json as? [String: Any] else { return [] }
+        guard let ruleset = context.steps["nftables"]?.json as? [String: Any] else {
+            return [.unknown("the nftables ruleset could not be read", context.steps["nftables"]?.problem ?? "no output")]
+        }
         var drops: [String] = []
         for entry in ruleset[array: "nftables"] {
             let rule = entry[object: "rule"]
@@ -132,7 +222,7 @@ enum CalicoChecks {
             drops.append("table \(rule[string: "family"] ?? "?") \(rule[string: "table"] ?? "?") chain \(rule[string: "chain"] ?? "?") handle \(rule[int: "handle"].map(String.init) ?? "?"): drops 4789")
         }
         guard !drops.isEmpty else { return [] }
-        return [(.critical, "an nftables rule drops UDP 4789: VXLAN packets are dropped", drops.joined(separator: "\n"))]
+        return [.finding(.critical, "an nftables rule drops UDP 4789: VXLAN packets are dropped", drops.joined(separator: "\n"))]
     }
 
     private static func matchesPort4789(_ match: [String: Any]) -> Bool {
@@ -187,8 +277,8 @@ enum CalicoChecks {
         guard cluster.controlPlane != nil, !cluster.calicoPods.isEmpty || cluster.errors.isEmpty else { return [] }
         var findings: [(node: String?, Severity, String, String)] = []
         for node in nodes.sorted() {
-            guard let pod = cluster.calicoPods[node] else {
-                if cluster.nodes[node] != nil { findings.append((node, .info, "no calico-node pod runs on this node", "")) }
+            guard let pod = cluster.calicoPod(on: node) else {
+                if let name = cluster.kubernetesName(of: node) { findings.append((node, .info, "no calico-node pod runs on this node (Kubernetes Node \(name))", "")) }
                 continue
             }
             // Readiness follows Felix and peers' state, not this node's datapath: the probe judges that.

@@ -3,18 +3,22 @@ import Foundation
 
 /// A node's steps sent as one command over one SSH channel, each step under its own `timeout`,
 /// its stdout and stderr framed by marker lines that carry a random nonce. One round trip then
-/// serves every step, instead of a channel (and a remote `timeout`) per step.
+/// serves every step, instead of a channel (and a remote `timeout`) per step. Each step writes to
+/// files in a private temporary directory on the node and only its first `maxOutput` bytes are
+/// sent, with its full size: one step that prints megabytes is cut on its own, and named, never
+/// the steps after it.
 struct StepBatch {
     struct Step {
         let name: String
         let command: String
         let timeout: Int
+        var maxOutput: Int = Playbook.Step.defaultMaxOutput
     }
 
     let steps: [Step]
     let marker: String
-    /// Run the steps at once, each into its own files in a private temporary directory, and
-    /// print them in order when all are done (kubectl calls: each waits on the API server).
+    /// Run the steps at once and print them in order when all are done (kubectl calls: each
+    /// waits on the API server).
     let parallel: Bool
 
     init(_ steps: [Step], parallel: Bool = false) {
@@ -26,43 +30,38 @@ struct StepBatch {
     /// `timeout` exits 124 when it had to stop the step.
     static let timedOutStatus = 124
 
-    var command: SSHCommand {
-        parallel ? parallelCommand : sequentialCommand
+    /// What the channel may carry: every step's share and the framing, so only a step's own
+    /// limit ever cuts it.
+    var outputCap: Int {
+        steps.reduce(64 << 10) { $0 + $1.maxOutput + 512 }
     }
 
-    private var sequentialCommand: SSHCommand {
-        var lines = ["m=\(marker)"]
-        for step in steps {
-            let name = ShellQuote.quote(step.name)
-            lines.append(
-                "printf '\\n%s %s\\n' \"$m\" \(name); printf '\\n%s %s\\n' \"$m\" \(name) >&2; "
-                    + "timeout -k 2 \(step.timeout) sh -c \(ShellQuote.quote(step.command)) </dev/null; "
-                    + "printf '\\n%s-exit %s %s\\n' \"$m\" \(name) \"$?\"")
+    var command: SSHCommand {
+        var lines = ["m=\(marker)", "d=$(mktemp -d) || exit 1", "trap 'rm -rf \"$d\"' EXIT"]
+        let run = steps.enumerated().map { index, step in
+            "timeout -k 2 \(step.timeout) sh -c \(ShellQuote.quote(step.command)) </dev/null >\"$d/\(index)\" 2>\"$d/\(index).err\"; "
+                + "echo $? >\"$d/\(index).rc\""
         }
-        // Each step stops itself; the channel gets their sum and a margin.
-        let total = steps.reduce(5) { $0 + $1.timeout + 2 }
+        if parallel {
+            lines += run.map { "( \($0) ) &" }
+            lines.append("wait")
+        }
+        for (index, step) in steps.enumerated() {
+            let name = ShellQuote.quote(step.name)
+            if !parallel { lines.append(run[index]) }
+            // The exit line carries the status and the full size of the step's output.
+            lines.append(
+                "printf '\\n%s %s\\n' \"$m\" \(name); head -c \(step.maxOutput) \"$d/\(index)\"; "
+                    + "printf '\\n%s-exit %s %s %s\\n' \"$m\" \(name) \"$(cat \"$d/\(index).rc\")\" \"$(wc -c <\"$d/\(index)\")\"; "
+                    + "printf '\\n%s %s\\n' \"$m\" \(name) >&2; head -c \(Playbook.Step.maxError) \"$d/\(index).err\" >&2")
+        }
+        // Each step stops itself; the channel gets their sum (or the longest, in parallel) and a margin.
+        let total = parallel ? (steps.map(\.timeout).max() ?? 0) + 10 : steps.reduce(5) { $0 + $1.timeout + 2 }
         return SSHCommand(lines.joined(separator: "\n"), timeout: .seconds(total), stopOnHost: false)
     }
 
-    private var parallelCommand: SSHCommand {
-        var lines = ["m=\(marker)", "d=$(mktemp -d) || exit 1", "trap 'rm -rf \"$d\"' EXIT"]
-        for (index, step) in steps.enumerated() {
-            lines.append(
-                "( timeout -k 2 \(step.timeout) sh -c \(ShellQuote.quote(step.command)) </dev/null >\"$d/\(index)\" 2>\"$d/\(index).err\"; "
-                    + "echo $? >\"$d/\(index).rc\" ) &")
-        }
-        lines.append("wait")
-        for (index, step) in steps.enumerated() {
-            let name = ShellQuote.quote(step.name)
-            lines.append(
-                "printf '\\n%s %s\\n' \"$m\" \(name); cat \"$d/\(index)\"; printf '\\n%s-exit %s %s\\n' \"$m\" \(name) \"$(cat \"$d/\(index).rc\")\"; "
-                    + "printf '\\n%s %s\\n' \"$m\" \(name) >&2; cat \"$d/\(index).err\" >&2")
-        }
-        let longest = steps.map(\.timeout).max() ?? 0
-        return SSHCommand(lines.joined(separator: "\n"), timeout: .seconds(longest + 10), stopOnHost: false)
-    }
-
-    /// Each step's output; a step cut off by the channel's end (cap, timeout) is missing.
+    /// Each step's output; a step cut off by the channel's end (timeout, lost connection) is
+    /// missing, one over its own limit is marked truncated.
     func split(_ result: CommandResult) -> [String: StepOutput] {
         split(
             stdout: String(decoding: result.stdout, as: UTF8.self), stderr: String(decoding: result.stderr, as: UTF8.self),
@@ -75,16 +74,21 @@ struct StepBatch {
         var outputs: [String: StepOutput] = [:]
         for step in steps {
             guard let section = stdout[step.name] else { continue }
-            // Output runs up to "\n<marker>-exit NAME STATUS"; the newline before the marker is ours.
+            // Output runs up to "\n<marker>-exit NAME STATUS SIZE"; the newline before the marker is ours.
             let exitLine = "\n\(marker)-exit \(step.name) "
             guard let end = section.range(of: exitLine, options: .backwards) else {
-                outputs[step.name] = StepOutput(exitStatus: nil, stdout: section, stderr: stderr[step.name] ?? "", timedOut: timedOut, truncated: truncated)
+                outputs[step.name] = StepOutput(
+                    exitStatus: nil, stdout: section, stderr: stderr[step.name] ?? "", timedOut: timedOut, truncated: truncated, limit: step.maxOutput)
                 continue
             }
-            let status = Int(section[end.upperBound...].prefix { $0.isNumber })
-            outputs[step.name] = StepOutput(
+            let fields = section[end.upperBound...].prefix { $0 != "\n" }.split(separator: " ")
+            let status = fields.first.flatMap { Int($0) }
+            let size = fields.dropFirst().first.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+            var output = StepOutput(
                 exitStatus: status, stdout: String(section[..<end.lowerBound]), stderr: stderr[step.name] ?? "",
-                timedOut: status == Self.timedOutStatus, truncated: false)
+                timedOut: status == Self.timedOutStatus, truncated: (size ?? 0) > step.maxOutput, limit: step.maxOutput)
+            output.size = size
+            outputs[step.name] = output
         }
         return outputs
     }

@@ -46,6 +46,13 @@ public struct Playbook: Sendable, Equatable {
         public var on: Host = .node
         /// Whether it changes the node or cluster; a dry run shows it without running it.
         public var mutates: Bool = true
+        /// Bytes of standard output kept; a step that prints more is cut, and checks that read it
+        /// say they could not check (`max_output`, default 1 MiB).
+        public var maxOutput: Int = Step.defaultMaxOutput
+
+        public static let defaultMaxOutput = 1 << 20
+        /// Standard error kept per step.
+        public static let maxError = 64 << 10
     }
 
     /// Turns step output into findings: a built-in analysis, or a declarative rule.
@@ -83,6 +90,9 @@ public struct Playbook: Sendable, Equatable {
     public var optIn = false
     /// Repairs: refused unless the request confirms it (cluster-wide, hard to undo).
     public var needsConfirmation = false
+    /// Repairs: when chosen, its each-node steps run on every node, not only on nodes whose own
+    /// findings call for it, because its cluster-wide step changes them all (a new MTU).
+    public var everyNode = false
     /// A composite repair (`calico-recover`): the audit it reads and the repairs it may choose, in
     /// the order they run.
     public var audit: String?
@@ -94,9 +104,10 @@ public struct Playbook: Sendable, Equatable {
 /// Fills `{{name}}` placeholders with shell-quoted values, so nothing from the inventory or a
 /// request is ever pasted into a command unquoted.
 public enum CommandTemplate {
-    /// Parameters every command may use, set per node and cluster by the runner.
+    /// Parameters every command may use, set per node and cluster by the runner. `k8s_node` is
+    /// the node's Kubernetes Node name as the audit matched it (empty when it found none);
     /// `vxlan_mtu` (repairs) is the smallest NIC MTU the audit saw in the cluster, minus 50.
-    public static let contextParameters: Set<String> = ["cluster", "node", "node_ip", "calico_namespace", "control_plane", "vxlan_mtu"]
+    public static let contextParameters: Set<String> = ["cluster", "node", "k8s_node", "node_ip", "calico_namespace", "control_plane", "vxlan_mtu"]
 
     /// The placeholder names a template uses.
     public static func placeholders(in template: String) -> [String] {

@@ -4,10 +4,10 @@ import Foundation
 /// Reads playbook YAML, refusing anything it does not understand with the file, line and field.
 public enum PlaybookLoader {
     /// Keys that only mean something in a repair playbook.
-    static let repairKeys: Set<String> = ["disruptive", "opt_in", "confirm", "audit", "repairs"]
+    static let repairKeys: Set<String> = ["disruptive", "opt_in", "confirm", "every_node", "audit", "repairs"]
     static let topKeys = repairKeys.union(["name", "kind", "description", "parameters", "steps", "checks"])
     static let parameterKeys: Set<String> = ["default", "description"]
-    static let stepKeys: Set<String> = ["name", "scope", "command", "builtin", "timeout", "output", "on", "mutates"]
+    static let stepKeys: Set<String> = ["name", "scope", "command", "builtin", "timeout", "output", "on", "mutates", "max_output"]
     static let checkKeys: Set<String> = ["id", "builtin", "when", "severity", "message", "repair"]
     static let ruleKeys: Set<String> = ["step", "exit", "stdout_matches", "stdout_not_matches"]
 
@@ -67,6 +67,7 @@ public enum PlaybookLoader {
             case "disruptive": playbook.disruptive = try bool(value)
             case "opt_in": playbook.optIn = try bool(value)
             case "confirm": playbook.needsConfirmation = try bool(value)
+            case "every_node": playbook.everyNode = try bool(value)
             case "audit": playbook.audit = try value.string()
             default: playbook.repairs = try value.sequence().map { item throws(DomainError) in try item.string() }
             }
@@ -110,12 +111,18 @@ public enum PlaybookLoader {
                 step.timeout = try field.int()
                 guard (1...3600).contains(step.timeout) else { throw field.fail("must be 1–3600 seconds") }
             case "output": step.output = try choice(field, Playbook.Output.self)
+            case "max_output":
+                guard let bytes = byteCount(try field.string()), (1024...(256 << 20)).contains(bytes) else {
+                    throw field.fail("expected a size from 1K to 256M, e.g. 512K or 16M")
+                }
+                step.maxOutput = bytes
             case "on":
                 guard kind == .repair else { throw field.fail("'on' applies to repair playbooks only") }
                 step.on = try choice(field, Playbook.Host.self)
-            default:
+            case "mutates":
                 guard kind == .repair else { throw field.fail("'mutates' applies to repair playbooks only") }
                 step.mutates = try bool(field)
+            default: continue
             }
         }
         if kind == .audit { step.mutates = false }
@@ -189,6 +196,15 @@ public enum PlaybookLoader {
             throw value.fail("'when' needs at least one of exit, stdout_matches, stdout_not_matches")
         }
         return rule
+    }
+
+    /// `16M`, `512K` or a plain number of bytes.
+    static func byteCount(_ text: String) -> Int? {
+        let units: [Character: Int] = ["K": 1 << 10, "M": 1 << 20]
+        guard let last = text.last else { return nil }
+        let (digits, unit) = units[last].map { (text.dropLast(), $0) } ?? (Substring(text), 1)
+        guard digits.count <= 9, let value = Int(digits) else { return nil }
+        return value * unit
     }
 
     private static func bool(_ value: YAMLValue) throws(DomainError) -> Bool {

@@ -14,7 +14,6 @@ struct RepairExecution: Sendable {
     /// Nodes the audit found without a critical problem, and those repaired since.
     var goodPeers: [String]
     var failures: [String] = []
-    var notes: [String] = []
     private let vxlanMTU: Int?
 
     init(runner: RepairRunner, repair: PreparedRepair, before: AuditResult, auditPlaybook: Playbook?) {
@@ -36,7 +35,8 @@ struct RepairExecution: Sendable {
         values["vxlan_mtu"] = vxlanMTU.map(String.init) ?? ""
         if let node {
             values["node"] = node.name
-            values["node_ip"] = facts.nodes[node.name]?.internalIp ?? node.address
+            values["k8s_node"] = facts.kubernetesName(of: node.name) ?? ""
+            values["node_ip"] = facts.node(node.name)?.internalIp ?? node.address
         }
         return values
     }
@@ -179,8 +179,8 @@ struct RepairExecution: Sendable {
             for: node, nodes: [node] + peers, facts: facts, limit: probe.peers, podPort: probe.podPort, vtepPort: probe.vtepPort)
     }
 
-    /// TCP (not ICMP) from the node to pods on known-good peers, until every probe passes or the
-    /// verify timeout ends. Returns why it failed, or nil.
+    /// TCP (not ICMP) and a full-size don't-fragment ping from the node to pods on known-good
+    /// peers, until every probe passes or the verify timeout ends. Returns why it failed, or nil.
     private func verify(_ node: NodeRecord, peers: [String]) async throws -> String? {
         let targets = probeTargets(node.name, peers: peers)
         let started = runner.clock()
@@ -208,10 +208,16 @@ struct RepairExecution: Sendable {
                 let output = StepOutput(exitStatus: results.first?.exitStatus.map(Int.init), stdout: ExecService.text(results.first?.stdout ?? []))
                 let probes = DatapathProbe.parse(output)
                 record.stdout = output.stdout
-                let failed = targets.filter { target in !probes.contains { $0.peer == target.peer && $0.tcp } }
-                failure = failed.isEmpty ? nil : "TCP across the overlay fails to " + failed.map { target in
-                    let icmp = probes.first { $0.peer == target.peer }?.icmp == true
-                    return "\(target.peer) \(target.address):\(target.port)\(icmp ? " (ICMP passes: the F2 fingerprint)" : "")"
+                let failed = targets.filter { target in !probes.contains { $0.peer == target.peer && $0.passed } }
+                failure = failed.isEmpty ? nil : "the overlay fails to " + failed.map { target in
+                    let probe = probes.first { $0.peer == target.peer }
+                    let why = switch (probe?.tcp, probe?.icmp, probe?.fullSize) {
+                    case (true?, _, false?): "TCP passes, a full-size packet does not: an MTU black hole"
+                    case (false?, true?, _): "TCP fails, ICMP passes: the F2 fingerprint"
+                    case (false?, _, _): "TCP fails"
+                    default: "no answer from the probe"
+                    }
+                    return "\(target.peer) \(target.address):\(target.port) (\(why))"
                 }.joined(separator: ", ")
             case .failure(let error):
                 failure = "the probe could not run: \(error.description)"

@@ -32,8 +32,14 @@ struct RepairPlan: Sendable {
         return playbook.repairs.compactMap { library.playbooks[$0] }.filter { !$0.optIn }
     }
 
+    /// Checks whose findings mean caulk could not see the node whole: its evidence is incomplete.
+    static let incompleteEvidence: Set<String> = ["UNKNOWN", "IDENTITY"]
+
     /// `only`: restrict the rollout to these nodes. A repair named on its own runs its cluster-wide
     /// steps even without a finding (the operator asked for it); a composite only for findings.
+    /// A chosen `every_node` repair (a new cluster MTU) runs on every node it can reach. A node
+    /// whose evidence is incomplete (a check could not run, no Kubernetes identity) never gets a
+    /// disruptive repair.
     static func make(_ playbook: Playbook, library: PlaybookLibrary, audit: AuditResult, nodes: [NodeRecord], only: [String]?) -> RepairPlan {
         let candidates = candidates(playbook, library: library)
         let byName = Dictionary(uniqueKeysWithValues: candidates.map { ($0.name, $0) })
@@ -42,20 +48,36 @@ struct RepairPlan: Sendable {
         let clusterRepairs = candidates.filter { repair in
             !repair.steps(.oneControlPlane).isEmpty && (playbook.repairs.isEmpty || called.contains(repair.name))
         }
+        let everyNode = clusterRepairs.filter(\.everyNode).map(\.name)
         var plans: [NodePlan] = []
         for node in nodes.sorted(by: { $0.name < $1.name }) {
             if let only, !only.contains(node.name) { continue }
             let own = actionable.filter { $0.node == node.name }
+            if let unreachable = own.first(where: { $0.check == "SSH" }) {
+                plans.append(NodePlan(node: node, findings: ["SSH"], repairs: [], skip: "not reachable over SSH: \(unreachable.message)"))
+                continue
+            }
             let fixable = own.filter { $0.repair.map { byName[$0] != nil } ?? false }
-            let names = Set(fixable.compactMap(\.repair))
-            let repairs = candidates.filter { names.contains($0.name) && !$0.steps(.eachNode).isEmpty }
+            let names = Set(fixable.compactMap(\.repair) + everyNode)
+            var repairs = candidates.filter { names.contains($0.name) && !$0.steps(.eachNode).isEmpty }
+            var findings = unique(fixable.map(\.check))
+            if repairs.contains(where: { everyNode.contains($0.name) }), findings.isEmpty {
+                findings = everyNode.map { "cluster-wide \($0)" }
+            }
+            var gaps = own.filter { incompleteEvidence.contains($0.check) }.map(\.message)
+            if audit.facts?.kubernetesName(of: node.name) == nil { gaps.append("no Kubernetes Node is known for it") }
+            let held = gaps.isEmpty ? [] : repairs.filter(\.disruptive)
+            repairs.removeAll { held.contains($0) }
             if !repairs.isEmpty {
-                plans.append(NodePlan(node: node, findings: unique(fixable.map(\.check)), repairs: repairs, skip: nil))
+                plans.append(NodePlan(node: node, findings: findings, repairs: repairs, skip: nil))
+            } else if !held.isEmpty {
+                plans.append(NodePlan(
+                    node: node, findings: unique(findings + own.filter { incompleteEvidence.contains($0.check) }.map(\.check)), repairs: [],
+                    skip: "evidence incomplete, so \(held.map(\.name).joined(separator: ", ")) (disruptive) is not run: \(unique(gaps).joined(separator: "; "))"))
             } else if let worst = own.max(by: { $0.severity < $1.severity }) {
-                let reason = own.contains { $0.check == "SSH" }
-                    ? "not reachable over SSH: \(worst.message)"
-                    : "\(playbook.name) has no repair for \(unique(own.map(\.check)).joined(separator: ", ")): \(worst.message)"
-                plans.append(NodePlan(node: node, findings: unique(own.map(\.check)), repairs: [], skip: reason))
+                plans.append(NodePlan(
+                    node: node, findings: unique(own.map(\.check)), repairs: [],
+                    skip: "\(playbook.name) has no repair for \(unique(own.map(\.check)).joined(separator: ", ")): \(worst.message)"))
             }
         }
         let touched = Set((clusterRepairs + plans.flatMap(\.repairs)).map(\.name))

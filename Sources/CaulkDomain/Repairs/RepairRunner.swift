@@ -92,26 +92,35 @@ struct RepairRunner: Sendable {
             }
         }
 
-        let stop = try await execution.rollout(plan, controlPlane: controlPlane)
+        var stop = try await execution.rollout(plan, controlPlane: controlPlane)
         if Task.isCancelled {
             return try await finish(runId, .cancelled, state: nil, after: nil, stop ?? "cancelled")
         }
         if stop == nil {
             for (source, step) in plan.after {
                 if let failure = try await execution.step(step, of: source, node: nil, on: controlPlane) {
-                    execution.notes.append(failure)
+                    stop = failure
                     break
                 }
             }
         }
-        let after = try await audits.auditNow(cluster: repair.cluster.name, playbook: auditPlaybook, requester: repair.run.requester, trigger: repair.run.trigger)
+        // The final check probes every pair of nodes (up to a bound), not only ring neighbours.
+        let after = try await audits.auditNow(
+            cluster: repair.cluster.name, playbook: auditPlaybook, requester: repair.run.requester, trigger: repair.run.trigger,
+            parameters: ["probe_peers": String(min(max(repair.nodes.count - 1, 1), Self.finalProbePeers))])
         let state = after.result.state
+        let notReady = repair.nodes.map(\.name).filter { after.result.facts?.calicoPod(on: $0)?.ready == false }
         let recovered = plan.rollout.count - execution.failures.count
         var message = stop ?? "\(recovered) node(s) repaired"
         message += "; the cluster is \(state.rawValue) (audit \(after.run.id!))"
-        if !execution.notes.isEmpty { message += "; " + execution.notes.joined(separator: "; ") }
-        return try await finish(runId, stop == nil && state == .healthy ? .succeeded : .failed, state: state, after: after.run.id, message)
+        if !notReady.isEmpty { message += "; calico-node is not Ready on \(notReady.joined(separator: ", "))" }
+        let succeeded = stop == nil && state == .healthy && notReady.isEmpty
+        return try await finish(runId, succeeded ? .succeeded : .failed, state: state, after: after.run.id, message)
     }
+
+    /// Peers each node probes in the audit after a repair: every other node in clusters up to
+    /// this size, so the final check covers every pair there.
+    static let finalProbePeers = 32
 
     /// `run`, and when it throws, the run is recorded `failed` with why before the error goes on.
     @discardableResult
