@@ -168,6 +168,63 @@ import Testing
         #expect(try await inventory.node(cluster: "solo", name: "w9").address == "198.18.9.9")
     }
 
+    /// A common multi-cluster layout: clusters under one parent, role groups spanning them all.
+    @Test func roleGroupsSpanningClustersAndAGroupOfClustersAreNotClusters() async throws {
+        let text = """
+            [clusters:children]
+            prod_a
+            prod_b
+
+            [clusters:vars]
+            ansible_user=caulk
+            ansible_ssh_private_key_file=/etc/caulk/id_ed25519
+
+            [prod_a]
+            a-cp1.example.com ansible_host=198.18.1.1
+            a-w1.example.com ansible_host=198.18.1.2
+
+            [prod_b]
+            b-cp1.example.com ansible_host=198.18.2.1
+            b-w1.example.com ansible_host=198.18.2.2
+
+            [control_plane]
+            a-cp1.example.com
+            b-cp1.example.com
+
+            [workers]
+            a-w1.example.com
+            b-w1.example.com
+
+            [etcd:children]
+            control_plane
+            """
+        let summary = try await inventory.importInventory(text, format: .ansibleIni, dryRun: false)
+        #expect(summary.clusters.created == 2 && summary.nodes.created == 4, "\(summary)")
+        let a = try await inventory.node(cluster: "prod-a", name: "a-cp1")
+        #expect(a.role == .controlPlane && a.address == "198.18.1.1")
+        #expect(try await inventory.node(cluster: "prod-b", name: "b-w1").role == .worker)
+        let cluster = try await inventory.cluster("prod-b")
+        #expect(cluster.apiEndpoint == "https://198.18.2.1:6443" && cluster.ssh.user == "caulk", "the parent group's variables are the clusters' defaults")
+    }
+
+    @Test func aKubesprayFileIsOneClusterWithItsName() async throws {
+        let text = """
+            [kube_control_plane]
+            node1 ansible_host=198.18.3.1
+            [etcd:children]
+            kube_control_plane
+            [kube_node]
+            node2 ansible_host=198.18.3.2
+            [k8s_cluster:children]
+            kube_control_plane
+            kube_node
+            """
+        let refused = await #expect(throws: DomainError.self) { try await inventory.importInventory(text, format: .ansibleIni, dryRun: false) }
+        #expect(refused?.description.contains("--cluster") == true, "role groups name no cluster: \(refused?.description ?? "-")")
+        #expect(try await inventory.importInventory(text, format: .ansibleIni, cluster: "spray", dryRun: false).nodes.created == 2)
+        #expect(try await inventory.node(cluster: "spray", name: "node1").role == .controlPlane)
+    }
+
     @Test func hostRangesExpand() throws {
         let parsed = try AnsibleINI.parse("[c1]\nnode[01:03] ansible_user=core\nweb-[a:b]\n")
         #expect(parsed.hostOrder == ["node01", "node02", "node03", "web-a", "web-b"])

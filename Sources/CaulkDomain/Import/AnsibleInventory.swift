@@ -60,6 +60,10 @@ struct AnsibleInventory {
 ///   cluster, named after the group with `_` turned into `-`. Its hosts and the hosts of every group
 ///   below it are the cluster's nodes. `caulk_cluster` on a host or group, or `--cluster` on the
 ///   import, names the cluster instead.
+/// - Role groups (`control_plane`, `kube_control_plane`, `workers`, `kube_node`, `etcd`,
+///   `k8s_cluster`, …) say what a host does, never which cluster it is in, even when they span
+///   clusters. A group of clusters (`[clusters:children]`: two or more child groups that each hold a
+///   control-plane host) is not a cluster itself: its children are.
 /// - A host is a control-plane node when it is in a group named `control_plane`, `control-plane`,
 ///   `kube_control_plane`, `kube-master`, `kube_master`, `master(s)`, or ending in `_control_plane`,
 ///   `-control-plane`, `_masters` or `-masters`; or when `caulk_role=control-plane`.
@@ -82,6 +86,45 @@ extension AnsibleInventory {
 
     private static let implicitGroups: Set<String> = ["all", "ungrouped"]
 
+    /// Groups that name a role, in single- and multi-cluster layouts and kubespray's.
+    static let roleGroups: Set<String> = [
+        "node", "nodes", "worker", "workers", "kube_node", "kube_nodes", "kube_worker", "kube_workers", "etcd", "k8s_cluster",
+        "kube_cluster", "calico_rr", "bastion",
+    ]
+
+    static func isRoleGroup(_ name: String) -> Bool {
+        isControlPlaneGroup(name) || roleGroups.contains(name.lowercased().replacingOccurrences(of: "-", with: "_"))
+    }
+
+    /// Groups that are clusters: from the top, leaving out role groups, and going down through
+    /// groups of clusters.
+    private func clusterGroups(parents: [String: [String]], controlPlaneHosts: Set<String>) -> Set<String> {
+        func hostsUnder(_ name: String) -> Set<String> {
+            var hosts: Set<String> = []
+            var frontier = [name]
+            var seen: Set<String> = []
+            while let current = frontier.popLast() {
+                guard seen.insert(current).inserted, let group = groups[current] else { continue }
+                hosts.formUnion(group.hosts)
+                frontier += group.children
+            }
+            return hosts
+        }
+        var pending = groupOrder.filter { name in
+            !Self.implicitGroups.contains(name) && !Self.isRoleGroup(name) && (parents[name] ?? []).allSatisfy { Self.implicitGroups.contains($0) || Self.isRoleGroup($0) }
+        }
+        var result: Set<String> = []
+        var visited: Set<String> = []
+        while !pending.isEmpty {
+            let name = pending.removeFirst()
+            guard visited.insert(name).inserted else { continue }
+            let children = groups[name]!.children.filter { !Self.isRoleGroup($0) }
+            let clusterLike = children.filter { !hostsUnder($0).isDisjoint(with: controlPlaneHosts) }
+            if clusterLike.count >= 2 { pending += children } else { result.insert(name) }
+        }
+        return result
+    }
+
     func clusters(forcedCluster: String?, now: Date) throws(DomainError) -> [InventoryCluster] {
         var parents: [String: [String]] = [:]
         for group in groups.values {
@@ -98,9 +141,6 @@ extension AnsibleInventory {
             }
             return result
         }
-        let topLevel = Set(groups.keys.filter { name in
-            !Self.implicitGroups.contains(name) && (parents[name] ?? []).allSatisfy { $0 == "all" }
-        })
         let allVars = groups["all"]?.vars ?? [:]
 
         struct Member {
@@ -112,6 +152,9 @@ extension AnsibleInventory {
         var clusterOrder: [String] = []
         var clusterGroup: [String: String] = [:]
 
+        // Each host's variables and role first: which groups are clusters depends on where the
+        // control-plane hosts are.
+        var resolved: [(host: Host, vars: [String: String], groups: Set<String>, controlPlane: Bool)] = []
         for hostName in hostOrder {
             let host = hosts[hostName]!
             let direct = groupOrder.filter { groups[$0]!.hosts.contains(hostName) }
@@ -125,32 +168,40 @@ extension AnsibleInventory {
                 vars.merge(groups[name]!.vars) { _, new in new }
             }
             vars.merge(host.vars) { _, new in new }
+            let controlPlane = vars["caulk_role"].map { $0 == NodeRole.controlPlane.rawValue }
+                ?? groupDepths.keys.contains(where: Self.isControlPlaneGroup)
+            resolved.append((host, vars, Set(groupDepths.keys), controlPlane))
+        }
+        let clusterGroups = forcedCluster == nil
+            ? clusterGroups(parents: parents, controlPlaneHosts: Set(resolved.filter(\.controlPlane).map(\.host.name))) : []
 
+        for (host, vars, hostGroups, controlPlane) in resolved {
             let clusterName: String
             if let forced = forcedCluster {
                 clusterName = forced
             } else if let named = vars["caulk_cluster"] {
                 clusterName = named
             } else {
-                let candidates = groupDepths.keys.filter { topLevel.contains($0) }.sorted()
+                let candidates = hostGroups.filter { clusterGroups.contains($0) }.sorted()
                 guard let only = candidates.first else {
-                    throw .invalidInventory(line: host.line, field: "host \(hostName)", message: "is in no group, so no cluster; put it in a cluster's group, set caulk_cluster, or import with --cluster NAME")
+                    throw .invalidInventory(line: host.line, field: "host \(host.name)", message: "is in no cluster's group (role groups such as control_plane or workers name no cluster); put it in a cluster's group, set caulk_cluster, or import with --cluster NAME")
                 }
                 guard candidates.count == 1 else {
-                    throw .invalidInventory(line: host.line, field: "host \(hostName)", message: "is under groups \(candidates.joined(separator: " and ")), which would make it a node of two clusters; set caulk_cluster for it, or import with --cluster NAME")
+                    throw .invalidInventory(line: host.line, field: "host \(host.name)", message: "is under groups \(candidates.joined(separator: " and ")), which would make it a node of two clusters; set caulk_cluster for it, or import with --cluster NAME")
                 }
                 clusterName = Self.clusterName(fromGroup: only)
                 clusterGroup[clusterName] = only
             }
-            let controlPlane = vars["caulk_role"].map { $0 == NodeRole.controlPlane.rawValue }
-                ?? groupDepths.keys.contains(where: Self.isControlPlaneGroup)
             if members[clusterName] == nil { clusterOrder.append(clusterName) }
             members[clusterName, default: []].append(Member(host: host, vars: vars, controlPlane: controlPlane))
         }
 
         return try clusterOrder.map { name throws(DomainError) in
+            // The cluster group's own variables over those of the groups above it (a group of clusters).
             var clusterVars = allVars
-            if let group = clusterGroup[name] { clusterVars.merge(groups[group]!.vars) { _, new in new } }
+            for (group, _) in clusterGroup[name].map(ancestors)?.sorted(by: { $0.depth > $1.depth }) ?? [] where !Self.implicitGroups.contains(group) {
+                clusterVars.merge(groups[group]!.vars) { _, new in new }
+            }
             return try cluster(name: name, line: clusterGroup[name].flatMap { groups[$0]?.line }, vars: clusterVars,
                                members: members[name]!.map { ($0.host, $0.vars, $0.controlPlane) }, now: now)
         }
