@@ -27,12 +27,15 @@ test: test-deps
 	$(SWIFT) build --build-tests -c $(CONFIG)
 	$(MAKE) --no-print-directory swift-test lab-test
 
+# lab6 is set up unlike our defaults, as fleets built elsewhere are (MixedFleetTests).
+MIXED_VARIANT := lab6:fqdn,no-vxlan-mac,big-ruleset,operator,calico=3.27.3
+
 # The Swift suites' fleet tests run against a lab fleet brought up here and taken down after
 # (any lab already up is replaced). The lab's own suite then brings up its own. Tests run one at
 # a time: on two cores shared with 30 lab nodes, suites side by side starved each other's sockets.
 swift-test:
 	@lab/caulk-lab down >/dev/null 2>&1 || true
-	lab/caulk-lab up --clusters 5 --nodes 6
+	lab/caulk-lab up --clusters 6 --nodes 6 --variant $(MIXED_VARIANT)
 	@$(SWIFT) test --skip-build --no-parallel -c $(CONFIG); rc=$$?; lab/caulk-lab down; exit $$rc
 
 lab-test:

@@ -10,10 +10,14 @@ import Testing
 enum Lab {
     /// Clusters the exec tests use; the audit tests change `auditCluster`'s nodes (faults,
     /// reboots), the repair tests `repairCluster`'s and the CLI tests lab4's, so suites running
-    /// side by side never meet. `make test` brings up `--clusters 5 --nodes 6`.
+    /// side by side never meet. `make test` brings up `--clusters 6 --nodes 6` with lab6 set up unlike our defaults.
     static let execClusters = ["lab1", "lab2"]
     static let auditCluster = "lab3"
     static let repairCluster = "lab5"
+    /// Set up unlike our defaults (`make test` passes `--variant lab6:…`): Kubernetes Nodes named by
+    /// FQDN while the inventory has short names, no VXLAN MAC annotations, a 20,000-rule nftables
+    /// ruleset on every node, Calico from the operator (calico-system, Installation) at another version.
+    static let mixedCluster = "lab6"
 
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let command = root.appending(path: "lab/caulk-lab").path
@@ -27,7 +31,7 @@ enum Lab {
         } catch {
             return .failure(LabError("""
                 the test fleet is not up (\(error)). Run `make test`, or start it by hand as root: \
-                lab/caulk-lab up --clusters 5 --nodes 6
+                lab/caulk-lab up --clusters 6 --nodes 6 --variant lab6:fqdn,no-vxlan-mac,big-ruleset,operator,calico=3.27.3
                 """))
         }
     }()
@@ -57,6 +61,26 @@ enum Lab {
         let vmxnet3: Bool
         let faults: [String]
         let pod: Pod?
+    }
+
+    /// `caulk-lab verify CLUSTER -o json`: TCP, ICMP and a full-size DF ping between every ordered
+    /// pair of nodes, and calico-node readiness.
+    struct Verify: Decodable {
+        struct Pair: Decodable {
+            let src: String
+            let dst: String
+            let tcp: Bool
+            let fullSize: Bool
+            enum CodingKeys: String, CodingKey { case src, dst, tcp, fullSize = "full_size" }
+        }
+        let ok: Bool
+        let pairs: [Pair]
+    }
+
+    static func verify(_ cluster: String, wait: Int = 0) throws -> Verify {
+        // Exit status 1 is a verdict, not an error: the JSON says what failed.
+        let text = try run("/bin/sh", "-c", "\(command) verify \(cluster) --wait \(wait) -o json; true")
+        return try JSONDecoder().decode(Verify.self, from: Data(text.utf8))
     }
 
     static func status(_ cluster: String) throws -> [String: NodeStatus] {

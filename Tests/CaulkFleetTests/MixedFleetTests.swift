@@ -1,0 +1,130 @@
+import CaulkAPI
+import CaulkDomain
+import CaulkSSH
+import CaulkStore
+import Foundation
+import Testing
+
+/// Audit → repair → verify on a cluster set up unlike our defaults, the way fleets built elsewhere
+/// are (`Lab.mixedCluster`): the inventory's short names are not the Kubernetes Node names, Nodes
+/// carry no VXLAN MAC, every node has a 7 MiB nftables ruleset, and Calico came from the operator.
+/// The lab's own verify (TCP and a full-size DF packet between every pair of nodes, every
+/// calico-node Ready) is the judge, not caulk's audit.
+@Suite(.serialized) struct MixedFleetTests {
+    static let executor = SSHExecutor(threads: 64)
+    static let cluster = Lab.mixedCluster
+    static func node(_ index: Int) -> String { "\(cluster)-n\(index)" }
+    static func kubernetesName(_ index: Int) -> String { "\(node(index)).lab.example" }
+    static let controlPlane = "198.18.6.1"
+
+    struct Fixture {
+        let store: Store
+        let audits: AuditService
+        let repairs: RepairService
+    }
+
+    func fixture() async throws -> Fixture {
+        let (store, _, _) = try await Lab.services(executor: Self.executor)
+        let library = try PlaybookLibrary()
+        let audits = AuditService(store: store, executor: Self.executor, library: library)
+        return Fixture(store: store, audits: audits, repairs: RepairService(store: store, executor: Self.executor, audits: audits, library: library))
+    }
+
+    func audit(_ fixture: Fixture) async throws -> AuditResult {
+        let started = try await fixture.audits.start(AuditRequest(clusters: [Self.cluster]), requester: "test", trigger: "api")
+        await fixture.audits.waitForAll()
+        return try await fixture.audits.result(runId: try #require(started.runs.first).id)
+    }
+
+    func repair(_ fixture: Fixture) async throws -> (RunRecord, RepairResult) {
+        let run = try await fixture.repairs.start(RepairRequest(), cluster: Self.cluster, requester: "test", trigger: "api")
+        await fixture.repairs.waitForAll()
+        return (try #require(try await fixture.store.run(id: run.id)?.0), try await fixture.repairs.result(runId: run.id))
+    }
+
+    /// Every fault cleared and the operator's MTU unset, so Felix makes 1450-byte devices again.
+    static func restore() throws {
+        _ = try? Lab.ssh(controlPlane, """
+            kubectl patch installations.operator.tigera.io default --type json -p '[{"op":"remove","path":"/spec/calicoNetwork/mtu"}]' >/dev/null 2>&1
+            kubectl patch felixconfiguration default --type json -p '[{"op":"remove","path":"/spec/featureDetectOverride"}]' >/dev/null 2>&1
+            """)
+        for index in 1...6 { try Lab.lab("clear", node(index)) }
+        try Lab.lab("verify", cluster, "--wait", "60")
+    }
+
+    static func serious(_ result: AuditResult) -> [String: Set<String>] {
+        var found: [String: Set<String>] = [:]
+        for finding in result.findings where finding.severity != .info { found[finding.node ?? "(cluster)", default: []].insert(finding.check) }
+        return found
+    }
+
+    static func deletedPods(from: Int) throws -> [String] {
+        try Lab.apiAuditTrail(cluster).dropFirst(from).compactMap { line in
+            guard line.contains("\"verb\": \"DELETE\""), let range = line.range(of: #"/pods/[a-z0-9-]+"#, options: .regularExpression) else { return nil }
+            return String(line[range].dropFirst("/pods/".count))
+        }
+    }
+
+    @Test func aFleetUnlikeOursIsAuditedWholeRepairedWithTheLeastDisruptionAndStaysFixedAfterAReboot() async throws {
+        try Self.restore()
+        defer { try? Self.restore() }
+        let fixture = try await fixture()
+
+        let clean = try await audit(fixture)
+        #expect(clean.nodes.count == 6 && clean.nodes.allSatisfy { $0.health == .healthy }, "\(clean.nodes.map { ($0.node, $0.health) }): \(clean.findings)")
+        #expect(Self.serious(clean).isEmpty, "no UNKNOWN, IDENTITY or other warning on a healthy cluster: \(Self.serious(clean))")
+        #expect(clean.facts?.kubernetesNames == Dictionary(uniqueKeysWithValues: (1...6).map { (Self.node($0), Self.kubernetesName($0)) }))
+        #expect(clean.nodes.allSatisfy { ($0.facts?.probes?.count ?? 0) == 5 && $0.facts?.probes?.allSatisfy { $0.passed && $0.fullSize == true } == true },
+                "every node probed every peer, full size included")
+
+        try Lab.lab("inject", "stale-vxlan", Self.node(3))
+        try Lab.lab("inject", "firewall", Self.node(5))
+        let broken = try await audit(fixture)
+        let serious = Self.serious(broken)
+        #expect(serious[Self.node(3)]?.contains("F1") == true, "\(serious)")
+        #expect(serious[Self.node(5)]?.contains("F4") == true && serious[Self.node(5)]?.contains("UNKNOWN") != true, "\(serious)")
+        for healthy in [1, 2, 4, 6] { #expect(serious[Self.node(healthy)] == nil, "\(Self.node(healthy)): \(serious)") }
+        #expect(!broken.findings.contains { $0.node == Self.node(5) && $0.repair == "vxlan-reset" }, "the firewall explains n5's probe failures")
+
+        let before = try Lab.status(Self.cluster)
+        let trail = try Lab.apiAuditTrail(Self.cluster).count
+        let (run, result) = try await repair(fixture)
+        #expect(run.status == "succeeded", "\(result.message ?? "-")")
+        let outcomes = Dictionary(uniqueKeysWithValues: result.nodes.map { ($0.node, $0.outcome) })
+        #expect(outcomes == [Self.node(3): .recovered, Self.node(5): .recovered], "\(result.nodes)")
+        #expect(result.nodes.first { $0.node == Self.node(5) }?.repairs == ["firewall-open"])
+        let deleted = try Self.deletedPods(from: trail)
+        #expect(deleted == [before[Self.node(3)]?.pod?.pod].compactMap { $0 }, "only n3's calico-node was restarted, found by its Kubernetes name: \(deleted)")
+        #expect(result.steps.contains { $0.node == Self.node(3) && $0.step == "restart-calico-node" && $0.command.contains("'\(Self.kubernetesName(3))'") })
+
+        var verdict = try Lab.verify(Self.cluster, wait: 10)
+        #expect(verdict.ok, "\(verdict.pairs.filter { !$0.tcp || !$0.fullSize })")
+
+        // A plain reboot of the repaired nodes leaves the cluster passing without another repair.
+        try Lab.lab("reboot", Self.node(3))
+        try Lab.lab("reboot", Self.node(5))
+        verdict = try Lab.verify(Self.cluster, wait: 30)
+        #expect(verdict.ok, "\(verdict.pairs.filter { !$0.tcp || !$0.fullSize })")
+    }
+
+    /// A smaller NIC MTU on one node: handshakes pass, full-size packets into it do not. The fix
+    /// is a new cluster MTU on every node, set in the operator's Installation.
+    @Test func anMTUBlackHoleIsFoundByFullSizePacketsAndFixedOnEveryNode() async throws {
+        try Self.restore()
+        defer { try? Self.restore() }
+        let fixture = try await fixture()
+        try Lab.lab("inject", "mtu", Self.node(4))
+
+        let found = try await audit(fixture)
+        #expect(Self.serious(found)[Self.node(4)]?.contains("F5") == true, "\(Self.serious(found))")
+        #expect(!found.findings.contains { $0.repair == "vxlan-reset" }, "an MTU fault earns no device reset: \(found.findings)")
+
+        let (run, result) = try await repair(fixture)
+        #expect(run.status == "succeeded", "\(result.message ?? "-")")
+        #expect(Set(result.nodes.map(\.node)) == Set((1...6).map(Self.node)) && result.nodes.allSatisfy { $0.repairs == ["mtu-align"] },
+                "the plan names the cluster-wide change and every node takes it: \(result.nodes)")
+        #expect(result.steps.contains { $0.node == nil && $0.step == "cluster-mtu" && $0.stdout.contains("Installation default") && $0.stdout.contains("1350") })
+        let verdict = try Lab.verify(Self.cluster, wait: 10)
+        #expect(verdict.ok && verdict.pairs.allSatisfy(\.fullSize), "\(verdict.pairs.filter { !$0.tcp || !$0.fullSize })")
+    }
+}
