@@ -18,6 +18,9 @@ def main(argv):
                    help="share of nodes with a (simulated) vmxnet3 NIC, 0..1 (default 0.25, at least one if > 0)")
     p.add_argument("--prefix", default="lab", help="cluster name prefix (clusters are PREFIX1..PREFIXC)")
     p.add_argument("--felix-interval", type=float, default=3.0, help="Felix stand-in resync period, seconds")
+    p.add_argument("--variant", action="append", default=[], metavar="CLUSTER:KNOB[,KNOB...]",
+                   help="per-cluster knobs (repeatable): fqdn, no-vxlan-mac, big-ruleset[=N], operator, "
+                        "calico=X.Y.Z, sudo, sudo-password (see lab/README.md)")
     sub.add_parser("down", help="remove everything (idempotent)")
     p = sub.add_parser("status", help="show the fleet and the faults each node shows")
     p.add_argument("-o", "--output", choices=["table", "json"], default="table")
@@ -25,6 +28,8 @@ def main(argv):
     p = sub.add_parser("verify", help="TCP across the overlay between every node pair + calico-node Ready")
     p.add_argument("cluster")
     p.add_argument("--wait", type=float, default=0.0, help="retry for up to SECONDS until it passes")
+    p.add_argument("-o", "--output", choices=["text", "json"], default="text")
+    p.add_argument("--json", action="store_const", const="json", dest="output", help="same as -o json")
     p = sub.add_parser("inventory", help="print an inventory with host keys")
     p.add_argument("--format", choices=["caulk", "ansible"], default="caulk")
     p.add_argument("--known-hosts", action="store_true", help="print a known_hosts file instead")
@@ -53,8 +58,11 @@ def main(argv):
         if a.cmd == "up":
             if not (0 <= a.vmxnet3 <= 1):
                 raise LabError("--vmxnet3 is a share between 0 and 1")
+            from .common import parse_variants
+            parse_variants(a.variant, ["%s%d" % (a.prefix, i) for i in range(1, a.clusters + 1)])
             try:
-                fleet.up(a.clusters, a.nodes, a.calico_version, a.mode, a.vmxnet3, a.prefix, a.felix_interval)
+                fleet.up(a.clusters, a.nodes, a.calico_version, a.mode, a.vmxnet3, a.prefix, a.felix_interval,
+                         a.variant)
             except BaseException:
                 sys.stderr.write("caulk-lab: up failed; cleaning up\n")
                 fleet.down()
@@ -68,7 +76,7 @@ def main(argv):
             else:
                 fleet.print_status(s)
         elif a.cmd == "verify":
-            ok, _ = fleet.verify(a.cluster, a.wait)
+            ok, _ = fleet.verify(a.cluster, a.wait, as_json=a.output == "json")
             return 0 if ok else 1
         elif a.cmd == "inventory":
             from . import inventory

@@ -97,6 +97,53 @@ def find_node(st, name):
     raise LabError("unknown node %r" % name)
 
 
+def k8s_name(node):
+    """The node's Kubernetes Node name (= its hostname): the lab name, or its FQDN with the `fqdn` knob."""
+    return node.get("k8s_name") or node["name"]
+
+
+FQDN_DOMAIN = "lab.example"
+SUDO_USER = "caulk"
+# knob -> (takes a value?, default value)
+KNOBS = {"fqdn": (False, True), "no-vxlan-mac": (False, True), "big-ruleset": (True, 20000),
+         "operator": (False, True), "calico": (True, None), "sudo": (False, True), "sudo-password": (False, True)}
+
+
+def parse_variants(specs, cluster_names):
+    """`--variant CLUSTER:KNOB[,KNOB...]` (repeatable) -> {cluster: {knob: value}}; LabError when wrong."""
+    out = {}
+    for spec in specs or []:
+        if ":" not in spec:
+            raise LabError("--variant %r: expected CLUSTER:KNOB[,KNOB...]" % spec)
+        cname, knobs = spec.split(":", 1)
+        if cname not in cluster_names:
+            raise LabError("--variant %r: unknown cluster %r (clusters: %s)" % (spec, cname, ", ".join(cluster_names)))
+        v = out.setdefault(cname, {})
+        for k in filter(None, (x.strip() for x in knobs.split(","))):
+            key, _, val = k.partition("=")
+            if key not in KNOBS:
+                raise LabError("--variant %r: unknown knob %r (knobs: %s)" % (spec, key, ", ".join(sorted(KNOBS))))
+            takes, default = KNOBS[key]
+            if val and not takes:
+                raise LabError("--variant %r: knob %r takes no value" % (spec, key))
+            if key == "big-ruleset":
+                try:
+                    val = int(val) if val else default
+                except ValueError:
+                    raise LabError("--variant %r: big-ruleset=N needs an integer" % spec)
+                if not 1 <= val <= 500000:
+                    raise LabError("--variant %r: big-ruleset=N must be 1..500000" % spec)
+            elif key == "calico":
+                if not re.match(r"^\d+\.\d+\.\d+$", val or ""):
+                    raise LabError("--variant %r: calico=X.Y.Z needs a version like 3.27.3" % spec)
+            else:
+                val = default
+            v[key] = val
+        if "sudo" in v and "sudo-password" in v:
+            raise LabError("--variant %r: sudo and sudo-password exclude each other" % spec)
+    return out
+
+
 def find_cluster(st, name):
     for c in st["clusters"]:
         if c["name"] == name:

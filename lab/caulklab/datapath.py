@@ -58,6 +58,86 @@ def ipip_lines(cluster, node):
     return lines
 
 
+# ------------------------------------------------------------------ big-ruleset knob
+BIG_TABLE = "kube-proxy-lab"
+
+
+def big_ruleset(n_rules):
+    """A kube-proxy (nftables mode)-like table of n_rules rules. It only ever accepts or counts; nothing in it
+    drops or rejects anything (UDP 4789 included), so it never breaks the overlay. Service addresses are in
+    198.18.252.0/22 (no lab node uses them)."""
+    out = ["table ip %s {" % BIG_TABLE,
+           "  comment \"caulk-lab big-ruleset: kube-proxy nftables mode stand-in, %d rules\"" % n_rules,
+           "  chain filter-input {",
+           "    type filter hook input priority -110; policy accept;",
+           "    ct state new ip daddr 198.18.252.0/22 jump services",
+           "    ct state established,related counter accept",
+           "  }",
+           "  chain services {"]
+    for k in range(n_rules):
+        s = k // 2
+        ip = "198.18.%d.%d" % (252 + ((s >> 8) & 3), s & 255)
+        port = 1024 + (s % 30000)
+        if k % 2 == 0:
+            out.append('    ip daddr %s tcp dport %d counter accept comment "default/svc-%d:tcp-%d"' % (ip, port, s, port))
+        else:
+            out.append('    ip daddr %s udp dport %d counter accept comment "default/svc-%d:udp-%d"' % (ip, port, s, port))
+    out += ["  }", "}", ""]
+    return "\n".join(out)
+
+
+def load_big_ruleset(node, n_rules):
+    """One `nft -f` per node."""
+    nsexec(node["ns"], ["nft", "-f", "-"], input=big_ruleset(n_rules), timeout=300)
+
+
+# ------------------------------------------------------------------ full-size (don't fragment) pings
+def vxlan_mtus(cluster):
+    """node name -> MTU a full-size packet from that node is sized for: its vxlan.calico MTU (vxlan mode),
+    else its eth0 MTU (ipip clusters route natively). None when the device is missing."""
+    dev = VXLAN_DEV if cluster["mode"] == "vxlan" else NIC
+    out = {}
+    for n in cluster["nodes"]:
+        p = run(["ip", "-j", "-n", n["ns"], "link", "show", dev], check=False)
+        try:
+            out[n["name"]] = json.loads(p.stdout)[0]["mtu"] if p.returncode == 0 else None
+        except (ValueError, IndexError, KeyError):
+            out[n["name"]] = None
+    return out
+
+
+def full_size_matrix(cluster, mtus=None, wait=2, parallel=48):
+    """From every node's netns, `ping -M do -s <sender MTU - 28> -c 1 -W 2 <receiver pod address>`.
+    Returns ({(src, dst): bool}, {src: payload size})."""
+    import subprocess
+    mtus = mtus or vxlan_mtus(cluster)
+    jobs = []
+    for a in cluster["nodes"]:
+        for b in cluster["nodes"]:
+            if a is not b:
+                jobs.append((a, b))
+    res, sizes = {}, {}
+    for i in range(0, len(jobs), parallel):
+        procs = []
+        for a, b in jobs[i:i + parallel]:
+            m = mtus.get(a["name"])
+            if not m:
+                res[(a["name"], b["name"])] = False
+                continue
+            sizes[a["name"]] = m - 28
+            procs.append(((a["name"], b["name"]), subprocess.Popen(
+                ["nsenter", "--net=/run/netns/%s" % a["ns"], "--", "ping", "-n", "-q", "-M", "do", "-s", str(m - 28),
+                 "-c", "1", "-W", str(wait), b["pod_ip"]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
+        for key, pr in procs:
+            try:
+                res[key] = pr.wait(timeout=wait + 10) == 0
+            except subprocess.TimeoutExpired:
+                pr.kill()
+                pr.wait()
+                res[key] = False
+    return res, sizes
+
+
 # ------------------------------------------------------------------ vmxnet3 checksum emulation
 def nft_bridge_setup():
     rules = """table bridge %s {
@@ -305,7 +385,10 @@ def inspect_node(cluster, node, upper_etc):
             info["faults"].append("missing-routes")
         if nic.get("mtu") and nic["mtu"] < 1500:
             info["faults"].append("mtu")
-    nf = run(["nsenter", "--net=/run/netns/%s" % node["ns"], "nft", "list", "ruleset"], check=False).stdout
+    # only the firewalld table: a node may also hold a huge kube-proxy-like ruleset (big-ruleset knob)
+    nfp = run(["nsenter", "--net=/run/netns/%s" % node["ns"], "nft", "list", "table", "inet", "firewalld"],
+              check=False)
+    nf = nfp.stdout if nfp.returncode == 0 else ""
     fw = "table inet firewalld" in nf
     info["firewalld_table"] = fw
     if fw and ("udp dport %d drop" % VXLAN_PORT) in nf:

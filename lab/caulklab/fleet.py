@@ -2,6 +2,7 @@
 import concurrent.futures as cf
 import json
 import os
+import re
 import shutil
 import socket
 import ssl
@@ -11,9 +12,10 @@ import time
 import urllib.request
 
 from . import datapath, supervisor
-from .common import (BRIDGE, BRIDGE_ADDR, DNS1123, NIC, NIC_MTU, NFT_BRIDGE_TABLE, POD_CIDR, VXLAN_DEV,
-                     LabError, cluster_dir, find_cluster, find_node, ip_batch, load_state, node_plan,
-                     nsexec, pid_alive, read_file, read_pid, run, save_state, state_dir, write_file)
+from .common import (BRIDGE, BRIDGE_ADDR, DNS1123, FQDN_DOMAIN, NIC, NIC_MTU, NFT_BRIDGE_TABLE, POD_CIDR,
+                     SUDO_USER, VXLAN_DEV, LabError, cluster_dir, find_cluster, find_node, ip_batch, k8s_name,
+                     load_state, node_plan, nsexec, parse_variants, pid_alive, read_file, read_pid, run,
+                     save_state, state_dir, write_file)
 from .node import NM_CONF, new_boot_id, node_exec, node_paths, write_node_files
 
 FAULTS = ["stale-vxlan", "offload", "missing-routes", "firewall", "mtu", "nm", "rp-filter"]
@@ -31,7 +33,7 @@ def pmap(fn, items, workers=6):
 
 
 # ---------------------------------------------------------------------------------------- up
-def plan(clusters, nodes, version, mode, vmxnet3_share, prefix):
+def plan(clusters, nodes, version, mode, vmxnet3_share, prefix, variants=None):
     if not DNS1123.match(prefix + "1"):
         raise LabError("prefix %r does not make DNS-1123 names" % prefix)
     out = []
@@ -52,10 +54,29 @@ def plan(clusters, nodes, version, mode, vmxnet3_share, prefix):
             n["vmxnet3"] = True
         for n in ns:
             n.setdefault("vmxnet3", False)
-        out.append({"name": cname, "index": ci, "calico_version": version, "mode": mode,
-                    "namespace": "kube-system", "pod_cidr": POD_CIDR,
-                    "api": "https://%s:6443" % ns[0]["ip"], "nodes": ns})
+        c = {"name": cname, "index": ci, "calico_version": version, "mode": mode,
+             "namespace": "kube-system", "pod_cidr": POD_CIDR,
+             "api": "https://%s:6443" % ns[0]["ip"], "nodes": ns}
+        out.append(c)
+    names = [c["name"] for c in out]
+    for cname, v in parse_variants(variants, names).items():
+        apply_variant(out[names.index(cname)], v)
     return out
+
+
+def apply_variant(c, v):
+    """Per-cluster knobs (--variant): make the cluster differ from the lab defaults like real fleets do."""
+    c["variant"] = v
+    if "calico" in v:
+        c["calico_version"] = v["calico"]
+    if "operator" in v:
+        c["namespace"] = "calico-system"
+    if "sudo" in v or "sudo-password" in v:
+        c["ssh_user"] = SUDO_USER
+    if "fqdn" in v:
+        for n in c["nodes"]:
+            n["k8s_name"] = "%s.%s" % (n["name"], FQDN_DOMAIN)
+
 
 
 def make_cert(st):
@@ -116,6 +137,9 @@ def node_net_up(cluster, n):
         datapath.set_offload(n, False)
     else:
         ip_batch(n["ns"], datapath.ipip_lines(cluster, n))
+    big = (cluster.get("variant") or {}).get("big-ruleset")
+    if big:
+        datapath.load_big_ruleset(n, big)
 
 
 def wait_port(ip, port, timeout):
@@ -129,7 +153,8 @@ def wait_port(ip, port, timeout):
     return False
 
 
-def up(clusters, nodes, version="3.28.2", mode="vxlan", vmxnet3=0.25, prefix="lab", felix_interval=3.0):
+def up(clusters, nodes, version="3.28.2", mode="vxlan", vmxnet3=0.25, prefix="lab", felix_interval=3.0,
+       variants=None):
     if load_state(required=False):
         raise LabError("a lab is already up (state in %s); run `caulk-lab down` first" % state_dir())
     if os.geteuid() != 0:
@@ -142,7 +167,7 @@ def up(clusters, nodes, version="3.28.2", mode="vxlan", vmxnet3=0.25, prefix="la
     os.makedirs(sd, exist_ok=True)
     os.chmod(sd, 0o700)
     st = {"version": 1, "created": time.time(), "felix_interval": felix_interval, "probe_interval": 2,
-          "restart_period": 10, "clusters": plan(clusters, nodes, version, mode, vmxnet3, prefix)}
+          "restart_period": 10, "clusters": plan(clusters, nodes, version, mode, vmxnet3, prefix, variants)}
     all_nodes = [(c, n) for c in st["clusters"] for n in c["nodes"]]
     save_state(st)
     for c in st["clusters"]:
@@ -185,6 +210,10 @@ def up(clusters, nodes, version="3.28.2", mode="vxlan", vmxnet3=0.25, prefix="la
         if not wait_port(c["nodes"][0]["ip"], 6443, 60):
             raise LabError("kube API of %s did not come up (see %s)" % (c["name"], cluster_dir(c["name"])))
     t_end = time.time()
+    vs = ["%s:%s" % (c["name"], ",".join(k if v is True else "%s=%s" % (k, v) for k, v in c["variant"].items()))
+          for c in st["clusters"] if c.get("variant")]
+    if vs:
+        log("variants: %s" % " ".join(vs))
     log("up: %d clusters x %d nodes in %.1fs (files+keys %.1fs, network %.1fs, boot %.1fs)"
         % (clusters, nodes, t_end - t0, t_files - t0, t_net - t_files, t_end - t_net))
     return st
@@ -246,6 +275,13 @@ def down():
     if names:
         ip_batch(None, ["netns del %s" % n for n in names], check=False)
     run(["ip", "link", "del", BRIDGE], check=False)
+    # a deleted netns can outlive its name while the kernel still holds it (e.g. orphaned TCP sockets
+    # retransmitting into a lowered MTU): its veth pair then stays, and the next `up` hits "File exists".
+    # Deleting the host end removes the pair.
+    left = [l.split("@")[0].split()[0] for l in run(["ip", "-br", "link"], check=False).stdout.splitlines()
+            if re.match(r"^cl\d+n\d+[@ ]", l)]
+    if left:
+        ip_batch(None, ["link del %s" % x for x in left], check=False)
     run(["ip", "route", "del", "blackhole", POD_CIDR], check=False)
     datapath.nft_bridge_teardown()
     restore_neigh_limits()
@@ -270,10 +306,11 @@ def pods_by_node(cluster):
                         % cluster["namespace"])["items"]
     except OSError as e:
         raise LabError("kube API of %s unreachable: %s" % (cluster["name"], e))
+    lab_name = {k8s_name(n): n["name"] for n in cluster["nodes"]}
     out = {}
     for p in items:
         cs = p["status"]["containerStatuses"][0]
-        out[p["spec"]["nodeName"]] = {"pod": p["metadata"]["name"], "ready": cs["ready"],
+        out[lab_name.get(p["spec"]["nodeName"], p["spec"]["nodeName"])] = {"pod": p["metadata"]["name"], "ready": cs["ready"],
                                       "restarts": cs["restartCount"]}
     return out
 
@@ -296,13 +333,15 @@ def status(only=None):
         except LabError:
             pods = {}
         cd = {"name": c["name"], "api": c["api"], "mode": c["mode"], "calico_version": c["calico_version"],
-              "namespace": c["namespace"], "pod_cidr": c["pod_cidr"],
+              "namespace": c["namespace"], "pod_cidr": c["pod_cidr"], "variant": c.get("variant") or {},
+              "ssh_user": c.get("ssh_user", "root"),
               "audit_log": os.path.join(cluster_dir(c["name"]), "audit.jsonl"),
               "agent_alive": bool(alive["agents"].get(c["name"])), "nodes": []}
 
         def one(n, c=c, pods=pods):
             info = datapath.inspect_node(c, n, node_paths(n["name"])["etc"])
             d = {k: n[k] for k in ("name", "ns", "ip", "role", "os", "vmxnet3", "block", "vtep", "pod_ip", "mac")}
+            d["k8s_name"] = k8s_name(n)
             d["sshd_alive"] = bool(alive["nodes"].get(n["name"]))
             d["boot_id"] = (read_file(node_paths(n["name"])["boot_id"], "") or "").strip()
             d["pod"] = pods.get(n["name"])
@@ -320,6 +359,12 @@ def print_status(s):
         print("cluster %s  api %s  mode %s  calico v%s  agent %s  audit %s" % (
             c["name"], c["api"], c["mode"], c["calico_version"], "alive" if c["agent_alive"] else "DEAD",
             c["audit_log"]))
+        if c.get("variant"):
+            print("  variant %s  (calico namespace %s, ssh user %s)" % (
+                ",".join(k if v is True else "%s=%s" % (k, v) for k, v in c["variant"].items()),
+                c["namespace"], c.get("ssh_user", "root")))
+            if "fqdn" in c["variant"]:
+                print("  Kubernetes node names: %s" % " ".join(n["k8s_name"] for n in c["nodes"]))
         print("  %-12s %-15s %-6s %-7s %-4s %-5s %-5s %-8s %s" % ("NODE", "ADDRESS", "OS", "NIC", "SSH", "POD",
                                                                 "RST", "VXLAN", "FAULTS"))
         for n in c["nodes"]:
@@ -437,46 +482,81 @@ def reboot(name, buggy=False):
 
 
 # ---------------------------------------------------------------------------------------- verify
-def verify(cname, wait=0.0, quiet=False):
+def verify(cname, wait=0.0, quiet=False, as_json=False):
+    """TCP (8 KiB must arrive), ICMP and a full-size don't-fragment ping (sender's vxlan.calico MTU - 28 bytes)
+    between every ordered node pair over the overlay, plus calico-node readiness from the API."""
     st = load_state()
     c = find_cluster(st, cname)
     end = time.time() + wait
+    api_err = None
     while True:
         m = datapath.probe_matrix(c, timeout=2.0, icmp=True)
+        mtus = datapath.vxlan_mtus(c)
+        fs, sizes = datapath.full_size_matrix(c, mtus)
+        for k, v in m.items():
+            v["full_size"] = fs.get(k, False)
         try:
             pods = pods_by_node(c)
+            api_err = None
         except LabError as e:
             pods = {}
-            if not quiet:
-                print(str(e))
+            api_err = str(e)
         tcp_ok = all(v["tcp"] for v in m.values())
+        fs_ok = all(v["full_size"] for v in m.values())
         not_ready = [n["name"] for n in c["nodes"] if not (pods.get(n["name"]) or {}).get("ready")]
-        ok = tcp_ok and not not_ready
+        ok = tcp_ok and fs_ok and not not_ready
         if ok or time.time() >= end:
             break
         time.sleep(1.0)
+    names = [n["name"] for n in c["nodes"]]
+    if as_json:
+        out = {"cluster": cname, "ok": ok,
+               "summary": {"pairs": len(m), "tcp": sum(v["tcp"] for v in m.values()),
+                           "icmp": sum(v["icmp"] for v in m.values()),
+                           "full_size": sum(v["full_size"] for v in m.values()),
+                           "ready": len(names) - len(not_ready), "nodes": len(names)},
+               "nodes": [{"name": n["name"], "k8s_name": k8s_name(n), "ready": n["name"] not in not_ready,
+                          "pod": (pods.get(n["name"]) or {}).get("pod"), "vxlan_mtu": mtus.get(n["name"]),
+                          "full_size_bytes": sizes.get(n["name"])} for n in c["nodes"]],
+               "pairs": [{"src": a, "dst": b, "tcp": m[(a, b)]["tcp"], "icmp": m[(a, b)]["icmp"],
+                          "full_size": m[(a, b)]["full_size"], "full_size_bytes": sizes.get(a)}
+                         for a in names for b in names if a != b]}
+        if api_err:
+            out["api_error"] = api_err
+        print(json.dumps(out, indent=1))
+        return ok, m
     if not quiet:
-        names = [n["name"] for n in c["nodes"]]
+        if api_err:
+            print(api_err)
         short = [x.rsplit("-", 1)[-1] for x in names]
-        print("verify %s: TCP %d/%d pairs, ICMP %d/%d pairs, calico-node Ready %d/%d"
+        print("verify %s: TCP %d/%d pairs, ICMP %d/%d pairs, full-size %d/%d pairs, calico-node Ready %d/%d"
               % (cname, sum(v["tcp"] for v in m.values()), len(m), sum(v["icmp"] for v in m.values()), len(m),
-                 len(names) - len(not_ready), len(names)))
+                 sum(v["full_size"] for v in m.values()), len(m), len(names) - len(not_ready), len(names)))
         if len(names) <= 40:
-            print("  tcp/icmp " + " ".join("%-4s" % s for s in short))
+            print("  %-18s " % "tcp/icmp/full-size" + " ".join("%-4s" % s for s in short))
             for a, sa in zip(names, short):
                 row = []
                 for b in names:
                     if a == b:
-                        row.append("  . ")
+                        row.append(" .  ")
                     else:
                         v = m[(a, b)]
-                        row.append(" %s%s " % ("T" if v["tcp"] else "-", "I" if v["icmp"] else "-"))
-                print("  %-8s " % sa + " ".join(row))
+                        row.append("%s%s%s " % ("T" if v["tcp"] else "-", "I" if v["icmp"] else "-",
+                                                "F" if v["full_size"] else "-"))
+                print("  %-18s " % sa + " ".join(row))
         bad = sorted({k for k, v in m.items() if not v["tcp"]})
         for a, b in bad[:20]:
             v = m[(a, b)]
-            hint = " (ICMP ok, TCP fails: F2 fingerprint)" if v["icmp"] else ""
+            hint = ""
+            if v["icmp"]:
+                hint = (" (ICMP ok, TCP fails: F2 fingerprint)" if v.get("full_size", True)
+                        else " (ICMP ok, full-size fails: MTU, F5 fingerprint)")
             print("  FAIL %s -> %s tcp/%d%s" % (a, b, 53, hint))
+        badfs = sorted(k for k, v in m.items() if not v["full_size"])
+        for a, b in badfs[:20]:
+            print("  FAIL %s -> %s full-size ping -M do -s %s (sender %s MTU %s)%s"
+                  % (a, b, sizes.get(a, "?"), VXLAN_DEV if c["mode"] == "vxlan" else NIC, mtus.get(a),
+                     " (TCP ok: MTU black hole, F5 fingerprint)" if m[(a, b)]["tcp"] else ""))
         for n in not_ready:
             print("  NOT READY calico-node on %s" % n)
         print("verify %s: %s" % (cname, "PASS" if ok else "FAIL"))

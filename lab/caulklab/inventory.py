@@ -14,7 +14,7 @@ def caulk_yaml(st):
                 "    pod_cidr: %s" % c["pod_cidr"],
                 "    encapsulation: %s" % c["mode"],
                 "    calico_namespace: %s" % c["namespace"],
-                "    ssh: {user: root, port: 22, key: %s}" % key,
+                "    ssh: {user: %s, port: 22, key: %s}" % (c.get("ssh_user", "root"), key),
                 "    nodes:"]
         for n in c["nodes"]:
             out += ["      - name: %s" % n["name"],
@@ -33,9 +33,13 @@ def ansible_ini(st):
         cp = [n for n in c["nodes"] if n["role"] == "control-plane"]
         wk = [n for n in c["nodes"] if n["role"] != "control-plane"]
 
-        def line(n):
-            return ("%s ansible_host=%s ansible_port=22 ansible_user=root ansible_ssh_private_key_file=%s "
-                    "caulk_host_key=%s caulk_role=%s" % (n["name"], n["ip"], key, host_key_fingerprint(n), n["role"]))
+        user = c.get("ssh_user", "root")
+        become = "" if user == "root" else " ansible_become=true ansible_become_method=sudo"
+
+        def line(n, user=user, become=become):
+            return ("%s ansible_host=%s ansible_port=22 ansible_user=%s%s ansible_ssh_private_key_file=%s "
+                    "caulk_host_key=%s caulk_role=%s" % (n["name"], n["ip"], user, become, key,
+                                                         host_key_fingerprint(n), n["role"]))
         out.append("[%s_control_plane]" % g)
         out += [line(n) for n in cp]
         out.append("")

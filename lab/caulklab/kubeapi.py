@@ -23,7 +23,11 @@ CALICO = {
     "felixconfigurations": ("FelixConfiguration", False, [], ["get", "list", "watch", "patch", "update"]),
     "clusterinformations": ("ClusterInformation", False, [], ["get", "list", "watch"]),
 }
-GROUPS = {"": ("v1", CORE), "apps": ("v1", APPS), "crd.projectcalico.org": ("v1", CALICO)}
+OPERATOR = {  # served only on clusters with the `operator` knob (Tigera operator install)
+    "installations": ("Installation", False, [], ["get", "list", "watch", "patch", "update"]),
+}
+GROUPS = {"": ("v1", CORE), "apps": ("v1", APPS), "crd.projectcalico.org": ("v1", CALICO),
+          "operator.tigera.io": ("v1", OPERATOR)}
 
 
 def resource_list(group, version, table):
@@ -164,6 +168,11 @@ class KubeAPI:
         self.audit_path = audit_path
         self.boot_id_of = boot_id_of
 
+    def groups(self):
+        if self.o.operator:
+            return GROUPS
+        return {g: v for g, v in GROUPS.items() if g != "operator.tigera.io"}
+
     # ---------------------------------------------------------------- object access
     def items(self, res, ns):
         o = self.o
@@ -177,7 +186,8 @@ class KubeAPI:
             out = [copy.deepcopy(v) for (r, _n, _name), v in o.store.items() if r == res]
             if res == "nodes":
                 for x in out:
-                    x["status"]["nodeInfo"]["bootID"] = self.boot_id_of(x["metadata"]["name"])
+                    x["status"]["nodeInfo"]["bootID"] = self.boot_id_of(
+                        o.lab_name.get(x["metadata"]["name"], x["metadata"]["name"]))
                     x["status"]["conditions"][0]["lastHeartbeatTime"] = now_iso()
         if ns:
             out = [x for x in out if x["metadata"].get("namespace") == ns]
@@ -217,7 +227,9 @@ class KubeAPI:
                     o.rollout_queue = [n["name"] for n in o.cluster["nodes"]]
                 else:
                     o.kc_restart_requested = True
+            mtu_before = o.installation_mtu()
             o.put(res, k[1], obj)
+            self.after_installation_change(res, mtu_before)
             return {"daemonsets": o.ds_object, "deployments": o.deploy_object}.get(res, lambda: copy.deepcopy(obj))()
 
     def put(self, res, ns, name, body):
@@ -231,8 +243,19 @@ class KubeAPI:
             if res in ("daemonsets", "deployments"):
                 # treat like a patch of the template
                 return self.patch(res, ns, name, "merge", json.dumps({"spec": new.get("spec", {})}).encode())
+            mtu_before = self.o.installation_mtu()
             self.o.put(res, k[1], new)
+            self.after_installation_change(res, mtu_before)
             return copy.deepcopy(new)
+
+    def after_installation_change(self, res, mtu_before):
+        """Like the Tigera operator: a changed spec.calicoNetwork.mtu rolls every calico-node pod."""
+        o = self.o
+        if res != "installations" or not o.operator:
+            return
+        mtu = o.installation_mtu()
+        if mtu != mtu_before:
+            o.start_rollout("mtu-%d" % mtu)
 
     def delete(self, res, ns, name):
         o = self.o
@@ -338,6 +361,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def route(self, verb, path, q, body):
         api = self.api
+        GROUPS = api.groups()  # noqa: N806 - shadows the module table on purpose
         accept = self.headers.get("Accept", "")
         if path == "/version":
             self.send_json(200, {"major": "1", "minor": "29", "gitVersion": K8S_VERSION, "platform": "linux/amd64",

@@ -6,7 +6,7 @@ import string
 import threading
 import time
 
-from .common import OS_VARIANTS, VXLAN_MTU
+from .common import OS_VARIANTS, VXLAN_MTU, k8s_name
 
 K8S_VERSION = "v1.29.6"
 
@@ -77,6 +77,10 @@ class ClusterObjects:
         self.ds_revision = 1
         self.rollout_queue = []
         self.ready_cache = {}
+        self.variant = cluster.get("variant") or {}
+        self.operator = "operator" in self.variant
+        self.k8s = {n["name"]: k8s_name(n) for n in cluster["nodes"]}      # lab name -> Node name
+        self.lab_name = {v: k for k, v in self.k8s.items()}                 # Node name -> lab name
         self._init_objects()
 
     # ------------------------------------------------------------------ helpers
@@ -110,9 +114,32 @@ class ClusterObjects:
         except ValueError:
             return 0
 
+    def installation_mtu(self):
+        inst = self.store.get(("installations", None, "default"), {})
+        try:
+            return int(((inst.get("spec") or {}).get("calicoNetwork") or {}).get("mtu") or 0)
+        except (TypeError, ValueError):
+            return 0
+
     def vxlan_mtu(self):
-        m = self.veth_mtu()
+        m = self.installation_mtu() if self.operator else self.veth_mtu()
         return m if m > 0 else VXLAN_MTU
+
+    def start_rollout(self, reason=None):
+        """What `rollout restart` (or the Tigera operator after an Installation change) does to calico-node:
+        new template revision, pods replaced one at a time by the agent's controller loop."""
+        k = ("daemonsets", self.ns, "calico-node")
+        ds = copy.deepcopy(self.store[k])
+        self.ds_revision += 1
+        ds["metadata"]["generation"] = ds["metadata"].get("generation", 1) + 1
+        ds["metadata"].setdefault("annotations", {})["deprecated.daemonset.template.generation"] = str(self.ds_revision)
+        if reason:
+            ds["spec"]["template"]["metadata"].setdefault("annotations", {})["hash.operator.tigera.io/caulk-lab"] = reason
+        if self.operator:
+            for ctr in ds["spec"]["template"]["spec"]["containers"]:
+                ctr["env"] = [e for e in ctr.get("env", []) if e.get("name") != "FELIX_VXLANMTU"] + [self._mtu_env()]
+        self.rollout_queue = [n["name"] for n in self.cluster["nodes"]]
+        self.put("daemonsets", self.ns, ds)
 
     # ------------------------------------------------------------------ initial objects
     def _init_objects(self):
@@ -121,7 +148,8 @@ class ClusterObjects:
         vx = c["mode"] == "vxlan"
         for n in c["nodes"]:
             osv = OS_VARIANTS[n["os"]]
-            labels = {"kubernetes.io/hostname": n["name"], "kubernetes.io/os": "linux",
+            kname = self.k8s[n["name"]]
+            labels = {"kubernetes.io/hostname": kname, "kubernetes.io/os": "linux",
                       "kubernetes.io/arch": "amd64", "lab": "true"}
             if n["role"] == "control-plane":
                 labels["node-role.kubernetes.io/control-plane"] = ""
@@ -129,14 +157,15 @@ class ClusterObjects:
                    "node.alpha.kubernetes.io/ttl": "0"}
             if vx:
                 ann["projectcalico.org/IPv4VXLANTunnelAddr"] = n["vtep"]
-                ann["projectcalico.org/VXLANTunnelMACAddr"] = n["mac"]
+                if "no-vxlan-mac" not in self.variant:
+                    ann["projectcalico.org/VXLANTunnelMACAddr"] = n["mac"]
             else:
                 ann["projectcalico.org/IPv4IPIPTunnelAddr"] = n["vtep"]
             obj = {"apiVersion": "v1", "kind": "Node",
-                   "metadata": self.meta(n["name"], labels=labels, annotations=ann),
+                   "metadata": self.meta(kname, labels=labels, annotations=ann),
                    "spec": {"podCIDR": n["block"]},
                    "status": {"addresses": [{"type": "InternalIP", "address": n["ip"]},
-                                            {"type": "Hostname", "address": n["name"]}],
+                                            {"type": "Hostname", "address": kname}],
                               "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
                                               "message": "kubelet is posting ready status",
                                               "lastHeartbeatTime": now_iso(), "lastTransitionTime": now_iso(self.created)}],
@@ -150,7 +179,12 @@ class ClusterObjects:
                 obj["spec"]["taints"] = [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]
             self.put("nodes", None, obj)
             self.pods[n["name"]] = self.new_pod_record(n)
-        for nsname in ("default", "kube-system", "kube-public", "kube-node-lease"):
+        nss = ["default", "kube-system", "kube-public", "kube-node-lease"]
+        if self.ns not in nss:
+            nss += [self.ns]
+        if self.operator:
+            nss += ["tigera-operator"]
+        for nsname in nss:
             self.put("namespaces", None, {"apiVersion": "v1", "kind": "Namespace", "metadata": self.meta(nsname),
                                           "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}})
         image = "docker.io/calico/node:v%s" % ver
@@ -167,7 +201,7 @@ class ClusterObjects:
                                            "containers": [{"name": "calico-node", "image": image,
                                                            "env": [{"name": "CALICO_IPV4POOL_VXLAN", "value": "Always" if vx else "Never"},
                                                                    {"name": "CALICO_IPV4POOL_IPIP", "value": "Never" if vx else "Always"},
-                                                                   {"name": "FELIX_VXLANMTU", "valueFrom": {"configMapKeyRef": {"name": "calico-config", "key": "veth_mtu"}}}]}],
+                                                                   self._mtu_env()]}],
                                            "initContainers": [{"name": "install-cni", "image": "docker.io/calico/cni:v%s" % ver}]}}},
             "status": {}})
         self.put("deployments", self.ns, {
@@ -183,11 +217,38 @@ class ClusterObjects:
         self.kc = {"name": "calico-kube-controllers-%s-%s" % (suffix(10).lower()[:9], suffix()),
                    "node": c["nodes"][0]["name"], "started": time.time(), "restarts": 0,
                    "last_restart": time.time(), "ready": True}
+        if self.operator:
+            self.put("installations", None, {
+                "apiVersion": "operator.tigera.io/v1", "kind": "Installation",
+                "metadata": self.meta("default", generation=1),
+                "spec": {"variant": "Calico", "registry": "docker.io/", "kubernetesProvider": "",
+                         "cni": {"type": "Calico", "ipam": {"type": "Calico"}},
+                         "calicoNetwork": {"bgp": "Disabled" if vx else "Enabled",
+                                           "linuxDataplane": "Iptables",
+                                           "nodeAddressAutodetectionV4": {"firstFound": True},
+                                           "ipPools": [{"name": "default-ipv4-ippool", "cidr": "198.19.0.0/16",
+                                                        "blockSize": 26, "natOutgoing": "Enabled",
+                                                        "nodeSelector": "all()",
+                                                        "encapsulation": "VXLAN" if vx else "IPIP"}]}},
+                "status": {"variant": "Calico", "calicoVersion": "v%s" % ver, "mtu": VXLAN_MTU,
+                           "conditions": [{"type": "Ready", "status": "True", "reason": "AllObjectsAvailable"}]}})
+        else:
+            self._put_calico_config(vx)
+        self._init_calico_crs(vx, ver)
+
+    def _mtu_env(self):
+        if self.operator:
+            return {"name": "FELIX_VXLANMTU", "value": str(self.installation_mtu() or VXLAN_MTU)}
+        return {"name": "FELIX_VXLANMTU", "valueFrom": {"configMapKeyRef": {"name": "calico-config", "key": "veth_mtu"}}}
+
+    def _put_calico_config(self, vx):
         self.put("configmaps", self.ns, {
             "apiVersion": "v1", "kind": "ConfigMap", "metadata": self.meta("calico-config", self.ns),
             "data": {"calico_backend": "vxlan" if vx else "bird", "veth_mtu": "0", "typha_service_name": "none",
                      "cni_network_config": json.dumps({"name": "k8s-pod-network", "cniVersion": "0.3.1",
                                                        "plugins": [{"type": "calico", "mtu": "__CNI_MTU__"}]})}})
+
+    def _init_calico_crs(self, vx, ver):
         self.put("ippools", None, {
             "apiVersion": "crd.projectcalico.org/v1", "kind": "IPPool",
             "metadata": self.meta("default-ipv4-ippool"),
@@ -201,7 +262,7 @@ class ClusterObjects:
         self.put("clusterinformations", None, {
             "apiVersion": "crd.projectcalico.org/v1", "kind": "ClusterInformation", "metadata": self.meta("default"),
             "spec": {"calicoVersion": "v%s" % ver, "clusterGUID": "%032x" % random.getrandbits(128),
-                     "clusterType": "k8s,bgp,kubeadm,kdd", "datastoreReady": True}})
+                     "clusterType": "k8s,bgp,operator,kdd" if self.operator else "k8s,bgp,kubeadm,kdd", "datastoreReady": True}})
 
     def new_pod_record(self, n):
         return {"name": "calico-node-%s" % suffix(), "node": n["name"], "ip": n["ip"], "started": time.time(),
@@ -240,7 +301,7 @@ class ClusterObjects:
                 "metadata": {"name": rec["name"], "namespace": self.ns, "labels": labels,
                              "uid": rec.get("uid", "0"), "ownerReferences": [owner],
                              "resourceVersion": str(self.rv), "creationTimestamp": st},
-                "spec": {"nodeName": rec["node"], "hostNetwork": ds, "containers": [{"name": cname, "image": image}],
+                "spec": {"nodeName": self.k8s.get(rec["node"], rec["node"]), "hostNetwork": ds, "containers": [{"name": cname, "image": image}],
                          "restartPolicy": "Always"},
                 "status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}], "hostIP": rec.get("ip", ip),
                            "startTime": st, "qosClass": "Burstable",
@@ -264,7 +325,7 @@ class ClusterObjects:
                 "metadata": {"name": "coredns-lab-%s" % n["name"], "namespace": "kube-system",
                              "labels": {"k8s-app": "kube-dns"}, "uid": "%032x" % (n["index"] + 1 << 64),
                              "resourceVersion": str(self.rv), "creationTimestamp": st},
-                "spec": {"nodeName": n["name"], "containers": [{"name": "coredns", "image": "registry.k8s.io/coredns/coredns:v1.11.1",
+                "spec": {"nodeName": self.k8s[n["name"]], "containers": [{"name": "coredns", "image": "registry.k8s.io/coredns/coredns:v1.11.1",
                                                                "ports": [{"containerPort": 53, "protocol": "TCP"}]}]},
                 "status": {"phase": "Running", "podIP": n["pod_ip"], "podIPs": [{"ip": n["pod_ip"]}], "hostIP": n["ip"],
                            "startTime": st, "conditions": [{"type": "Ready", "status": "True"}],

@@ -4,8 +4,12 @@ import shlex
 import time
 import uuid
 
-from .common import (NIC, OS_VARIANTS, LabError, children, node_dir, pid_alive, read_file, read_pid,
-                     run, state_dir, write_file)
+from .common import (NIC, OS_VARIANTS, SUDO_USER, LabError, children, k8s_name, node_dir, pid_alive,
+                     read_file, read_pid, run, state_dir, write_file)
+
+SUDO_UID = 1990          # uid/gid of the `caulk` user; it exists only inside sudo-knob nodes' /etc overlay
+SUDO_HOME = "/var/lib/caulk"   # in the node's /var/lib overlay, never on the host
+SUDO_PASSWORD = "caulk-lab-sudo"
 
 NM_CONF = """[keyfile]
 unmanaged-devices=interface-name:cali*;interface-name:tunl*;interface-name:vxlan.calico;interface-name:vxlan-v6.calico;interface-name:wireguard.cali;interface-name:wg-v6.cali
@@ -171,7 +175,8 @@ def write_node_files(cluster, node):
     e = p["etc"]
     write_file(os.path.join(e, "os-release"), osv["os_release"])
     write_file(os.path.join(e, "redhat-release"), osv["pretty"] + "\n")
-    write_file(os.path.join(e, "hostname"), node["name"] + "\n")
+    hostname = k8s_name(node)   # the FQDN with the fqdn knob (kubeadm registers the node under its hostname)
+    write_file(os.path.join(e, "hostname"), hostname + "\n")
     write_file(os.path.join(e, "caulk-lab", "kernel-release"), osv["kernel"] + "\n")
     write_file(os.path.join(e, "caulk-lab", "nic-driver"), ("vmxnet3" if node.get("vmxnet3") else "veth") + "\n")
     if node.get("vmxnet3"):
@@ -185,7 +190,14 @@ def write_node_files(cluster, node):
     if node["role"] == "control-plane":
         write_file(os.path.join(e, "kubernetes", "admin.conf"), kubeconfig(cluster), 0o600)
     write_file(os.path.join(p["var"], "calico", "mtu"), "1450\n")
-    write_file(os.path.join(p["var"], "calico", "nodename"), node["name"] + "\n")
+    write_file(os.path.join(p["var"], "calico", "nodename"), hostname + "\n")
+    variant = cluster.get("variant") or {}
+    sudo_user = cluster.get("ssh_user")
+    if hostname != node["name"] or sudo_user:
+        hosts = read_file("/etc/hosts", "") or ""
+        write_file(os.path.join(e, "hosts"), hosts.rstrip("\n") + "\n%s %s %s\n" % (node["ip"], hostname, node["name"]))
+    if sudo_user:
+        write_sudo_user(p, "sudo-password" in variant)
     write_file(p["osrelease"], osv["kernel"] + "\n")
     if not os.path.exists(p["boot_id"]):
         write_file(p["boot_id"], str(uuid.uuid4()) + "\n")
@@ -195,9 +207,9 @@ def write_node_files(cluster, node):
     sd = state_dir()
     cfg = [
         "Port 22", "ListenAddress %s" % node["ip"], "HostKey %s" % p["hostkey"],
-        "PermitRootLogin prohibit-password", "PubkeyAuthentication yes",
+        "PermitRootLogin %s" % ("no" if sudo_user else "prohibit-password"), "PubkeyAuthentication yes",
         "PasswordAuthentication no", "KbdInteractiveAuthentication no", "UsePAM no",
-        "AuthorizedKeysFile %s" % os.path.join(sd, "authorized_keys"),
+        "AuthorizedKeysFile %s" % ("%h/.ssh/authorized_keys" if sudo_user else os.path.join(sd, "authorized_keys")),
         "StrictModes no", "MaxStartups 1000:30:1000", "MaxSessions 100", "UseDNS no",
         "PidFile none", "PrintMotd no", "Subsystem sftp internal-sftp",
         "SetEnv CAULK_LAB_NODE=%s" % node["name"],
@@ -210,7 +222,7 @@ def write_node_files(cluster, node):
     boot = """#!/bin/sh
 # caulk-lab node boot: runs as PID 1 of the node's pid namespace, inside its net/uts/mount/time namespaces.
 set -e
-hostname %(name)s
+hostname %(hostname)s
 mount -t overlay overlay -o lowerdir=/etc,upperdir=%(etc)s,workdir=%(etcw)s /etc
 mount -t overlay overlay -o lowerdir=/var/lib,upperdir=%(var)s,workdir=%(varw)s /var/lib
 mount -t sysfs sysfs /sys
@@ -221,10 +233,44 @@ mount --bind %(bin)s /usr/local/sbin
 mount -t tmpfs -o mode=0700 tmpfs /root
 mkdir -p /run/sshd
 exec /usr/sbin/sshd -D -e -f %(cfg)s
-""" % {"name": q(node["name"]), "etc": q(p["etc"]), "etcw": q(p["etc_work"]), "var": q(p["var"]),
+""" % {"hostname": q(hostname), "etc": q(p["etc"]), "etcw": q(p["etc_work"]), "var": q(p["var"]),
        "varw": q(p["var_work"]), "bootid": q(p["boot_id"]), "osrel": q(p["osrelease"]),
        "bin": q(p["bin"]), "cfg": q(p["sshd_config"])}
     write_file(p["boot"], boot, 0o755)
+
+
+def write_sudo_user(p, password):
+    """The `sudo` knob: user caulk (lab key, passwordless sudo; with sudo-password sudo wants a password) made
+    only in this node's /etc and /var/lib overlays: copies of the host's passwd/group/shadow plus the user."""
+    e = p["etc"]
+    u, uid = SUDO_USER, SUDO_UID
+    pw_hash = "*"
+    if password:
+        pw_hash = run(["openssl", "passwd", "-6", SUDO_PASSWORD]).stdout.strip()
+    for f, line, mode in (("passwd", "%s:x:%d:%d:caulk-lab sudo user:%s:/bin/bash" % (u, uid, uid, SUDO_HOME), 0o644),
+                          ("group", "%s:x:%d:" % (u, uid), 0o644),
+                          ("shadow", "%s:%s:19800:0:99999:7:::" % (u, pw_hash), 0o640)):
+        cur = read_file(os.path.join("/etc", f), "") or ""
+        cur = "".join(l + "\n" for l in cur.splitlines() if not l.startswith(u + ":"))
+        write_file(os.path.join(e, f), cur + line + "\n", mode)
+        if f == "shadow":
+            try:
+                import grp
+                os.chown(os.path.join(e, f), 0, grp.getgrnam("shadow").gr_gid)
+            except (KeyError, ImportError):
+                pass
+    rule = "%s ALL=(ALL:ALL) %sALL\n" % (u, "" if password else "NOPASSWD: ")
+    write_file(os.path.join(e, "sudoers.d", "caulk-lab"), "# caulk-lab sudo knob\n" + rule, 0o440)
+    home = os.path.join(p["var"], SUDO_HOME.split("/var/lib/", 1)[1])
+    key = read_file(os.path.join(state_dir(), "authorized_keys"), "")
+    write_file(os.path.join(home, ".ssh", "authorized_keys"), key, 0o600)
+    write_file(os.path.join(home, ".bashrc"), "# caulk-lab\n")
+    for d, _dirs, files in os.walk(home):
+        os.chown(d, uid, uid)
+        for f in files:
+            os.chown(os.path.join(d, f), uid, uid)
+    os.chmod(home, 0o700)
+    os.chmod(os.path.join(home, ".ssh"), 0o700)
 
 
 def boot_argv(node):
