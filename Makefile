@@ -28,7 +28,7 @@ test: test-deps
 	$(MAKE) --no-print-directory swift-test lab-test
 
 # lab6 is set up unlike our defaults, as fleets built elsewhere are (MixedFleetTests).
-MIXED_VARIANT := lab6:fqdn,no-vxlan-mac,big-ruleset,operator,calico=3.27.3
+MIXED_VARIANT := lab6:fqdn,no-vxlan-mac,big-ruleset,operator,calico=3.27.3,sudo
 
 # The Swift suites' fleet tests run against a lab fleet brought up here and taken down after
 # (any lab already up is replaced). The lab's own suite then brings up its own. Tests run one at

@@ -77,7 +77,7 @@ let package = Package(
             name: "CaulkStoreTests",
             dependencies: ["CaulkStore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
-        .testTarget(name: "CaulkDomainTests", dependencies: ["CaulkDomain", "CaulkStore", "CaulkAPI"]),
+        .testTarget(name: "CaulkDomainTests", dependencies: ["CaulkDomain", "CaulkStore", "CaulkAPI", "CaulkSSH"]),
         .testTarget(
             name: "CaulkServerTests",
             dependencies: [

@@ -24,12 +24,16 @@ public struct SSHDefaults: Codable, Sendable, Equatable {
     public var key: String?
     /// Jump host as `[user@]host[:port]`.
     public var bastion: String?
+    /// Run every command as this user through `sudo -n` (Ansible's become), for fleets that
+    /// forbid root logins; nil: as `user`.
+    public var become: String?
 
-    public init(user: String = "root", port: Int = 22, key: String? = nil, bastion: String? = nil) {
+    public init(user: String = "root", port: Int = 22, key: String? = nil, bastion: String? = nil, become: String? = nil) {
         self.user = user
         self.port = port
         self.key = key
         self.bastion = bastion
+        self.become = become
     }
 }
 
@@ -39,15 +43,17 @@ public struct SSHOverrides: Codable, Sendable, Equatable {
     public var port: Int?
     public var key: String?
     public var bastion: String?
+    public var become: String?
 
-    public init(user: String? = nil, port: Int? = nil, key: String? = nil, bastion: String? = nil) {
+    public init(user: String? = nil, port: Int? = nil, key: String? = nil, bastion: String? = nil, become: String? = nil) {
         self.user = user
         self.port = port
         self.key = key
         self.bastion = bastion
+        self.become = become
     }
 
-    public var isEmpty: Bool { user == nil && port == nil && key == nil && bastion == nil }
+    public var isEmpty: Bool { user == nil && port == nil && key == nil && bastion == nil && become == nil }
 }
 
 public struct Cluster: Codable, Sendable, Equatable {

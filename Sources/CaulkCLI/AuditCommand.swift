@@ -43,7 +43,7 @@ struct AuditCommand: AsyncParsableCommand {
             clusters: all ? nil : clusters, all: all ? true : nil, playbook: playbook,
             parameters: parameters.isEmpty ? nil : Dictionary(parameters.map { ($0.key, $0.value) }, uniquingKeysWith: { $1 }), concurrency: concurrency)
         let started = try await client.post("/v1/audits", json: request, as: AuditsStarted.self)
-        for skipped in started.skipped { FileHandle.standardError.write(Data("caulk: \(skipped); not started again\n".utf8)) }
+        for skipped in started.skipped { FileHandle.standardError.write(Data("caulk: not started: \(skipped)\n".utf8)) }
         if noWait {
             try options.out.emit(started) { started in [["RUN", "CLUSTER", "NODES"]] + started.runs.map { [String($0.id), $0.cluster, String($0.hostCount)] } }
             return

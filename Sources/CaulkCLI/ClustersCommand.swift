@@ -12,7 +12,7 @@ struct ClustersCommand: AsyncParsableCommand {
         [["NAME", "ENCAP", "NAMESPACE", "API ENDPOINT", "POD CIDR", "NODES", "SSH"]]
             + clusters.map {
                 [$0.name, $0.encapsulation.rawValue, $0.calicoNamespace.rawValue, $0.apiEndpoint, $0.podCidr ?? "-",
-                 String($0.nodeCount), "\($0.ssh.user)@:\($0.ssh.port)" + ($0.ssh.bastion.map { " via \($0)" } ?? "")]
+                 String($0.nodeCount), "\($0.ssh.user)@:\($0.ssh.port)" + ($0.ssh.become.map { " sudo→\($0)" } ?? "") + ($0.ssh.bastion.map { " via \($0)" } ?? "")]
             }
     }
 
@@ -34,9 +34,11 @@ struct ClustersCommand: AsyncParsableCommand {
         var sshKey: String?
         @Option(help: "Jump host as [user@]host[:port] (\"\" clears it).")
         var bastion: String?
+        @Option(help: "Run every command as this user (usually root) through `sudo -n`, where root may not log in (\"\" clears it).")
+        var sshBecome: String?
 
         func input(name: String?) -> ClusterInput {
-            let ssh = SSHOverrides(user: sshUser, port: sshPort, key: sshKey, bastion: bastion)
+            let ssh = SSHOverrides(user: sshUser, port: sshPort, key: sshKey, bastion: bastion, become: sshBecome)
             return ClusterInput(
                 name: name, apiEndpoint: apiEndpoint, podCidr: podCidr, encapsulation: encapsulation,
                 calicoNamespace: calicoNamespace, ssh: ssh.isEmpty ? nil : ssh)

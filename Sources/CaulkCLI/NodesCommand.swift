@@ -25,10 +25,11 @@ struct NodesCommand: AsyncParsableCommand {
         @Option(help: "SSH port, overriding the cluster's.") var sshPort: Int?
         @Option(help: "Private key file, overriding the cluster's (\"\" clears it).") var sshKey: String?
         @Option(help: "Jump host [user@]host[:port], overriding the cluster's (\"\" clears it).") var bastion: String?
+        @Option(help: "Run commands as this user through `sudo -n`, overriding the cluster's (\"\" clears it).") var sshBecome: String?
         @Option(help: "Pinned host key: SHA256:… or a known_hosts line (\"\" clears it).") var hostKey: String?
 
         func input(cluster: String?, name: String?) -> NodeInput {
-            let ssh = SSHOverrides(user: sshUser, port: sshPort, key: sshKey, bastion: bastion)
+            let ssh = SSHOverrides(user: sshUser, port: sshPort, key: sshKey, bastion: bastion, become: sshBecome)
             return NodeInput(
                 cluster: cluster, name: name, address: address, role: role,
                 labels: labels.isEmpty ? nil : Dictionary(labels.map { ($0.key, $0.value) }) { _, last in last },

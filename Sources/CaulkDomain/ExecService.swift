@@ -130,7 +130,8 @@ public struct ExecService: Sendable {
         let all = try await store.nodes(NodeFilter(clusterId: cluster.id), limit: Int.max).map(\.node)
         let nodes: [NodeRecord]
         if let names = request.nodes, !names.isEmpty {
-            nodes = try names.map { name in
+            // A name given twice is one node (results and pins are per node).
+            nodes = try names.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }.map { name in
                 guard let node = all.first(where: { $0.name == name }) else { throw DomainError.notFound("no node named \(name) in cluster \(cluster.name)") }
                 return node
             }

@@ -31,6 +31,7 @@ enum InventoryRules {
             sshPort: try Validate.port(ssh.port ?? base?.sshPort ?? 22, field: "ssh.port"),
             sshKey: try optional(ssh.key, current: base?.sshKey) { v throws(DomainError) in try Validate.path(v, field: "ssh.key") },
             bastion: try optional(ssh.bastion, current: base?.bastion) { v throws(DomainError) in try Validate.bastion(v, field: "ssh.bastion") },
+            sshBecome: try optional(ssh.become, current: base?.sshBecome) { v throws(DomainError) in try Validate.user(v, field: "ssh.become") },
             createdAt: base?.createdAt ?? now,
             updatedAt: now
         )
@@ -52,9 +53,11 @@ enum InventoryRules {
             sshPort: try ssh.port.map { v throws(DomainError) in try Validate.port(v, field: "ssh.port") } ?? base?.sshPort,
             sshKey: try optional(ssh.key, current: base?.sshKey) { v throws(DomainError) in try Validate.path(v, field: "ssh.key") },
             bastion: try optional(ssh.bastion, current: base?.bastion) { v throws(DomainError) in try Validate.bastion(v, field: "ssh.bastion") },
+            sshBecome: try optional(ssh.become, current: base?.sshBecome) { v throws(DomainError) in try Validate.user(v, field: "ssh.become") },
             hostKey: try optional(input.hostKey, current: base?.hostKey) { v throws(DomainError) in try HostKey.fingerprint(v, field: "host_key") },
             lastBootId: base?.lastBootId,
             lastSeenAt: base?.lastSeenAt,
+            lastBootedAt: base?.lastBootedAt,
             createdAt: base?.createdAt ?? now,
             updatedAt: now
         )
@@ -68,7 +71,7 @@ enum InventoryRules {
             podCidr: record.podCidr,
             encapsulation: Encapsulation(rawValue: record.encapsulation) ?? .vxlan,
             calicoNamespace: CalicoNamespace(rawValue: record.calicoNamespace) ?? .kubeSystem,
-            ssh: SSHDefaults(user: record.sshUser, port: record.sshPort, key: record.sshKey, bastion: record.bastion),
+            ssh: SSHDefaults(user: record.sshUser, port: record.sshPort, key: record.sshKey, bastion: record.bastion, become: record.sshBecome),
             nodeCount: row.nodeCount,
             createdAt: record.createdAt,
             updatedAt: record.updatedAt
@@ -83,7 +86,7 @@ enum InventoryRules {
             address: record.address,
             role: NodeRole(rawValue: record.role) ?? .worker,
             labels: record.labels,
-            ssh: SSHOverrides(user: record.sshUser, port: record.sshPort, key: record.sshKey, bastion: record.bastion),
+            ssh: SSHOverrides(user: record.sshUser, port: record.sshPort, key: record.sshKey, bastion: record.bastion, become: record.sshBecome),
             hostKey: record.hostKey,
             lastBootId: record.lastBootId,
             lastSeenAt: record.lastSeenAt,

@@ -16,7 +16,7 @@ struct SSHTargets {
         let user = node.sshUser ?? cluster.sshUser
         var target = SSHTarget(
             name: node.name, host: node.address, port: node.sshPort ?? cluster.sshPort, user: user, privateKey: key,
-            passphrase: passphrase, hostKey: hostKey ?? node.hostKey.map { .pinned($0) } ?? .unknown)
+            passphrase: passphrase, hostKey: hostKey ?? node.hostKey.map { .pinned($0) } ?? .unknown, become: node.sshBecome ?? cluster.sshBecome)
         if let spec = node.bastion ?? cluster.bastion {
             target.bastion = try await bastion(spec, defaultUser: user, key: key)
         }

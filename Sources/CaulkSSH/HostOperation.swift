@@ -33,7 +33,7 @@ public enum HostOperation {
         if let pool, let key, let kept = pool.checkout(key) {
             kept.adopt(cancel)
             do throws(SSHError) {
-                let results = try run(commands, on: kept.session, options: options, cancel: cancel, firstOpenWithin: reuseProbe)
+                let results = try run(commands, on: kept.session, become: target.become, options: options, cancel: cancel, firstOpenWithin: reuseProbe)
                 observedKey = kept.hostKey
                 reused = true
                 finish(kept, results: results, pool: pool, key: key)
@@ -47,7 +47,7 @@ public enum HostOperation {
         }
         let connection = try connect(target, options: options, cancel: cancel, observedKey: &observedKey)
         do throws(SSHError) {
-            let results = try run(commands, on: connection.session, options: options, cancel: cancel, firstOpenWithin: nil)
+            let results = try run(commands, on: connection.session, become: target.become, options: options, cancel: cancel, firstOpenWithin: nil)
             finish(connection, results: results, pool: pool, key: key)
             return results
         } catch {
@@ -114,12 +114,12 @@ public enum HostOperation {
     }
 
     private static func run(
-        _ commands: [SSHCommand], on session: Session, options: SSHOptions, cancel: CancellationFlag, firstOpenWithin: Duration?
+        _ commands: [SSHCommand], on session: Session, become: String?, options: SSHOptions, cancel: CancellationFlag, firstOpenWithin: Duration?
     ) throws(SSHError) -> [CommandResult] {
         var results: [CommandResult] = []
         for command in commands {
             if cancel.isCancelled { throw SSHError(.cancelled, host: session.name, operation: "run command", message: "cancelled") }
-            results.append(try session.exec(command, options: options, openWithin: results.isEmpty ? firstOpenWithin : nil))
+            results.append(try session.exec(command, become: become, options: options, openWithin: results.isEmpty ? firstOpenWithin : nil))
         }
         return results
     }

@@ -11,10 +11,12 @@ public struct SSHTarget: Sendable, Hashable {
     public var hostKey: HostKeyPolicy
     /// Jump host the connection goes through (`direct-tcpip`), itself checked and authenticated.
     public var bastion: Bastion?
+    /// Run every command as this user through `sudo -n` (never a password prompt); nil: as `user`.
+    public var become: String?
 
     public init(
         name: String, host: String, port: Int = 22, user: String, privateKey: String, passphrase: String? = nil,
-        hostKey: HostKeyPolicy, bastion: Bastion? = nil
+        hostKey: HostKeyPolicy, bastion: Bastion? = nil, become: String? = nil
     ) {
         self.name = name
         self.host = host
@@ -24,6 +26,7 @@ public struct SSHTarget: Sendable, Hashable {
         self.passphrase = passphrase
         self.hostKey = hostKey
         self.bastion = bastion
+        self.become = become
     }
 }
 
@@ -93,6 +96,13 @@ public struct SSHCommand: Sendable, Equatable {
         guard stopOnHost else { return command }
         let seconds = timeout.components.seconds + 1
         return "timeout -k 2 \(seconds) sh -c \(ShellQuote.quote(command))"
+    }
+
+    /// What is sent to the host when commands run as `become` through sudo. `-n`: sudo fails at
+    /// once, saying why ("a password is required"), rather than wait at a prompt.
+    public func wire(become: String?) -> String {
+        guard let become else { return wire }
+        return "sudo -n -u \(ShellQuote.quote(become)) -- sh -c \(ShellQuote.quote(wire))"
     }
 }
 

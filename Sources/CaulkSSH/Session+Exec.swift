@@ -7,10 +7,11 @@ extension Session {
     /// Runs one command on a new channel: stdout and stderr read apart and capped, the exit
     /// status read only after the channel closed, the channel closed at the command's timeout.
     /// `openWithin`: a shorter bound for opening the channel (a kept session proving it is alive).
-    func exec(_ command: SSHCommand, options: SSHOptions, openWithin: Duration? = nil) throws(SSHError) -> CommandResult {
+    /// `become`: run it as this user through `sudo -n`.
+    func exec(_ command: SSHCommand, become: String? = nil, options: SSHOptions, openWithin: Duration? = nil) throws(SSHError) -> CommandResult {
         let started = ContinuousClock.now
         let deadline = Deadline(after: command.timeout)
-        let wire = command.wire
+        let wire = command.wire(become: become)
         let openDeadline = openWithin.map { Deadline(after: min($0, command.timeout)) } ?? deadline
         let channel = try retry(Self.openChannel, kind: .channel, until: openDeadline) { caulk_channel_open_session(raw) }
         var result = CommandResult(

@@ -17,6 +17,8 @@ public struct ClusterRecord: Codable, Sendable, Equatable, FetchableRecord, Muta
     public var sshPort: Int
     public var sshKey: String?
     public var bastion: String?
+    /// Run commands as this user through `sudo -n`; nil: as the login user.
+    public var sshBecome: String?
     public var createdAt: Date
     public var updatedAt: Date
 
@@ -28,7 +30,7 @@ public struct ClusterRecord: Codable, Sendable, Equatable, FetchableRecord, Muta
 
     public init(
         id: Int64? = nil, name: String, apiEndpoint: String, podCidr: String?, encapsulation: String,
-        calicoNamespace: String, sshUser: String, sshPort: Int, sshKey: String?, bastion: String?,
+        calicoNamespace: String, sshUser: String, sshPort: Int, sshKey: String?, bastion: String?, sshBecome: String? = nil,
         createdAt: Date, updatedAt: Date
     ) {
         self.id = id
@@ -41,6 +43,7 @@ public struct ClusterRecord: Codable, Sendable, Equatable, FetchableRecord, Muta
         self.sshPort = sshPort
         self.sshKey = sshKey
         self.bastion = bastion
+        self.sshBecome = sshBecome
         self.createdAt = createdAt
         self.updatedAt = updatedAt
     }

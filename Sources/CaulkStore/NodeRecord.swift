@@ -17,6 +17,8 @@ public struct NodeRecord: Codable, Sendable, Equatable, FetchableRecord, Mutable
     public var sshPort: Int?
     public var sshKey: String?
     public var bastion: String?
+    /// Overrides the cluster's `sshBecome`.
+    public var sshBecome: String?
     public var hostKey: String?
     public var lastBootId: String?
     public var lastSeenAt: Date?
@@ -34,8 +36,8 @@ public struct NodeRecord: Codable, Sendable, Equatable, FetchableRecord, Mutable
 
     public init(
         id: Int64? = nil, clusterId: Int64, name: String, address: String, role: String, labels: [String: String],
-        sshUser: String?, sshPort: Int?, sshKey: String?, bastion: String?, hostKey: String?,
-        lastBootId: String? = nil, lastSeenAt: Date? = nil, createdAt: Date, updatedAt: Date
+        sshUser: String?, sshPort: Int?, sshKey: String?, bastion: String?, sshBecome: String? = nil, hostKey: String?,
+        lastBootId: String? = nil, lastSeenAt: Date? = nil, lastBootedAt: Date? = nil, createdAt: Date, updatedAt: Date
     ) {
         self.id = id
         self.clusterId = clusterId
@@ -47,9 +49,11 @@ public struct NodeRecord: Codable, Sendable, Equatable, FetchableRecord, Mutable
         self.sshPort = sshPort
         self.sshKey = sshKey
         self.bastion = bastion
+        self.sshBecome = sshBecome
         self.hostKey = hostKey
         self.lastBootId = lastBootId
         self.lastSeenAt = lastSeenAt
+        self.lastBootedAt = lastBootedAt
         self.createdAt = createdAt
         self.updatedAt = updatedAt
     }
@@ -59,13 +63,14 @@ public struct NodeRecord: Codable, Sendable, Equatable, FetchableRecord, Mutable
     }
 
     /// True when everything an inventory sets is equal; ids, timestamps and observed state
-    /// (boot id, last seen) are not compared.
+    /// (boot id and time, last seen) are not compared.
     public func hasSameContent(as other: NodeRecord) -> Bool {
         var other = other
         other.id = id
         other.clusterId = clusterId
         other.lastBootId = lastBootId
         other.lastSeenAt = lastSeenAt
+        other.lastBootedAt = lastBootedAt
         other.createdAt = createdAt
         other.updatedAt = updatedAt
         return self == other

@@ -207,6 +207,37 @@ import Testing
         #expect(cluster.apiEndpoint == "https://198.18.2.1:6443" && cluster.ssh.user == "caulk", "the parent group's variables are the clusters' defaults")
     }
 
+    /// Fleets that forbid root logins: log in as a user, run commands as root through sudo -n.
+    @Test func becomeComesFromCaulkYAMLAndAnsiblesBecomeVariables() async throws {
+        let yaml = """
+            clusters:
+              - name: rhel
+                api_endpoint: https://198.18.4.1:6443
+                ssh: {user: caulk, become: root}
+                nodes:
+                  - {name: cp1, address: 198.18.4.1, role: control-plane}
+                  - {name: w1, address: 198.18.4.2, ssh: {become: admin}}
+            """
+        _ = try await inventory.importInventory(yaml, format: .caulk, dryRun: false)
+        #expect(try await inventory.cluster("rhel").ssh.become == "root")
+        #expect(try await inventory.node(cluster: "rhel", name: "w1").ssh.become == "admin")
+
+        let ini = """
+            [all:vars]
+            ansible_user=caulk
+            ansible_become=yes
+            [edge]
+            e-cp1 ansible_host=198.18.5.1 caulk_role=control-plane
+            e-w1 ansible_host=198.18.5.2 ansible_become_user=operator
+            """
+        _ = try await inventory.importInventory(ini, format: .ansibleIni, dryRun: false)
+        #expect(try await inventory.cluster("edge").ssh.become == "root")
+        #expect(try await inventory.node(cluster: "edge", name: "e-w1").ssh.become == "operator")
+        let su = ini.replacingOccurrences(of: "ansible_become=yes", with: "ansible_become=yes\nansible_become_method=su")
+        let refused = await #expect(throws: DomainError.self) { try await inventory.importInventory(su, format: .ansibleIni, dryRun: false) }
+        #expect(refused?.description.contains("sudo -n only") == true, "\(refused?.description ?? "-")")
+    }
+
     @Test func aKubesprayFileIsOneClusterWithItsName() async throws {
         let text = """
             [kube_control_plane]

@@ -1,4 +1,5 @@
 import CaulkAPI
+import CaulkSSH
 import CaulkStore
 import Foundation
 import Testing
@@ -81,5 +82,33 @@ import Testing
         await #expect(throws: DomainError.notFound("no node named n9 in cluster a")) { try await inventory.deleteNode(cluster: "a", name: "n9") }
         try await inventory.deleteCluster("a", cascade: true)
         await #expect(throws: DomainError.self) { _ = try await inventory.cluster("a") }
+    }
+
+    /// A fleet-wide audit (or schedule) runs what it can: one cluster without nodes or a key is
+    /// skipped with why, instead of failing them all.
+    @Test func anAllClusterAuditSkipsClustersItCannotAuditSayingWhy() async throws {
+        let audits = AuditService(store: store, executor: SSHExecutor(threads: 1), library: try PlaybookLibrary())
+        _ = try await inventory.createCluster(ClusterInput(name: "empty", apiEndpoint: "https://198.18.0.1:6443"))
+        _ = try await inventory.createCluster(ClusterInput(name: "keyless", apiEndpoint: "https://198.18.0.2:6443"))
+        _ = try await inventory.createNode(NodeInput(cluster: "keyless", name: "n1", address: "198.18.0.2"))
+        let started = try await audits.start(AuditRequest(all: true), requester: "test", trigger: "schedule")
+        #expect(started.runs.isEmpty)
+        #expect(started.skipped.sorted() == [
+            "cluster empty was not audited: clusters: cluster empty has no nodes to audit",
+            "cluster keyless was not audited: ssh.key: cluster keyless has no SSH private key; set it with `caulk clusters set keyless --ssh-key PATH`",
+        ], "\(started.skipped)")
+        await #expect(throws: DomainError.self) { try await audits.start(AuditRequest(clusters: ["empty"]), requester: "test", trigger: "api") }
+    }
+
+    /// What audits observed about a node (its boot) survives every inventory change.
+    @Test func anInventoryUpdateKeepsTheObservedBoot() async throws {
+        _ = try await inventory.createCluster(ClusterInput(name: "b", apiEndpoint: "https://198.18.0.1:6443"))
+        let node = try await inventory.createNode(NodeInput(cluster: "b", name: "n1", address: "198.18.0.1"))
+        let id = try #require(try await store.node(cluster: "b", name: node.name)?.node.id)
+        let booted = Date(timeIntervalSince1970: 1_790_000_000)
+        _ = try await store.recordBoot(nodeId: id, bootId: "boot-1", bootedAt: booted, seenAt: booted.addingTimeInterval(60), source: "audit", runId: nil)
+        _ = try await inventory.updateNode(cluster: "b", name: "n1", NodeInput(labels: ["zone": "a"]))
+        let after = try #require(try await store.node(cluster: "b", name: "n1")?.node)
+        #expect(after.lastBootId == "boot-1" && after.lastBootedAt == booted)
     }
 }

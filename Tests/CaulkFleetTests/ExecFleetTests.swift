@@ -111,8 +111,8 @@ import Testing
         #expect((try? Lab.ssh(fine.address, "test -e \(marker) && rm \(marker)")) != nil)
 
         // trusting pins what the node shows; then it runs
-        let trusted = try await exec.trust(cluster: cluster, TrustRequest(nodes: [unpinned.name, changed.name]))
-        #expect(trusted.allSatisfy { $0.pinned })
+        let trusted = try await exec.trust(cluster: cluster, TrustRequest(nodes: [unpinned.name, changed.name, unpinned.name]))
+        #expect(trusted.count == 2 && trusted.allSatisfy { $0.pinned }, "a name given twice is one node, and no crash")
         #expect(try await inventory.node(cluster: cluster, name: changed.name).hostKey == changed.hostKey)
         #expect(try await store.node(cluster: cluster, name: unpinned.name)?.node.hostKey == unpinned.hostKey)
     }

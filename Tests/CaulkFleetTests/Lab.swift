@@ -16,7 +16,8 @@ enum Lab {
     static let repairCluster = "lab5"
     /// Set up unlike our defaults (`make test` passes `--variant lab6:…`): Kubernetes Nodes named by
     /// FQDN while the inventory has short names, no VXLAN MAC annotations, a 20,000-rule nftables
-    /// ruleset on every node, Calico from the operator (calico-system, Installation) at another version.
+    /// ruleset on every node, Calico from the operator (calico-system, Installation) at another version,
+    /// and no root logins: caulk logs in as `caulk` and runs commands through `sudo -n`.
     static let mixedCluster = "lab6"
 
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -31,7 +32,7 @@ enum Lab {
         } catch {
             return .failure(LabError("""
                 the test fleet is not up (\(error)). Run `make test`, or start it by hand as root: \
-                lab/caulk-lab up --clusters 6 --nodes 6 --variant lab6:fqdn,no-vxlan-mac,big-ruleset,operator,calico=3.27.3
+                lab/caulk-lab up --clusters 6 --nodes 6 --variant lab6:fqdn,no-vxlan-mac,big-ruleset,operator,calico=3.27.3,sudo
                 """))
         }
     }()
@@ -115,9 +116,9 @@ enum Lab {
     }
 
     /// Runs a command on a node over plain OpenSSH, as an operator would to check caulk's work.
-    static func ssh(_ address: String, _ command: String) throws -> String {
+    static func ssh(_ address: String, _ command: String, user: String = "root") throws -> String {
         try run("/usr/bin/ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-                "-o", "LogLevel=ERROR", "-i", "/run/caulk-lab/id_ed25519", "root@\(address)", command)
+                "-o", "LogLevel=ERROR", "-i", "/run/caulk-lab/id_ed25519", "\(user)@\(address)", command)
     }
 
     @discardableResult

@@ -7,7 +7,8 @@ import Testing
 
 /// Audit → repair → verify on a cluster set up unlike our defaults, the way fleets built elsewhere
 /// are (`Lab.mixedCluster`): the inventory's short names are not the Kubernetes Node names, Nodes
-/// carry no VXLAN MAC, every node has a 7 MiB nftables ruleset, and Calico came from the operator.
+/// carry no VXLAN MAC, every node has a 7 MiB nftables ruleset, Calico came from the operator, and
+/// root may not log in: caulk works as `caulk` through `sudo -n`.
 /// The lab's own verify (TCP and a full-size DF packet between every pair of nodes, every
 /// calico-node Ready) is the judge, not caulk's audit.
 @Suite(.serialized) struct MixedFleetTests {
@@ -42,12 +43,24 @@ import Testing
         return (try #require(try await fixture.store.run(id: run.id)?.0), try await fixture.repairs.result(runId: run.id))
     }
 
-    /// Every fault cleared and the operator's MTU unset, so Felix makes 1450-byte devices again.
+    /// kubectl on the control-plane node, as the lab's sudo user.
+    @discardableResult
+    static func kubectl(_ arguments: String) throws -> String {
+        try Lab.ssh(controlPlane, "sudo -n kubectl --kubeconfig /etc/kubernetes/admin.conf \(arguments)", user: "caulk")
+    }
+
+    /// The sudoers rule of the lab's `caulk` user on a node (in the node's own /etc).
+    static func sudoers(_ index: Int) -> String { "/run/caulk-lab/nodes/\(node(index))/etc/upper/sudoers.d/caulk-lab" }
+
+    /// Every fault cleared, sudo without a password again and the operator's MTU unset, so Felix
+    /// makes 1450-byte devices again.
     static func restore() throws {
-        _ = try? Lab.ssh(controlPlane, """
-            kubectl patch installations.operator.tigera.io default --type json -p '[{"op":"remove","path":"/spec/calicoNetwork/mtu"}]' >/dev/null 2>&1
-            kubectl patch felixconfiguration default --type json -p '[{"op":"remove","path":"/spec/featureDetectOverride"}]' >/dev/null 2>&1
-            """)
+        for index in 1...6 {
+            let rule = try String(contentsOfFile: sudoers(index), encoding: .utf8)
+            if !rule.contains("NOPASSWD") { try rule.replacingOccurrences(of: ") ALL", with: ") NOPASSWD: ALL").write(toFile: sudoers(index), atomically: true, encoding: .utf8) }
+        }
+        _ = try? kubectl(#"patch installations.operator.tigera.io default --type json -p '[{"op":"remove","path":"/spec/calicoNetwork/mtu"}]'"#)
+        _ = try? kubectl(#"patch felixconfiguration default --type json -p '[{"op":"remove","path":"/spec/featureDetectOverride"}]'"#)
         for index in 1...6 { try Lab.lab("clear", node(index)) }
         try Lab.lab("verify", cluster, "--wait", "60")
     }
@@ -105,6 +118,31 @@ import Testing
         try Lab.lab("reboot", Self.node(5))
         verdict = try Lab.verify(Self.cluster, wait: 30)
         #expect(verdict.ok, "\(verdict.pairs.filter { !$0.tcp || !$0.fullSize })")
+    }
+
+    /// sudo that wants a password on one node: that node says so and nothing runs there, the
+    /// others are audited and repaired as usual.
+    @Test func aNodeWhereSudoWantsAPasswordSaysSoAndIsLeftAlone() async throws {
+        try Self.restore()
+        defer { try? Self.restore() }
+        let fixture = try await fixture()
+        let rule = try String(contentsOfFile: Self.sudoers(4), encoding: .utf8)
+        try #require(rule.contains("NOPASSWD: ALL"), "\(rule)")
+        try rule.replacingOccurrences(of: "NOPASSWD: ", with: "").write(toFile: Self.sudoers(4), atomically: true, encoding: .utf8)
+        try Lab.lab("inject", "firewall", Self.node(5))
+
+        let result = try await audit(fixture)
+        let refused = try #require(result.findings.first { $0.node == Self.node(4) && $0.check == "SUDO" }, "\(result.findings)")
+        #expect(refused.message.contains("a password is required") && refused.message.contains("NOPASSWD"), "\(refused.message)")
+        #expect(result.nodes.first { $0.node == Self.node(4) }?.health == .unreachable, "a node caulk cannot act on is never healthy")
+        #expect(Self.serious(result)[Self.node(5)]?.contains("F4") == true, "the other nodes are audited through sudo as usual")
+
+        let (run, repaired) = try await repair(fixture)
+        #expect(run.status == "failed", "the cluster cannot be healthy while n4 is not audited: \(repaired.message ?? "-")")
+        let outcomes = Dictionary(uniqueKeysWithValues: repaired.nodes.map { ($0.node, $0.outcome) })
+        #expect(outcomes[Self.node(5)] == .recovered && outcomes[Self.node(4)] == .skipped, "\(repaired.nodes)")
+        #expect(repaired.nodes.first { $0.node == Self.node(4) }?.reason?.contains("no command can run there as root") == true)
+        #expect(!repaired.steps.contains { $0.host == Self.node(4) })
     }
 
     /// A smaller NIC MTU on one node: handshakes pass, full-size packets into it do not. The fix

@@ -16,6 +16,13 @@ import Testing
         await executor.run(SSHJob(target: target, commands: commands), options: options)
     }
 
+    /// Where root may not log in, every command runs through `sudo -n`, quoted whole.
+    @Test func becomeWrapsTheWholeCommandInSudoN() {
+        let command = SSHCommand("echo 'hi'", timeout: .seconds(5))
+        #expect(command.wire(become: nil) == command.wire)
+        #expect(command.wire(become: "root") == "sudo -n -u 'root' -- sh -c " + ShellQuote.quote(command.wire))
+    }
+
     @Test func stdoutStderrAndExitStatusComeBackApart() async throws {
         let outcome = await run(sshd.target(), [SSHCommand("echo out; echo err >&2; exit 3"), SSHCommand("hostname")])
         let results = try outcome.result.get()

@@ -14,7 +14,8 @@ def caulk_yaml(st):
                 "    pod_cidr: %s" % c["pod_cidr"],
                 "    encapsulation: %s" % c["mode"],
                 "    calico_namespace: %s" % c["namespace"],
-                "    ssh: {user: %s, port: 22, key: %s}" % (c.get("ssh_user", "root"), key),
+                "    ssh: {user: %s, port: 22, key: %s%s}" % (c.get("ssh_user", "root"), key,
+                                                          "" if c.get("ssh_user", "root") == "root" else ", become: root"),
                 "    nodes:"]
         for n in c["nodes"]:
             out += ["      - name: %s" % n["name"],

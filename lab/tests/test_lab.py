@@ -420,7 +420,8 @@ def variant_tests():
         blocks = y.split("  - name: ")
         b1, b2 = [b for b in blocks if b.startswith("lab1\n")][0], [b for b in blocks if b.startswith("lab2\n")][0]
         expect("ssh: {user: root," in b1 and "calico_namespace: kube-system" in b1, b1)
-        expect("ssh: {user: caulk," in b2 and "calico_namespace: calico-system" in b2, b2)
+        expect("ssh: {user: caulk," in b2 and ", become: root}" in b2 and "calico_namespace: calico-system" in b2, b2)
+        expect("become" not in b1, b1)
         a = lab("inventory", "--format", "ansible", check=True).stdout
         expect(re.search(r"^lab2-n2 .*ansible_user=caulk ansible_become=true ansible_become_method=sudo ", a, re.M), a)
         expect(re.search(r"^lab1-n2 .*ansible_user=root ansible_ssh", a, re.M), a)

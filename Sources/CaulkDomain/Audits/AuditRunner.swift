@@ -57,13 +57,15 @@ struct AuditRunner: Sendable {
             case .failure(let error):
                 worst[node.name] = .unreachable
                 let finding = Finding(check: "SSH", severity: .critical, node: node.name, message: "unreachable: \(error.description)", evidence: error.summary, repair: nil)
-                try await store.recordAuditNode(
-                    AuditNodeRecord(runId: runId, nodeId: node.id, nodeName: node.name, health: NodeHealth.unreachable.rawValue, bootId: nil, bootedAt: nil,
-                                    kernel: nil, nicDriver: nil, facts: "{}", error: error.description, finishedAt: now),
-                    findings: [Self.record(finding, runId: runId, cluster: audit.cluster.name, at: now)], seenAt: nil)
+                try await recordUnreachable(node, finding, error: error.description, audit: audit, at: now)
             case .success(let results):
                 let batch = batches[node.name]!
                 let steps = results.first.map { batch.split($0) } ?? [:]
+                if steps.isEmpty, let refused = Self.sudoRefusal(results.first, node: node.name, target: audit.targets[node.name]!) {
+                    worst[node.name] = .unreachable
+                    try await recordUnreachable(node, refused, error: refused.message, audit: audit, at: now)
+                    continue
+                }
                 let nodeIP = facts.node(node.name)?.internalIp ?? node.address
                 let parsed = NodeFacts.parse(steps, nodeIP: nodeIP)
                 nodeFacts[node.name] = parsed
@@ -116,6 +118,26 @@ struct AuditRunner: Sendable {
             status: (done < jobs.count ? RunStatus.cancelled : RunStatus.succeeded).rawValue, summary: Self.json(summary), at: now)
     }
 
+    /// A node reached over SSH where no command could run: recorded with its one finding.
+    private func recordUnreachable(_ node: NodeRecord, _ finding: Finding, error: String, audit: PreparedAudit, at now: Date) async throws {
+        try await store.recordAuditNode(
+            AuditNodeRecord(runId: audit.run.id!, nodeId: node.id, nodeName: node.name, health: NodeHealth.unreachable.rawValue, bootId: nil, bootedAt: nil,
+                            kernel: nil, nicDriver: nil, facts: "{}", error: error, finishedAt: now),
+            findings: [Self.record(finding, runId: audit.run.id!, cluster: audit.cluster.name, at: now)], seenAt: nil)
+    }
+
+    /// When commands run through `sudo -n` and sudo refused before any step ran (it wants a
+    /// password, or the user may not run commands as `become`): a `SUDO` finding saying so.
+    static func sudoRefusal(_ result: CommandResult?, node: String, target: SSHTarget) -> Finding? {
+        guard let become = target.become, let result, !result.succeeded else { return nil }
+        let stderr = String(decoding: result.stderr, as: UTF8.self)
+        guard stderr.contains("sudo") else { return nil }
+        return Finding(
+            check: "SUDO", severity: .critical, node: node,
+            message: "\(target.user)@\(target.host) cannot run commands as \(become) with sudo -n, so nothing was checked: \(Excerpt.of(stderr.trimmingCharacters(in: .whitespacesAndNewlines), lines: 1)); allow \(target.user) passwordless sudo (NOPASSWD) on the node, or log in as \(become)",
+            evidence: Excerpt.of(stderr, lines: 5), repair: nil)
+    }
+
     /// The checks that judge one node from its own steps; the rest compare nodes at the end.
     static func nodeChecks(_ playbook: Playbook) -> [Playbook.Check] {
         playbook.checks.filter { $0.rule != nil || ($0.builtin.map { !CalicoChecks.clusterWide.contains($0) } ?? false) }
@@ -147,9 +169,17 @@ struct AuditRunner: Sendable {
             let outcome = await executor.run(SSHJob(target: audit.targets[node.name]!, commands: [batch.command]), options: clusterOptions)
             switch outcome.result {
             case .success(let results):
-                var facts = ClusterFacts.parse(results.first.map(batch.split) ?? [:])
+                let steps = results.first.map(batch.split) ?? [:]
+                guard !steps.isEmpty else {
+                    // Nothing ran (sudo refused, no shell): try the next control-plane node.
+                    let stderr = results.first.map { String(decoding: $0.stderr, as: UTF8.self) } ?? ""
+                    errors.append("\(node.name): no kubectl step ran: \(Excerpt.of(stderr.trimmingCharacters(in: .whitespacesAndNewlines), lines: 2))")
+                    continue
+                }
+                var facts = ClusterFacts.parse(steps)
                 facts.controlPlane = node.name
-                facts.errors = errors + facts.errors
+                let missing = batch.steps.map(\.name).filter { steps[$0] == nil }
+                facts.errors = errors + facts.errors + missing.map { "\($0): gave no output (the batch ended before it)" }
                 return facts
             case .failure(let error):
                 errors.append("\(node.name): \(error.description)")

@@ -44,11 +44,18 @@ public struct AuditService: Sendable {
         default:
             throw DomainError.invalid(field: "clusters", message: "name one or more clusters, or set all: true (not both)")
         }
-        // Every cluster is resolved before any starts: one bad name starts nothing.
+        // Every cluster is resolved before any starts: one bad name starts nothing. With `all`, a
+        // cluster that cannot be audited (no nodes, no key) is skipped with why; the rest run.
         var resolved: [(cluster: ClusterRecord, nodes: [NodeRecord], targets: [String: SSHTarget])] = []
-        for name in names { resolved.append(try await resolve(cluster: name)) }
-        var started: [Run] = []
         var skipped: [String] = []
+        for name in names {
+            do {
+                resolved.append(try await resolve(cluster: name))
+            } catch let error as DomainError where request.all == true {
+                skipped.append("cluster \(name) was not audited: \(error.description)")
+            }
+        }
+        var started: [Run] = []
         for audit in resolved {
             let record = RunRecord(
                 kind: "audit", clusterId: audit.cluster.id, clusterName: audit.cluster.name, trigger: trigger, requester: requester,

@@ -213,7 +213,7 @@ extension AnsibleInventory {
 
     private static let variableOfField: [String: String] = [
         "name": "caulk_node_name", "address": "ansible_host", "ssh.port": "ansible_port", "ssh.user": "ansible_user",
-        "ssh.key": "ansible_ssh_private_key_file", "ssh.bastion": "caulk_bastion", "host_key": "caulk_host_key",
+        "ssh.key": "ansible_ssh_private_key_file", "ssh.bastion": "caulk_bastion", "ssh.become": "ansible_become_user", "host_key": "caulk_host_key",
         "labels": "caulk_labels", "api_endpoint": "caulk_api_endpoint", "pod_cidr": "caulk_pod_cidr",
     ]
 
@@ -234,6 +234,17 @@ extension AnsibleInventory {
                 key: vars["ansible_ssh_private_key_file"] ?? vars["ansible_private_key_file"],
                 bastion: vars["caulk_bastion"]
             )
+            // Ansible's become: only the sudo method, which caulk runs as `sudo -n`.
+            if let become = vars["ansible_become"] {
+                guard let on = Self.boolean(become) else { throw .invalid(field: "ansible_become", message: "'\(become)' is not true or false") }
+                if on {
+                    let method = vars["ansible_become_method"] ?? "sudo"
+                    guard method == "sudo" else {
+                        throw .invalid(field: "ansible_become_method", message: "'\(method)' is not supported; caulk becomes another user with sudo -n only")
+                    }
+                    ssh.become = vars["ansible_become_user"] ?? "root"
+                }
+            }
             if let port = vars["ansible_port"] ?? vars["ansible_ssh_port"] {
                 guard let number = Int(port) else { throw .invalid(field: "ssh.port", message: "'\(port)' is not a port number") }
                 ssh.port = number
@@ -281,7 +292,8 @@ extension AnsibleInventory {
                     user: nodeSSH.user == record.sshUser ? nil : nodeSSH.user,
                     port: nodeSSH.port == record.sshPort ? nil : nodeSSH.port,
                     key: nodeSSH.key == record.sshKey ? nil : nodeSSH.key,
-                    bastion: nodeSSH.bastion == record.bastion ? nil : nodeSSH.bastion
+                    bastion: nodeSSH.bastion == record.bastion ? nil : nodeSSH.bastion,
+                    become: nodeSSH.become == record.sshBecome ? nil : nodeSSH.become
                 )
                 let nodeName = member.vars["caulk_node_name"]
                     ?? String(member.host.name.lowercased().prefix { $0 != "." })
@@ -304,6 +316,15 @@ extension AnsibleInventory {
             }
         }
         return InventoryCluster(cluster: record, nodes: nodes)
+    }
+
+    /// Ansible's booleans.
+    static func boolean(_ text: String) -> Bool? {
+        switch text.lowercased() {
+        case "true", "yes", "on", "1": true
+        case "false", "no", "off", "0": false
+        default: nil
+        }
     }
 
     private static func labels(_ text: String?) throws(DomainError) -> [String: String] {

@@ -12,6 +12,7 @@ import Foundation
 ///     encapsulation: vxlan            # vxlan | ipip | none
 ///     calico_namespace: kube-system   # kube-system | calico-system
 ///     ssh: {user: root, port: 22, key: /etc/caulk/id_ed25519, bastion: jump@198.18.0.2:22}
+///     # or, where root may not log in: {user: caulk, become: root, …} runs commands via `sudo -n`
 ///     nodes:
 ///       - name: cp1
 ///         address: 198.18.0.10
@@ -23,7 +24,7 @@ import Foundation
 enum CaulkFormat {
     static let clusterKeys: Set<String> = ["name", "api_endpoint", "pod_cidr", "encapsulation", "calico_namespace", "ssh", "nodes"]
     static let nodeKeys: Set<String> = ["name", "address", "role", "labels", "ssh", "host_key"]
-    static let sshKeys: Set<String> = ["user", "port", "key", "bastion"]
+    static let sshKeys: Set<String> = ["user", "port", "key", "bastion", "become"]
 
     static func parse(_ root: YAMLValue, now: Date) throws(DomainError) -> [InventoryCluster] {
         var clustersValue: YAMLValue?
@@ -111,6 +112,7 @@ enum CaulkFormat {
             case "port": ssh.port = try field.int()
             case "key": ssh.key = try field.string()
             case "bastion": ssh.bastion = try field.string()
+            case "become": ssh.become = try field.string()
             default: break
             }
         }

@@ -53,8 +53,9 @@ struct RepairPlan: Sendable {
         for node in nodes.sorted(by: { $0.name < $1.name }) {
             if let only, !only.contains(node.name) { continue }
             let own = actionable.filter { $0.node == node.name }
-            if let unreachable = own.first(where: { $0.check == "SSH" }) {
-                plans.append(NodePlan(node: node, findings: ["SSH"], repairs: [], skip: "not reachable over SSH: \(unreachable.message)"))
+            if let unreachable = own.first(where: { $0.check == "SSH" || $0.check == "SUDO" }) {
+                let why = unreachable.check == "SSH" ? "not reachable over SSH" : "no command can run there as root"
+                plans.append(NodePlan(node: node, findings: [unreachable.check], repairs: [], skip: "\(why): \(unreachable.message)"))
                 continue
             }
             let fixable = own.filter { $0.repair.map { byName[$0] != nil } ?? false }
