@@ -43,13 +43,6 @@ import Testing
         try Lab.lab("verify", cluster, "--wait", "40")
     }
 
-    /// The findings at warning or above, per node, as `CHECK` ids.
-    static func serious(_ result: AuditResult) -> [String: Set<String>] {
-        var found: [String: Set<String>] = [:]
-        for finding in result.findings where finding.severity != .info { found[finding.node ?? "(cluster)", default: []].insert(finding.check) }
-        return found
-    }
-
     @Test func faultsAreReportedOnTheirNodesAndHealthyNodesStayClean() async throws {
         try Self.restore()
         defer { try? Self.restore() }
@@ -59,14 +52,14 @@ import Testing
 
         let clean = try await audit(fixture)
         #expect(clean.nodes.count == 6 && clean.nodes.allSatisfy { $0.health == .healthy }, "\(clean.nodes.map { ($0.node, $0.health) })")
-        #expect(Self.serious(clean).keys.sorted() == ["(cluster)"] && Self.serious(clean)["(cluster)"] == ["F8"], "\(Self.serious(clean))")
+        #expect(Lab.serious(clean).keys.sorted() == ["(cluster)"] && Lab.serious(clean)["(cluster)"] == ["F8"], "\(Lab.serious(clean))")
 
         try Lab.lab("inject", "offload", Self.node(2))
         try Lab.lab("inject", "stale-vxlan", Self.node(3))
         try Lab.lab("inject", "firewall", Self.node(5))
         try Lab.lab("inject", "rp-filter", Self.node(6))
         var result = try await audit(fixture)
-        var serious = Self.serious(result)
+        var serious = Lab.serious(result)
         #expect(serious[Self.node(2)] == ["F2"], "\(serious)")
         #expect(serious[Self.node(3)]?.isSuperset(of: ["F1", "DP"]) == true, "\(serious)")
         #expect(serious[Self.node(5)] == ["F4", "DP"], "\(serious)")
@@ -83,7 +76,7 @@ import Testing
         try Lab.lab("inject", "nm", Self.node(5))
         try Lab.filterSSH(Self.node(6), "reject with tcp reset")
         result = try await audit(fixture)
-        serious = Self.serious(result)
+        serious = Lab.serious(result)
         #expect(serious[Self.node(3)]?.isSuperset(of: ["F3", "DP"]) == true, "\(serious)")
         #expect(serious[Self.node(4)] == ["F5"], "\(serious)")
         #expect(serious[Self.node(5)]?.isSuperset(of: ["F6", "F1"]) == true, "\(serious)")

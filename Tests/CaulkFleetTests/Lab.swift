@@ -99,6 +99,21 @@ enum Lab {
         return text.split(separator: "\n").map(String.init)
     }
 
+    /// The findings at warning or above, per node, as `CHECK` ids.
+    static func serious(_ result: AuditResult) -> [String: Set<String>] {
+        var found: [String: Set<String>] = [:]
+        for finding in result.findings where finding.severity != .info { found[finding.node ?? "(cluster)", default: []].insert(finding.check) }
+        return found
+    }
+
+    /// Pods the kube API was asked to delete, from its audit trail after line `from`.
+    static func deletedPods(_ cluster: String, from: Int) throws -> [String] {
+        try apiAuditTrail(cluster).dropFirst(from).compactMap { line in
+            guard line.contains("\"verb\": \"DELETE\""), let range = line.range(of: #"/pods/[a-z0-9-]+"#, options: .regularExpression) else { return nil }
+            return String(line[range].dropFirst("/pods/".count))
+        }
+    }
+
     /// Runs a shell command inside a node's network namespace (the lab names it `cl-<node>`).
     @discardableResult
     static func inNode(_ node: String, _ shell: String) throws -> String {

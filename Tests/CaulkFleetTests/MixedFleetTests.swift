@@ -49,33 +49,20 @@ import Testing
         try Lab.ssh(controlPlane, "sudo -n kubectl --kubeconfig /etc/kubernetes/admin.conf \(arguments)", user: "caulk")
     }
 
-    /// The sudoers rule of the lab's `caulk` user on a node (in the node's own /etc).
-    static func sudoers(_ index: Int) -> String { "/run/caulk-lab/nodes/\(node(index))/etc/upper/sudoers.d/caulk-lab" }
+    /// Whether sudo asks the lab's `caulk` user for a password on a node (its own /etc).
+    static func sudoWantsPassword(_ index: Int, _ wants: Bool) throws {
+        let edit = wants ? "s/NOPASSWD: //" : "s/) ALL/) NOPASSWD: ALL/"
+        try Lab.lab("exec", node(index), "sed -i '\(edit)' /etc/sudoers.d/caulk-lab && cat /etc/sudoers.d/caulk-lab")
+    }
 
     /// Every fault cleared, sudo without a password again and the operator's MTU unset, so Felix
     /// makes 1450-byte devices again.
     static func restore() throws {
-        for index in 1...6 {
-            let rule = try String(contentsOfFile: sudoers(index), encoding: .utf8)
-            if !rule.contains("NOPASSWD") { try rule.replacingOccurrences(of: ") ALL", with: ") NOPASSWD: ALL").write(toFile: sudoers(index), atomically: true, encoding: .utf8) }
-        }
+        for index in 1...6 { try sudoWantsPassword(index, false) }
         _ = try? kubectl(#"patch installations.operator.tigera.io default --type json -p '[{"op":"remove","path":"/spec/calicoNetwork/mtu"}]'"#)
         _ = try? kubectl(#"patch felixconfiguration default --type json -p '[{"op":"remove","path":"/spec/featureDetectOverride"}]'"#)
         for index in 1...6 { try Lab.lab("clear", node(index)) }
         try Lab.lab("verify", cluster, "--wait", "60")
-    }
-
-    static func serious(_ result: AuditResult) -> [String: Set<String>] {
-        var found: [String: Set<String>] = [:]
-        for finding in result.findings where finding.severity != .info { found[finding.node ?? "(cluster)", default: []].insert(finding.check) }
-        return found
-    }
-
-    static func deletedPods(from: Int) throws -> [String] {
-        try Lab.apiAuditTrail(cluster).dropFirst(from).compactMap { line in
-            guard line.contains("\"verb\": \"DELETE\""), let range = line.range(of: #"/pods/[a-z0-9-]+"#, options: .regularExpression) else { return nil }
-            return String(line[range].dropFirst("/pods/".count))
-        }
     }
 
     @Test func aFleetUnlikeOursIsAuditedWholeRepairedWithTheLeastDisruptionAndStaysFixedAfterAReboot() async throws {
@@ -85,7 +72,7 @@ import Testing
 
         let clean = try await audit(fixture)
         #expect(clean.nodes.count == 6 && clean.nodes.allSatisfy { $0.health == .healthy }, "\(clean.nodes.map { ($0.node, $0.health) }): \(clean.findings)")
-        #expect(Self.serious(clean).isEmpty, "no UNKNOWN, IDENTITY or other warning on a healthy cluster: \(Self.serious(clean))")
+        #expect(Lab.serious(clean).isEmpty, "no UNKNOWN, IDENTITY or other warning on a healthy cluster: \(Lab.serious(clean))")
         #expect(clean.facts?.kubernetesNames == Dictionary(uniqueKeysWithValues: (1...6).map { (Self.node($0), Self.kubernetesName($0)) }))
         #expect(clean.nodes.allSatisfy { ($0.facts?.probes?.count ?? 0) == 5 && $0.facts?.probes?.allSatisfy { $0.passed && $0.fullSize == true } == true },
                 "every node probed every peer, full size included")
@@ -93,7 +80,7 @@ import Testing
         try Lab.lab("inject", "stale-vxlan", Self.node(3))
         try Lab.lab("inject", "firewall", Self.node(5))
         let broken = try await audit(fixture)
-        let serious = Self.serious(broken)
+        let serious = Lab.serious(broken)
         #expect(serious[Self.node(3)]?.contains("F1") == true, "\(serious)")
         #expect(serious[Self.node(5)]?.contains("F4") == true && serious[Self.node(5)]?.contains("UNKNOWN") != true, "\(serious)")
         for healthy in [1, 2, 4, 6] { #expect(serious[Self.node(healthy)] == nil, "\(Self.node(healthy)): \(serious)") }
@@ -106,7 +93,7 @@ import Testing
         let outcomes = Dictionary(uniqueKeysWithValues: result.nodes.map { ($0.node, $0.outcome) })
         #expect(outcomes == [Self.node(3): .recovered, Self.node(5): .recovered], "\(result.nodes)")
         #expect(result.nodes.first { $0.node == Self.node(5) }?.repairs == ["firewall-open"])
-        let deleted = try Self.deletedPods(from: trail)
+        let deleted = try Lab.deletedPods(Self.cluster, from: trail)
         #expect(deleted == [before[Self.node(3)]?.pod?.pod].compactMap { $0 }, "only n3's calico-node was restarted, found by its Kubernetes name: \(deleted)")
         #expect(result.steps.contains { $0.node == Self.node(3) && $0.step == "restart-calico-node" && $0.command.contains("'\(Self.kubernetesName(3))'") })
 
@@ -126,16 +113,14 @@ import Testing
         try Self.restore()
         defer { try? Self.restore() }
         let fixture = try await fixture()
-        let rule = try String(contentsOfFile: Self.sudoers(4), encoding: .utf8)
-        try #require(rule.contains("NOPASSWD: ALL"), "\(rule)")
-        try rule.replacingOccurrences(of: "NOPASSWD: ", with: "").write(toFile: Self.sudoers(4), atomically: true, encoding: .utf8)
+        try Self.sudoWantsPassword(4, true)
         try Lab.lab("inject", "firewall", Self.node(5))
 
         let result = try await audit(fixture)
         let refused = try #require(result.findings.first { $0.node == Self.node(4) && $0.check == "SUDO" }, "\(result.findings)")
         #expect(refused.message.contains("a password is required") && refused.message.contains("NOPASSWD"), "\(refused.message)")
         #expect(result.nodes.first { $0.node == Self.node(4) }?.health == .unreachable, "a node caulk cannot act on is never healthy")
-        #expect(Self.serious(result)[Self.node(5)]?.contains("F4") == true, "the other nodes are audited through sudo as usual")
+        #expect(Lab.serious(result)[Self.node(5)]?.contains("F4") == true, "the other nodes are audited through sudo as usual")
 
         let (run, repaired) = try await repair(fixture)
         #expect(run.status == "failed", "the cluster cannot be healthy while n4 is not audited: \(repaired.message ?? "-")")
@@ -154,7 +139,7 @@ import Testing
         try Lab.lab("inject", "mtu", Self.node(4))
 
         let found = try await audit(fixture)
-        #expect(Self.serious(found)[Self.node(4)]?.contains("F5") == true, "\(Self.serious(found))")
+        #expect(Lab.serious(found)[Self.node(4)]?.contains("F5") == true, "\(Lab.serious(found))")
         #expect(!found.findings.contains { $0.repair == "vxlan-reset" }, "an MTU fault earns no device reset: \(found.findings)")
 
         let (run, result) = try await repair(fixture)

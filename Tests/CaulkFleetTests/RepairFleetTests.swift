@@ -47,14 +47,6 @@ import Testing
         try Lab.lab("verify", cluster, "--wait", "40")
     }
 
-    /// Pods the kube API was asked to delete, from its audit trail after line `from`.
-    static func deletedPods(from: Int) throws -> [String] {
-        try Lab.apiAuditTrail(cluster).dropFirst(from).compactMap { line in
-            guard line.contains("\"verb\": \"DELETE\""), let range = line.range(of: #"/pods/[a-z0-9-]+"#, options: .regularExpression) else { return nil }
-            return String(line[range].dropFirst("/pods/".count))
-        }
-    }
-
     @Test func recoverBringsBackAMixOfFaultsAndTouchesOnlyTheBrokenNodes() async throws {
         try Self.restore()
         defer { try? Self.restore() }
@@ -81,7 +73,7 @@ import Testing
         for healthy in [1, 4] {
             #expect(after[Self.node(healthy)]?.pod?.pod == before[Self.node(healthy)]?.pod?.pod, "\(Self.node(healthy)) had no finding: its pod stays")
         }
-        let deleted = try Self.deletedPods(from: trail)
+        let deleted = try Lab.deletedPods(Self.cluster, from: trail)
         let untouchable = Set([1, 4].compactMap { before[Self.node($0)]?.pod?.pod })
         #expect(!deleted.isEmpty && untouchable.isDisjoint(with: deleted), "deleted \(deleted)")
         #expect(try Lab.apiAuditTrail(Self.cluster).dropFirst(trail).allSatisfy { !$0.contains("daemonsets") }, "no rollout of every node")

@@ -41,6 +41,9 @@ def main(argv):
     p = sub.add_parser("reboot", help="simulate a reboot (new boot id, sshd restarts)")
     p.add_argument("node")
     p.add_argument("--buggy", action="store_true", help="leave what an unlucky boot leaves (F1, F2, F4)")
+    p = sub.add_parser("exec", help="run a shell script as root inside a node (its /etc, hostname and network)")
+    p.add_argument("node")
+    p.add_argument("script")
     sub.add_parser("_supervise")
     p = sub.add_parser("_agent")
     p.add_argument("cluster")
@@ -88,6 +91,14 @@ def main(argv):
         elif a.cmd == "reboot":
             old, new = fleet.reboot(a.node, a.buggy)
             print("%s rebooted: boot_id %s -> %s" % (a.node, old, new))
+        elif a.cmd == "exec":
+            from .common import find_node, load_state
+            from .node import node_exec
+            _c, n = find_node(load_state(), a.node)
+            r = node_exec(n, a.script, check=False)
+            sys.stdout.write(r.stdout)
+            sys.stderr.write(r.stderr)
+            return r.returncode
         return 0
     except LabError as e:
         sys.stderr.write("caulk-lab: %s\n" % e)

@@ -148,7 +148,8 @@ def match_fields(obj, sel):
         neg = "!=" in term
         k, v = term.replace("!=", "=").replace("==", "=").split("=", 1)
         cur = {"metadata.name": obj["metadata"].get("name"), "metadata.namespace": obj["metadata"].get("namespace"),
-               "spec.nodeName": obj.get("spec", {}).get("nodeName")}.get(k)
+               "spec.nodeName": obj.get("spec", {}).get("nodeName"),
+               "status.phase": obj.get("status", {}).get("phase")}.get(k)
         if (cur == v) == neg:
             return False
     return True
