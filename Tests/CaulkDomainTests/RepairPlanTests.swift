@@ -42,6 +42,7 @@ import Testing
         let byNode = Dictionary(uniqueKeysWithValues: plan.nodes.map { ($0.node.name, $0) })
         #expect(byNode["c-n2"]?.repairs.isEmpty == true && byNode["c-n2"]?.skip?.contains("evidence incomplete, so vxlan-reset (disruptive) is not run") == true, "\(byNode["c-n2"]?.skip ?? "-")")
         #expect(byNode["c-n3"]?.repairs.map(\.name) == ["firewall-open"], "a gentle repair still runs")
+        #expect(byNode["c-n3"]?.held?.contains("vxlan-reset (disruptive) is not run: no Kubernetes Node is known for it") == true, "and the plan says what it held back")
         #expect(byNode["c-n4"]?.repairs.map(\.name) == ["vxlan-reset"])
         #expect(try self.plan("calico-recover", [Self.finding("F1", "c-n5", repair: "vxlan-reset")], unmatched: ["c-n5"]).nodes.first?.skip?
             .contains("no Kubernetes Node is known for it") == true)

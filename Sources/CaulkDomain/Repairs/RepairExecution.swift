@@ -168,7 +168,7 @@ struct RepairExecution: Sendable {
         }
         if failure == nil { failure = try await verify(node.node, peers: peers) }
         try await runner.store.updateRepairNode(
-            runId: runId, node: node.node.name, outcome: (failure == nil ? RepairNodeOutcome.recovered : .failed).rawValue, reason: failure,
+            runId: runId, node: node.node.name, outcome: (failure == nil ? RepairNodeOutcome.recovered : .failed).rawValue, reason: failure ?? node.held,
             finishedAt: runner.clock())
         return failure
     }

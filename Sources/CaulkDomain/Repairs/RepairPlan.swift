@@ -13,6 +13,8 @@ struct RepairPlan: Sendable {
         let repairs: [Playbook]
         /// Why the node is not touched, when it is not.
         let skip: String?
+        /// What the node does not get although a finding calls for it, when it is touched.
+        var held: String? = nil
     }
 
     /// Repairs whose `one-control-plane` steps run, in order.
@@ -69,12 +71,14 @@ struct RepairPlan: Sendable {
             if audit.facts?.kubernetesName(of: node.name) == nil { gaps.append("no Kubernetes Node is known for it") }
             let held = gaps.isEmpty ? [] : repairs.filter(\.disruptive)
             repairs.removeAll { held.contains($0) }
+            let heldReason = held.isEmpty ? nil
+                : "evidence incomplete, so \(held.map(\.name).joined(separator: ", ")) (disruptive) is not run: \(unique(gaps).joined(separator: "; "))"
             if !repairs.isEmpty {
-                plans.append(NodePlan(node: node, findings: findings, repairs: repairs, skip: nil))
-            } else if !held.isEmpty {
+                plans.append(NodePlan(node: node, findings: findings, repairs: repairs, skip: nil, held: heldReason))
+            } else if let heldReason {
                 plans.append(NodePlan(
                     node: node, findings: unique(findings + own.filter { incompleteEvidence.contains($0.check) }.map(\.check)), repairs: [],
-                    skip: "evidence incomplete, so \(held.map(\.name).joined(separator: ", ")) (disruptive) is not run: \(unique(gaps).joined(separator: "; "))"))
+                    skip: heldReason))
             } else if let worst = own.max(by: { $0.severity < $1.severity }) {
                 plans.append(NodePlan(
                     node: node, findings: unique(own.map(\.check)), repairs: [],

@@ -52,7 +52,7 @@ struct RepairRunner: Sendable {
         try await store.recordRepairPlan(runId: runId, auditBeforeId: before.run.id!, nodes: plan.nodes.enumerated().map { index, node in
             RepairNodeRecord(
                 runId: runId, nodeId: node.node.id, nodeName: node.node.name, position: index, findings: node.findings, repairs: node.repairs.map(\.name),
-                outcome: node.skip != nil ? "skipped" : repair.dryRun ? "planned" : "pending", reason: node.skip)
+                outcome: node.skip != nil ? "skipped" : repair.dryRun ? "planned" : "pending", reason: node.skip ?? node.held)
         })
         var execution = RepairExecution(runner: self, repair: repair, before: before.result, auditPlaybook: library.playbooks[auditPlaybook])
         if Task.isCancelled {
