@@ -65,6 +65,23 @@ import Testing
         #expect(AuditRunner.probeUnknown(StepOutput(exitStatus: 0, stdout: ""), planned: true) == nil)
     }
 
+    /// kube-proxy's 20,000 rules are read without parsing them all; a drop of 4789 among them
+    /// is still found, with its place, and a string holding braces does not confuse the split.
+    @Test func aBigRulesetIsSearchedForDropsWithoutParsingEveryRule() {
+        var entries = [#"{"metainfo": {"version": "1.0.6", "json_schema_version": 1}}"#, #"{"table": {"family": "ip", "name": "kube-proxy", "handle": 1}}"#]
+        for index in 0..<20_000 {
+            entries.append(#"{"rule": {"family": "ip", "table": "kube-proxy", "chain": "services", "handle": \#(index + 2), "comment": "svc {\#(index)} "x"", "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": \#(30000 + index % 2000)}}, {"accept": null}]}}"#)
+        }
+        entries.insert(#"{"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 99999, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "udp", "field": "dport"}}, "right": 4789}}, {"drop": null}]}}"#, at: 12_345)
+        let text = #"{"nftables": ["# + entries.joined(separator: ", ") + "]}"
+        #expect(text.utf8.count > 4 << 20)
+        let rules = NftRuleset.dropOrRejectRules(text)
+        #expect(rules?.count == 1 && (rules?.first?["rule"] as? [String: Any])?["handle"] as? Int == 99999)
+        #expect(Checks.run(["nftables": text])["firewall-vxlan-port"]?.1 == "an nftables rule drops UDP 4789: VXLAN packets are dropped")
+        #expect(NftRuleset.dropOrRejectRules(#"{"nftables": [{"rule": {"expr": [{"drop": null}]}}"#) == nil, "cut off: unbalanced")
+        #expect(NftRuleset.dropOrRejectRules(#"{"nftables": []}"#)?.isEmpty == true)
+    }
+
     // MARK: F3 without the MAC annotation
 
     static var withoutMACs: ClusterFacts {

@@ -208,11 +208,11 @@ enum CalicoChecks {
         default:
             return [.unknown("firewalld's state could not be read", context.steps["firewalld"]?.problem ?? "no output")]
         }
-        guard let ruleset = context.steps["nftables"]?.json as? [String: Any] else {
+        guard let output = context.steps["nftables"], output.succeeded, let rules = NftRuleset.dropOrRejectRules(output.stdout) else {
             return [.unknown("the nftables ruleset could not be read", context.steps["nftables"]?.problem ?? "no output")]
         }
         var drops: [String] = []
-        for entry in ruleset[array: "nftables"] {
+        for entry in rules {
             let rule = entry[object: "rule"]
             let expressions = rule[array: "expr"]
             guard !expressions.isEmpty,
