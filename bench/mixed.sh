@@ -6,29 +6,12 @@
 # Run by hand as root: bench/mixed.sh  (NODES=12 ROUNDS=3 CONFIG=release by default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CONFIG=${CONFIG:-release}
 NODES=${NODES:-12}
 ROUNDS=${ROUNDS:-3}
-swift build -c "$CONFIG" --product caulk >/dev/null
-BIN=$PWD/.build/$CONFIG/caulk
-work=$(mktemp -d)
-server=
-cleanup() {
-    [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
-    lab/caulk-lab down >/dev/null 2>&1 || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-lab/caulk-lab down >/dev/null 2>&1 || true
-lab/caulk-lab up --clusters 2 --nodes "$NODES" --prefix mix --variant mix2:fqdn,no-vxlan-mac,big-ruleset,operator,sudo
-lab/caulk-lab inventory --format caulk > "$work/inventory.yaml"
-(cd "$work" && exec "$BIN" serve --listen 127.0.0.1:0 --database "$work/caulk.db" --bootstrap-token-file "$work/token" > "$work/serve.out" 2>&1) &
-server=$!
-for _ in $(seq 100); do grep -q "listening on" "$work/serve.out" 2>/dev/null && break; sleep 0.1; done
-export CAULK_URL=$(sed -n 's/^caulk: listening on \([^ ]*\).*/\1/p' "$work/serve.out") CAULK_TOKEN=$(cat "$work/token")
-"$BIN" inventory import "$work/inventory.yaml" >/dev/null
-for cluster in mix1 mix2; do lab/caulk-lab verify "$cluster" --wait 60 >/dev/null || echo "note: lab verify of $cluster did not pass"; done
+LAB_UP="--clusters 2 --nodes $NODES --prefix mix --variant mix2:fqdn,no-vxlan-mac,big-ruleset,operator,sudo"
+LAB_CLUSTERS="mix1 mix2"
+. bench/lab-server.sh
+export CAULK_URL=$url CAULK_TOKEN=$token
 
 echo "nodes per cluster: $NODES; build: $CONFIG"
 for cluster in mix1 mix2; do
