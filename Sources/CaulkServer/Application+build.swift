@@ -64,6 +64,9 @@ public func buildRouter(_ services: Services) -> Router<AppRequestContext> {
 public func buildApplication(
     _ configuration: ServerConfiguration, logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) async throws -> some ApplicationProtocol {
+    // Before anything changes in the database: a second server must not mark the first one's
+    // runs interrupted.
+    let lock = try ServingLock(database: configuration.database)
     let store = try Store.open(path: configuration.database)
     let interrupted = try await store.markInterruptedRuns(at: Date())
     if interrupted > 0 {
@@ -77,7 +80,7 @@ public func buildApplication(
     return Application(
         router: buildRouter(services),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "caulk"),
-        services: [BackgroundWork(services: services, logger: logger)],
+        services: [BackgroundWork(services: services, lock: lock, logger: logger)],
         onServerRunning: { channel in
             var configuration = configuration
             configuration.port = channel.localAddress?.port ?? configuration.port
@@ -100,6 +103,8 @@ public func buildApplication(
 /// (they end `cancelled`, with the nodes they finished; a repair touches no further node).
 struct BackgroundWork: Service {
     let services: Services
+    /// Held while the service runs: one server per database.
+    let lock: ServingLock
     let logger: Logger
 
     func run() async throws {

@@ -93,6 +93,8 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
     case newerSchema(path: String, unknownMigrations: [String])
     case migrationFailed(path: String, reason: String)
     case invalidMigration(name: String, reason: String)
+    /// Another `caulk serve` (process `holder`) serves this database.
+    case inUse(path: String, holder: String)
 
     public var description: String {
         switch self {
@@ -105,6 +107,8 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
             "migrating database \(path) failed, nothing was changed by the failed step: \(reason)"
         case .invalidMigration(let name, let reason):
             "migration \(name) is invalid: \(reason)"
+        case .inUse(let path, let holder):
+            "database \(path) is already served by another caulk serve\(holder.isEmpty ? "" : " (process \(holder))"); stop it first, or give this one its own --database"
         }
     }
 }

@@ -123,6 +123,20 @@ import Testing
         #expect(try server.caulk(["whoami"], token: secret).stdout.contains("rescue"))
     }
 
+    /// A second server on the same database is refused before it touches anything, so it
+    /// cannot mark the first one's runs interrupted; a crash leaves no lock behind.
+    @Test func oneServerPerDatabaseAndACrashLeavesNoLock() throws {
+        let server = try LiveServer()
+        try server.start()
+        let second = try server.caulk(["serve", "--listen", "127.0.0.1:0", "--database", server.database], token: nil)
+        #expect(second.status == 1, "\(second.stdout) \(second.stderr)")
+        #expect(second.stderr.contains("is already served by another caulk serve (process \(server.process!.processIdentifier))"), "\(second.stderr)")
+        #expect(try server.caulk(["whoami"], token: server.adminToken).status == 0, "the first server is untouched")
+        server.kill()
+        try server.start()
+        #expect(try server.caulk(["whoami"], token: server.adminToken).status == 0)
+    }
+
     @Test func loginSavesURLAndTokenForLaterCommands() throws {
         let server = try LiveServer()
         try server.start()

@@ -69,7 +69,7 @@ final class LiveServer: @unchecked Sendable {
         lab.standardOutput = try FileHandle(forWritingTo: inventory)
         try lab.run()
         lab.waitUntilExit()
-        try #require(lab.terminationStatus == 0, "the test fleet is not up: run `make test`, or `lab/caulk-lab up --clusters 5 --nodes 6` as root")
+        try #require(lab.terminationStatus == 0, "the test fleet is not up: run `make test`, or `make test` (it brings the fleet up as root)")
         let result = try caulk(["inventory", "import", inventory.path], token: adminToken)
         try #require(result.status == 0, "\(result.stderr)")
     }
