@@ -256,6 +256,20 @@ import Testing
         #expect(try await inventory.node(cluster: "spray", name: "node1").role == .controlPlane)
     }
 
+    /// An import is a request like any other: ranges that would make billions of hosts, or a file
+    /// past the host limit, are refused at once with the line, not expanded.
+    @Test func hostRangesAndFilesAreBounded() throws {
+        #expect(throws: DomainError.invalidInventory(line: 2, field: nil, message: "host range 'h[0:99999][0:99999]' expands to more than 10000 hosts")) {
+            try AnsibleINI.parse("[c1]\nh[0:99999][0:99999]\n")
+        }
+        #expect(throws: DomainError.self) { try AnsibleINI.parse("[c1]\nh[0:9][0:9][0:9][0:9][0:9]\n") }
+        #expect(try AnsibleINI.parse("[c1]\nh[0:9][0:9][0:9][0:9]\n").hostOrder.count == 10_000)
+        let big = "[c1]\n" + (0..<6).map { "r\($0)-[0000:9999]" }.joined(separator: "\n") + "\n"
+        #expect(throws: DomainError.invalidInventory(line: 7, field: nil, message: "the inventory holds more than 50000 hosts; split it into several imports")) {
+            try AnsibleINI.parse(big)
+        }
+    }
+
     @Test func hostRangesExpand() throws {
         let parsed = try AnsibleINI.parse("[c1]\nnode[01:03] ansible_user=core\nweb-[a:b]\n")
         #expect(parsed.hostOrder == ["node01", "node02", "node03", "web-a", "web-b"])

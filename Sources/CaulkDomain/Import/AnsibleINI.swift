@@ -4,6 +4,11 @@ import Foundation
 /// `[group:vars]` and `[group:children]` sections, numeric and alphabetic host ranges
 /// (`node[01:20]`, `db-[a:c]`), `#` and `;` comments.
 enum AnsibleINI {
+    /// Hosts one line's ranges may expand to, and hosts one file may hold: an import is a request
+    /// like any other and must not exhaust the server (`h[0:99999][0:99999]` is 10^10 hosts).
+    static let maxHostsPerLine = 10_000
+    static let maxHosts = 50_000
+
     static func parse(_ text: String) throws(DomainError) -> AnsibleInventory {
         var inventory = AnsibleInventory()
         enum Section { case hosts(String), vars(String), children(String) }
@@ -34,6 +39,9 @@ enum AnsibleINI {
                 let vars = try assignments(words.dropFirst(), line: number)
                 for host in try expand(words[0], line: number) {
                     inventory.addHost(host, to: group, vars: vars, line: number)
+                }
+                guard inventory.hostOrder.count <= maxHosts else {
+                    throw .invalidInventory(line: number, field: nil, message: "the inventory holds more than \(maxHosts) hosts; split it into several imports")
                 }
             case .vars(let group):
                 guard let equals = line.firstIndex(of: "=") else {
@@ -96,8 +104,9 @@ enum AnsibleINI {
         return vars
     }
 
-    /// Expands one host range `[a:b]` (numbers keep their zero padding), as Ansible does.
-    static func expand(_ pattern: String, line number: Int) throws(DomainError) -> [String] {
+    /// Expands one host range `[a:b]` (numbers keep their zero padding), as Ansible does, to at
+    /// most `limit` hosts.
+    static func expand(_ pattern: String, line number: Int, limit: Int = maxHostsPerLine) throws(DomainError) -> [String] {
         guard let open = pattern.firstIndex(of: "["), let close = pattern.firstIndex(of: "]"), open < close else {
             return [pattern]
         }
@@ -117,8 +126,11 @@ enum AnsibleINI {
         } else {
             throw .invalidInventory(line: number, field: nil, message: "host range '\(pattern)' must look like [01:20] or [a:f]")
         }
+        guard values.count <= limit else {
+            throw .invalidInventory(line: number, field: nil, message: "host range '\(pattern)' expands to more than \(maxHostsPerLine) hosts")
+        }
         var hosts: [String] = []
-        for value in values { hosts += try expand(prefix + value + suffix, line: number) }
+        for value in values { hosts += try expand(prefix + value + suffix, line: number, limit: limit / values.count) }
         return hosts
     }
 }

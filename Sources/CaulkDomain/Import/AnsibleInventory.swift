@@ -13,6 +13,8 @@ struct AnsibleInventory {
     struct Group {
         var name: String
         var hosts: [String] = []
+        /// `hosts` as a set, for membership tests in large inventories.
+        var members: Set<String> = []
         var children: [String] = []
         var vars: [String: String] = [:]
         var line: Int?
@@ -32,7 +34,7 @@ struct AnsibleInventory {
 
     mutating func addHost(_ name: String, to groupName: String, vars: [String: String], line: Int?) {
         group(groupName, line: line)
-        if !groups[groupName]!.hosts.contains(name) { groups[groupName]!.hosts.append(name) }
+        if groups[groupName]!.members.insert(name).inserted { groups[groupName]!.hosts.append(name) }
         if hosts[name] == nil {
             hosts[name] = Host(name: name, line: line)
             hostOrder.append(name)
@@ -157,7 +159,7 @@ extension AnsibleInventory {
         var resolved: [(host: Host, vars: [String: String], groups: Set<String>, controlPlane: Bool)] = []
         for hostName in hostOrder {
             let host = hosts[hostName]!
-            let direct = groupOrder.filter { groups[$0]!.hosts.contains(hostName) }
+            let direct = groupOrder.filter { groups[$0]!.members.contains(hostName) }
             var groupDepths: [String: Int] = [:]
             for group in direct {
                 for (name, depth) in ancestors(group) { groupDepths[name] = max(groupDepths[name] ?? 0, depth) }
