@@ -73,10 +73,13 @@ public struct TokenService: Sendable {
 
     public func revoke(name: String) async throws -> TokenInfo {
         _ = try Validate.name(name, field: "name")
-        guard let record = try await store.revokeToken(named: name, at: clock()) else {
-            throw DomainError.notFound("no active token named \(name)")
+        switch try await store.revokeToken(named: name, at: clock()) {
+        case .revoked(let record): return Self.api(record)
+        case .notFound: throw DomainError.notFound("no active token named \(name)")
+        case .lastAdmin:
+            throw DomainError.conflict(
+                "\(name) is the last active admin token; create another first (caulk tokens create NAME --role admin), then revoke this one")
         }
-        return Self.api(record)
     }
 
     /// On a database that has never had a token, creates the first admin token.

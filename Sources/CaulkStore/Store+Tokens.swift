@@ -25,16 +25,23 @@ extension Store {
         try await writer.read { db in try TokenRecord.fetchCount(db) }
     }
 
-    /// Revokes the active token with this name; returns it, or nil when there is none.
-    public func revokeToken(named name: String, at date: Date) async throws -> TokenRecord? {
+    public enum Revocation: Sendable {
+        case revoked(TokenRecord)
+        case notFound
+        /// It is the last active admin token: revoking it would lock every admin out.
+        case lastAdmin(TokenRecord)
+    }
+
+    /// Revokes the active token with this name, unless it is the last active admin token
+    /// (checked in the same transaction, so two revocations cannot both pass).
+    public func revokeToken(named name: String, at date: Date) async throws -> Revocation {
         try await writer.write { db in
-            guard var token = try TokenRecord
-                .filter(TokenRecord.Columns.name == name && TokenRecord.Columns.revokedAt == nil)
-                .fetchOne(db)
-            else { return nil }
+            let active = TokenRecord.filter(TokenRecord.Columns.revokedAt == nil)
+            guard var token = try active.filter(TokenRecord.Columns.name == name).fetchOne(db) else { return .notFound }
+            if token.role == "admin", try active.filter(Column("role") == "admin").fetchCount(db) <= 1 { return .lastAdmin(token) }
             token.revokedAt = date
             try token.update(db)
-            return token
+            return .revoked(token)
         }
     }
 

@@ -32,6 +32,17 @@ import Testing
         await #expect(throws: DomainError.self) { _ = try await tokens.create(name: "ci", role: .viewer) }
     }
 
+    /// Nothing over the API can lock every admin out.
+    @Test func theLastAdminTokenCannotBeRevoked() async throws {
+        _ = try await tokens.create(name: "root", role: .admin)
+        await #expect(throws: DomainError.conflict("root is the last active admin token; create another first (caulk tokens create NAME --role admin), then revoke this one")) {
+            try await tokens.revoke(name: "root")
+        }
+        _ = try await tokens.create(name: "second", role: .admin)
+        #expect(try await tokens.revoke(name: "root").revokedAt != nil)
+        await #expect(throws: DomainError.self) { try await tokens.revoke(name: "second") }
+    }
+
     @Test func bootstrapHappensOnlyOnAnEmptyDatabase() async throws {
         let first = try await tokens.bootstrapIfEmpty()
         #expect(first?.token.role == .admin)
