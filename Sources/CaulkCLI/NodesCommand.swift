@@ -101,10 +101,10 @@ struct NodesCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Pin the host key nodes show now (admin).",
             discussion: """
-                Connects to each node and pins the key it presents. Use it for new nodes, or
-                after a node's key legitimately changed, having checked the fingerprint out of
-                band; --expect pins only that exact fingerprint. Without node names: every
-                node of the cluster that has no pinned key yet.
+                Connects to each node, logs in, and pins the key it presents. Use it for new
+                nodes. A node whose key changed is re-pinned only with --expect, the new
+                fingerprint you checked out of band; --expect pins only that exact
+                fingerprint. Without node names: every node with no pinned key yet.
                 """
         )
         @OptionGroup var options: ClientOptions

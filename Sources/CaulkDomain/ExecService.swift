@@ -148,10 +148,15 @@ public struct ExecService: Sendable {
         for await outcome in executor.fanOut(jobs, options: options) {
             let node = byName[outcome.target.name]!
             var result = TrustResult(node: node.name, hostKey: outcome.hostKey, pinned: false, previous: node.hostKey, error: nil)
-            if case .failure(let error) = outcome.result { result.error = error.description }
-            if let key = outcome.hostKey {
+            // Pinned only after a full login: a host that shows a key but refuses us is not trusted.
+            if case .failure(let error) = outcome.result {
+                result.error = error.description + (outcome.hostKey == nil ? "" : "; not pinned")
+            } else if let key = outcome.hostKey {
                 if let expect = request.expect, expect != key {
                     result.error = "shows \(key), not the expected \(expect); not pinned"
+                } else if let previous = node.hostKey, previous != key, request.expect == nil {
+                    result.error = "shows \(key), not its pinned \(previous): its key changed. Check the new key out of band, then run "
+                        + "`caulk nodes trust \(cluster.name) \(node.name) --expect \(key)`; not pinned"
                 } else {
                     try await store.pinHostKey(nodeId: node.id!, fingerprint: key, at: clock())
                     result.pinned = true

@@ -110,9 +110,15 @@ import Testing
         #expect((try? Lab.ssh(changed.address, "test -e \(marker)")) == nil, "the command ran on a node with a changed key")
         #expect((try? Lab.ssh(fine.address, "test -e \(marker) && rm \(marker)")) != nil)
 
-        // trusting pins what the node shows; then it runs
+        // trusting pins what a new node shows; a changed key only with --expect
         let trusted = try await exec.trust(cluster: cluster, TrustRequest(nodes: [unpinned.name, changed.name, unpinned.name]))
-        #expect(trusted.count == 2 && trusted.allSatisfy { $0.pinned }, "a name given twice is one node, and no crash")
+        #expect(trusted.count == 2, "a name given twice is one node, and no crash")
+        #expect(trusted.first { $0.node == unpinned.name }?.pinned == true)
+        let refused = try #require(trusted.first { $0.node == changed.name })
+        #expect(!refused.pinned && refused.error?.contains("its key changed") == true && refused.error?.contains("--expect \(changed.hostKey!)") == true, "\(refused)")
+        #expect(try await inventory.node(cluster: cluster, name: changed.name).hostKey == "SHA256:ILiDJiAWgJdl/V9J62EKF2tJi5PC95kTA2/XDf7mNu4")
+        let repinned = try await exec.trust(cluster: cluster, TrustRequest(nodes: [changed.name], expect: changed.hostKey))
+        #expect(repinned.first?.pinned == true)
         #expect(try await inventory.node(cluster: cluster, name: changed.name).hostKey == changed.hostKey)
         #expect(try await store.node(cluster: cluster, name: unpinned.name)?.node.hostKey == unpinned.hostKey)
     }
