@@ -46,6 +46,29 @@ enum Lab {
         return (store, inventoryService, ExecService(store: store, executor: executor))
     }
 
+    /// The services a repair test drives, over a fresh store holding the lab's inventory.
+    struct Repairs {
+        let store: Store
+        let audits: AuditService
+        let repairs: RepairService
+        let autoRepairs: AutoRepairService
+
+        init(executor: SSHExecutor) async throws {
+            (store, _, _) = try await Lab.services(executor: executor)
+            let library = try PlaybookLibrary()
+            audits = AuditService(store: store, executor: executor, library: library)
+            repairs = RepairService(store: store, executor: executor, audits: audits, library: library)
+            autoRepairs = AutoRepairService(store: store, audits: audits, repairs: repairs)
+        }
+
+        /// Repairs `cluster` and waits: the run as recorded, and its result.
+        func repair(_ cluster: String, _ request: RepairRequest = RepairRequest()) async throws -> (RunRecord, RepairResult) {
+            let run = try await repairs.start(request, cluster: cluster, requester: "test", trigger: "api")
+            await repairs.waitForAll()
+            return (try #require(try await store.run(id: run.id)?.0), try await repairs.result(runId: run.id))
+        }
+    }
+
     /// `lab/caulk-lab ARGS…`: inject, clear, reboot, verify.
     @discardableResult
     static func lab(_ arguments: String...) throws -> String {

@@ -18,29 +18,16 @@ import Testing
     static func kubernetesName(_ index: Int) -> String { "\(node(index)).lab.example" }
     static let controlPlane = "198.18.6.1"
 
-    struct Fixture {
-        let store: Store
-        let audits: AuditService
-        let repairs: RepairService
-    }
+    func fixture() async throws -> Lab.Repairs { try await Lab.Repairs(executor: Self.executor) }
 
-    func fixture() async throws -> Fixture {
-        let (store, _, _) = try await Lab.services(executor: Self.executor)
-        let library = try PlaybookLibrary()
-        let audits = AuditService(store: store, executor: Self.executor, library: library)
-        return Fixture(store: store, audits: audits, repairs: RepairService(store: store, executor: Self.executor, audits: audits, library: library))
-    }
-
-    func audit(_ fixture: Fixture) async throws -> AuditResult {
+    func audit(_ fixture: Lab.Repairs) async throws -> AuditResult {
         let started = try await fixture.audits.start(AuditRequest(clusters: [Self.cluster]), requester: "test", trigger: "api")
         await fixture.audits.waitForAll()
         return try await fixture.audits.result(runId: try #require(started.runs.first).id)
     }
 
-    func repair(_ fixture: Fixture) async throws -> (RunRecord, RepairResult) {
-        let run = try await fixture.repairs.start(RepairRequest(), cluster: Self.cluster, requester: "test", trigger: "api")
-        await fixture.repairs.waitForAll()
-        return (try #require(try await fixture.store.run(id: run.id)?.0), try await fixture.repairs.result(runId: run.id))
+    func repair(_ fixture: Lab.Repairs) async throws -> (RunRecord, RepairResult) {
+        try await fixture.repair(Self.cluster)
     }
 
     /// kubectl on the control-plane node, as the lab's sudo user.

@@ -14,26 +14,10 @@ import Testing
     static func node(_ index: Int) -> String { "\(cluster)-n\(index)" }
     static let controlPlane = "198.18.5.1"
 
-    struct Fixture {
-        let store: Store
-        let audits: AuditService
-        let repairs: RepairService
-        let autoRepairs: AutoRepairService
-    }
+    func fixture() async throws -> Lab.Repairs { try await Lab.Repairs(executor: Self.executor) }
 
-    func fixture() async throws -> Fixture {
-        let (store, _, _) = try await Lab.services(executor: Self.executor)
-        let library = try PlaybookLibrary()
-        let audits = AuditService(store: store, executor: Self.executor, library: library)
-        let repairs = RepairService(store: store, executor: Self.executor, audits: audits, library: library)
-        return Fixture(store: store, audits: audits, repairs: repairs, autoRepairs: AutoRepairService(store: store, audits: audits, repairs: repairs))
-    }
-
-    func repair(_ fixture: Fixture, _ request: RepairRequest = RepairRequest()) async throws -> (RunRecord, RepairResult) {
-        let run = try await fixture.repairs.start(request, cluster: Self.cluster, requester: "test", trigger: "api")
-        await fixture.repairs.waitForAll()
-        let record = try #require(try await fixture.store.run(id: run.id)?.0)
-        return (record, try await fixture.repairs.result(runId: run.id))
+    func repair(_ fixture: Lab.Repairs, _ request: RepairRequest = RepairRequest()) async throws -> (RunRecord, RepairResult) {
+        try await fixture.repair(Self.cluster, request)
     }
 
     /// Clears every fault and repair side effect: the Felix override, `veth_mtu`, test filters.
