@@ -15,6 +15,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        // Already in the graph through NIO; its Heap keeps probe blame at n·log n.
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         // Already in the graph through Hummingbird; named so the scheduler can be a Service.
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
@@ -41,6 +43,7 @@ let package = Package(
                 "CaulkAPI", "CaulkStore", "CaulkSSH",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HeapModule", package: "swift-collections"),
             ],
             plugins: ["EmbedFiles"]
         ),

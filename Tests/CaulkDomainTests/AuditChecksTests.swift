@@ -188,9 +188,9 @@ import Testing
     @Test func probeTargetsAreTheNextPeersPreferringPods() {
         var facts = Self.cluster
         facts.probePods = ["n3": ["198.19.0.129"]]
-        let targets = DatapathProbe.targets(for: "n2", nodes: ["n1", "n2", "n3"], facts: facts, limit: 8, podPort: 53, vtepPort: 10250)
+        let targets = DatapathProbe.targets(for: "n2", ring: .init(["n1", "n2", "n3"]), facts: facts, limit: 8, podPort: 53, vtepPort: 10250)
         #expect(targets == [.init(peer: "n3", address: "198.19.0.129", port: 53), .init(peer: "n1", address: "198.19.0.0", port: 10250)])
-        #expect(DatapathProbe.targets(for: "n2", nodes: ["n1", "n2", "n3"], facts: facts, limit: 1, podPort: 53, vtepPort: 10250).count == 1)
+        #expect(DatapathProbe.targets(for: "n2", ring: .init(["n1", "n2", "n3"]), facts: facts, limit: 1, podPort: 53, vtepPort: 10250).count == 1)
         let command = DatapathProbe.command(targets, timeout: 2)
         #expect(command.contains("p 'n3' '198.19.0.129' 53 &") && command.hasSuffix("wait"))
         #expect(command.contains("ping -M do -s \"$s\""), "a full-size packet with DF set")
@@ -207,7 +207,7 @@ import Testing
                        "n3.dc.example": .init(internalIp: "198.18.1.3", vtep: "198.19.0.128", vxlanMac: nil, kernel: nil, bootId: nil)]
         facts.probePods = ["n3.dc.example": ["198.19.0.129"]]
         facts.kubernetesNames = ["n1": "n1.dc.example", "n3": "n3.dc.example"]
-        let targets = DatapathProbe.targets(for: "n2", nodes: ["n1", "n2", "n3"], facts: facts, limit: 8, podPort: 53, vtepPort: 10250)
+        let targets = DatapathProbe.targets(for: "n2", ring: .init(["n1", "n2", "n3"]), facts: facts, limit: 8, podPort: 53, vtepPort: 10250)
         #expect(targets == [.init(peer: "n3", address: "198.19.0.129", port: 53), .init(peer: "n1", address: "198.19.0.0", port: 10250)])
     }
 

@@ -37,8 +37,9 @@ struct AuditRunner: Sendable {
         var jobs: [SSHJob] = []
         var batches: [String: StepBatch] = [:]
         var options = options
+        let ring = DatapathProbe.Ring(audit.nodes.map(\.name))
         for node in audit.nodes {
-            let batch = nodeBatch(audit, node: node, facts: facts)
+            let batch = nodeBatch(audit, node: node, facts: facts, ring: ring)
             batches[node.name] = batch
             options.outputCap = max(options.outputCap, batch.outputCap)
             jobs.append(SSHJob(target: audit.targets[node.name]!, commands: [batch.command]))
@@ -190,14 +191,14 @@ struct AuditRunner: Sendable {
         return facts
     }
 
-    private func nodeBatch(_ audit: PreparedAudit, node: NodeRecord, facts: ClusterFacts) -> StepBatch {
+    private func nodeBatch(_ audit: PreparedAudit, node: NodeRecord, facts: ClusterFacts, ring: DatapathProbe.Ring) -> StepBatch {
         let values = values(audit, node: node, facts: facts)
         var steps: [StepBatch.Step] = []
         for step in audit.playbook.steps(.eachNode) {
             let command: String
             if step.builtin == "datapath-probe" {
                 let targets = DatapathProbe.targets(
-                    for: node.name, nodes: audit.nodes.map(\.name), facts: facts, limit: Int(values["probe_peers"] ?? "") ?? 8,
+                    for: node.name, ring: ring, facts: facts, limit: Int(values["probe_peers"] ?? "") ?? 8,
                     podPort: Int(values["probe_port"] ?? "") ?? 53, vtepPort: Int(values["vtep_port"] ?? "") ?? 10250)
                 guard !targets.isEmpty else { continue }
                 command = DatapathProbe.command(targets, timeout: Int(values["probe_timeout"] ?? "") ?? 2)

@@ -1,6 +1,7 @@
 import CaulkAPI
 import CaulkSSH
 import Foundation
+import HeapModule
 
 /// The one check that tells the truth about the overlay: from each node, a TCP connect, an ICMP
 /// ping and a full-size don't-fragment ping to a pod address on other nodes. "ICMP yes, TCP no"
@@ -13,14 +14,29 @@ enum DatapathProbe {
         var port: Int
     }
 
-    /// Peers `node` probes: the next `limit` nodes after it in name order (a ring, so every node
-    /// is also probed by `limit` others). Each peer's address is a selected pod on it, or else its
-    /// VXLAN tunnel address. Names are the inventory's; `facts` knows their Kubernetes names.
-    static func targets(for node: String, nodes: [String], facts: ClusterFacts, limit: Int, podPort: Int, vtepPort: Int) -> [Target] {
-        let sorted = nodes.sorted()
-        guard let index = sorted.firstIndex(of: node), sorted.count > 1 else { return [] }
-        let peers = (1..<sorted.count).map { sorted[(index + $0) % sorted.count] }.prefix(max(0, limit))
-        return peers.compactMap { peer in
+    /// A cluster's nodes in name order, each probing the next ones after it (so every node is
+    /// also probed by as many others). Built once per audit: finding a node's place is a lookup.
+    struct Ring: Sendable {
+        let sorted: [String]
+        private let position: [String: Int]
+
+        init(_ nodes: some Sequence<String>) {
+            sorted = Set(nodes).sorted()
+            position = Dictionary(uniqueKeysWithValues: sorted.enumerated().map { ($1, $0) })
+        }
+
+        /// The `limit` nodes after `node`, wrapping around; none for a node not in the ring.
+        func peers(of node: String, limit: Int) -> [String] {
+            guard let index = position[node] else { return [] }
+            return (1..<max(sorted.count, 1)).prefix(max(0, limit)).map { sorted[(index + $0) % sorted.count] }
+        }
+    }
+
+    /// Peers `node` probes: the next `limit` nodes after it in `ring`. Each peer's address is a
+    /// selected pod on it, or else its VXLAN tunnel address. Names are the inventory's; `facts`
+    /// knows their Kubernetes names.
+    static func targets(for node: String, ring: Ring, facts: ClusterFacts, limit: Int, podPort: Int, vtepPort: Int) -> [Target] {
+        ring.peers(of: node, limit: limit).compactMap { peer in
             if let pod = facts.probePods(on: peer).first { return Target(peer: peer, address: pod, port: podPort) }
             if let vtep = facts.node(peer)?.vtep { return Target(peer: peer, address: vtep, port: vtepPort) }
             return nil
@@ -67,36 +83,28 @@ enum DatapathProbe {
     /// Whose fault a failed probe is. A pair of nodes that cannot talk could be either one's
     /// fault, so blame goes greedily to the node with the largest share of failed probes (at
     /// least half of those it takes part in, from it or to it), preferring nodes whose own checks
-    /// found something critical (`suspects`); its probes are then set aside and the rest weighed
-    /// again. A healthy node that cannot reach broken peers is thus not blamed, and a node that
-    /// only fails to receive (a small NIC MTU) still is. Failures no node explains are reported
-    /// against the cluster. A blamed node whose own findings already have a repair (`explained`:
-    /// node → those check ids) gets no repair from the probe: fixing the cause is enough, and a
-    /// firewall fault never earns a calico-node restart.
+    /// found something critical (`suspects`), then the first name; its probes are then set aside
+    /// and the rest weighed again. A healthy node that cannot reach broken peers is thus not
+    /// blamed, and a node that only fails to receive (a small NIC MTU) still is. Failures no node
+    /// explains are reported against the cluster. A blamed node whose own findings already have
+    /// a repair (`explained`: node → those check ids) gets no repair from the probe: fixing the
+    /// cause is enough, and a firewall fault never earns a calico-node restart.
+    ///
+    /// Setting a node's probes aside changes only its peers' shares, so the shares live in a heap
+    /// updated per probe: O(p·log p) for p probes, which matters most when the whole overlay is
+    /// down, the case caulk exists for.
     static func findings(
         probes: [String: [NodeFacts.Probe]], suspects: Set<String>, explained: [String: [String]] = [:], checks: Checks
     ) -> [Finding] {
-        let pairs = probes.flatMap { source, results in results.map { (from: source, probe: $0) } }
-        var blamed: [String] = []
-        while true {
-            var total: [String: Int] = [:]
-            var failed: [String: Int] = [:]
-            for pair in pairs where !blamed.contains(pair.from) && !blamed.contains(pair.probe.peer) {
-                for node in [pair.from, pair.probe.peer] {
-                    total[node, default: 0] += 1
-                    if !pair.probe.passed { failed[node, default: 0] += 1 }
-                }
-            }
-            let candidates = failed.filter { $0.value * 2 >= total[$0.key]! }
-            guard let next = candidates.keys.max(by: { a, b in
-                let (ra, rb) = (Double(candidates[a]!) / Double(total[a]!), Double(candidates[b]!) / Double(total[b]!))
-                return (ra, suspects.contains(a) ? 1 : 0, b) < (rb, suspects.contains(b) ? 1 : 0, a)
-            }) else { break }
-            blamed.append(next)
+        let pairs = probes.sorted { $0.key < $1.key }.flatMap { source, results in results.map { (from: source, probe: $0) } }
+        let blamed = blame(pairs.map { (from: $0.from, to: $0.probe.peer, failed: !$0.probe.passed) }, suspects: suspects)
+        var involvement: [String: [Int]] = [:]
+        for (index, pair) in pairs.enumerated() where blamed.contains(pair.from) || blamed.contains(pair.probe.peer) {
+            for node in Set([pair.from, pair.probe.peer]) where blamed.contains(node) { involvement[node, default: []].append(index) }
         }
         var findings: [Finding] = []
         for node in blamed.sorted() {
-            let involved = pairs.filter { $0.from == node || $0.probe.peer == node }
+            let involved = involvement[node, default: []].map { pairs[$0] }
             let failures = involved.filter { !$0.probe.passed }
             let evidence = Excerpt.of(failures.map { pair in
                 let probe = pair.probe
@@ -137,5 +145,58 @@ enum DatapathProbe {
                 repair: nil))
         }
         return findings
+    }
+
+    /// One node's standing in the greedy blame: its failed and total probes among those not yet
+    /// set aside. Orders by share of failures, then suspects, then the earlier name.
+    private struct Standing: Comparable {
+        var failed: Int
+        var total: Int
+        var suspect: Bool
+        var node: String
+
+        static func < (a: Standing, b: Standing) -> Bool {
+            let (left, right) = (a.failed * b.total, b.failed * a.total)
+            if left != right { return left < right }
+            if a.suspect != b.suspect { return !a.suspect }
+            return a.node > b.node
+        }
+    }
+
+    /// The nodes to blame, in the order they were chosen (see `findings`). A heap entry is stale
+    /// once its node's counts moved on or the node was blamed; stale entries are skipped.
+    static func blame(_ pairs: [(from: String, to: String, failed: Bool)], suspects: Set<String>) -> Set<String> {
+        var counts: [String: (failed: Int, total: Int)] = [:]
+        var pairsOf: [String: [Int]] = [:]
+        for (index, pair) in pairs.enumerated() {
+            for node in [pair.from, pair.to] {
+                counts[node, default: (0, 0)].total += 1
+                if pair.failed { counts[node]!.failed += 1 }
+                pairsOf[node, default: []].append(index)
+            }
+        }
+        func standing(_ node: String) -> Standing? {
+            guard let count = counts[node], count.failed > 0, count.failed * 2 >= count.total else { return nil }
+            return Standing(failed: count.failed, total: count.total, suspect: suspects.contains(node), node: node)
+        }
+        var heap = Heap(counts.keys.compactMap(standing))
+        var blamed: Set<String> = []
+        var setAside = [Bool](repeating: false, count: pairs.count)
+        while let top = heap.popMax() {
+            guard !blamed.contains(top.node), let count = counts[top.node], count == (top.failed, top.total) else { continue }
+            blamed.insert(top.node)
+            for index in pairsOf[top.node, default: []] where !setAside[index] {
+                setAside[index] = true
+                let pair = pairs[index]
+                for node in [pair.from, pair.to] where !blamed.contains(node) {
+                    counts[node]!.total -= 1
+                    if pair.failed { counts[node]!.failed -= 1 }
+                }
+                for node in Set([pair.from, pair.to]) where !blamed.contains(node) {
+                    if let next = standing(node) { heap.insert(next) }
+                }
+            }
+        }
+        return blamed
     }
 }

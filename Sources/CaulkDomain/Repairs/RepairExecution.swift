@@ -176,7 +176,7 @@ struct RepairExecution: Sendable {
     private func probeTargets(_ node: String, peers: [String]? = nil) -> [DatapathProbe.Target] {
         let peers = (peers ?? goodPeers).filter { $0 != node }
         return DatapathProbe.targets(
-            for: node, nodes: [node] + peers, facts: facts, limit: probe.peers, podPort: probe.podPort, vtepPort: probe.vtepPort)
+            for: node, ring: DatapathProbe.Ring([node] + peers), facts: facts, limit: probe.peers, podPort: probe.podPort, vtepPort: probe.vtepPort)
     }
 
     /// TCP (not ICMP) and a full-size don't-fragment ping from the node to pods on known-good
