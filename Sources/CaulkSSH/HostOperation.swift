@@ -83,7 +83,7 @@ public enum HostOperation {
                 session.keepalive(interval: options.keepaliveInterval)
                 transport = try TunnelTransport(bastion: session, targetHost: target.host, targetPort: target.port, until: login)
             } catch {
-                bastionSession?.disconnect()
+                bastionSession?.close()
                 socket.close()
                 throw error
             }
@@ -95,7 +95,7 @@ public enum HostOperation {
             session = try Session(transport: transport, name: target.name, cancel: cancel)
         } catch {
             transport.close()
-            Connection.closeBastion(bastionSession)
+            bastionSession?.close()
             throw error
         }
         let connection = Connection(session: session, bastion: bastionSession, hostKey: "")

@@ -28,9 +28,10 @@ final class Session {
         libssh2_session_set_blocking(raw, 0)
     }
 
-    deinit {
-        libssh2_session_free(raw)
-    }
+    /// Set by `close` (a teardown test also sets it after freeing by hand).
+    var closed = false
+
+    deinit { close() }
 
     /// The message libssh2 keeps for its last error, copied at once.
     func lastError() -> (code: Int32, message: String) {
@@ -127,9 +128,20 @@ final class Session {
         libssh2_keepalive_config(raw, 1, UInt32(max(1, interval.components.seconds)))
     }
 
-    func disconnect() {
-        // Best effort, never blocking: the transport closes right after.
-        _ = caulk_session_disconnect(raw, "caulk done")
+    /// Says goodbye and tears down in the one safe order: libssh2's session is freed while its
+    /// socket is still open (freeing may still write, closing a channel a timeout abandoned), and
+    /// only then is the socket closed. Closed first, its number could already belong to another
+    /// connection when libssh2 writes to it. The socket is shut down before the free, so the free
+    /// can neither block nor reach the host. Idempotent; `deinit` calls it too.
+    func close() {
+        guard !closed else { return }
+        closed = true
+        _ = caulk_session_disconnect(raw, "caulk done")  // best effort, never blocking
+        transport.shutdown()
+        // Each EAGAIN is a send or read the shut-down socket fails at once; a few rounds end it.
+        var rounds = 0
+        while libssh2_session_free(raw) == LIBSSH2_ERROR_EAGAIN && rounds < 100 { rounds += 1 }
+        transport.close()
     }
 }
 

@@ -23,15 +23,11 @@ final class Connection: @unchecked Sendable {
         bastion?.cancel = cancel
     }
 
+    /// The node's session first (its tunnel, if any, runs through the bastion's), then the
+    /// bastion's.
     func close() {
-        session.disconnect()
-        session.transport.close()
-        Self.closeBastion(bastion)
-    }
-
-    static func closeBastion(_ bastion: Session?) {
-        bastion?.disconnect()
-        bastion?.transport.close()
+        session.close()
+        bastion?.close()
     }
 }
 

@@ -10,6 +10,8 @@ import Glibc
 protocol Transport: AnyObject {
     var fd: Int32 { get }
     func wait(readable: Bool, writable: Bool, until deadline: Deadline, cancel: CancellationFlag) -> WaitResult
+    /// No more bytes either way, the descriptor kept (its number stays ours until `close`).
+    func shutdown()
     func close()
 }
 
@@ -99,6 +101,10 @@ final class TCPTransport: Transport {
             if n > 0 { return .ready }
             if n < 0 && errno != EINTR { return .ready }  // let the caller's next call report the error
         }
+    }
+
+    func shutdown() {
+        if fd >= 0 { _ = Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
     }
 
     func close() {

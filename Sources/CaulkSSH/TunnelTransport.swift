@@ -73,7 +73,7 @@ final class TunnelTransport: Transport {
                 if n > 0 { toNode.removeFirst(n); progressed = true }
             } else if channelClosed {
                 // The far side is gone: let the node's session see end of file.
-                shutdown(inner, Int32(SHUT_WR))
+                Glibc.shutdown(inner, Int32(SHUT_WR))
             }
             if toBastion.isEmpty {
                 var buffer = [UInt8](repeating: 0, count: 32 * 1024)
@@ -85,6 +85,10 @@ final class TunnelTransport: Transport {
                 if n > 0 { toBastion.removeFirst(n); progressed = true }
             }
         }
+    }
+
+    func shutdown() {
+        if fd >= 0 { _ = Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
     }
 
     func close() {
