@@ -25,13 +25,15 @@ public final class SSHExecutor: Sendable {
     /// Closes kept connections that have idled out, on the executor's own threads.
     private let sweeper: Task<Void, Never>?
 
-    public init(threads: Int = 64, sessions: SessionPool? = nil) {
+    /// `sweeps`: whether this executor closes `sessions`' idled-out connections; of several
+    /// executors sharing one pool of connections, one is enough.
+    public init(threads: Int = 64, sessions: SessionPool? = nil, sweeps: Bool = true) {
         self.threads = max(1, threads)
         self.sessions = sessions
         let pool = NIOThreadPool(numberOfThreads: self.threads)
         pool.start()
         self.pool = pool
-        sweeper = sessions.map { sessions in
+        sweeper = (sweeps ? sessions : nil).map { sessions in
             Task {
                 let interval = max(.seconds(1), sessions.idleTimeout / 4)
                 while (try? await Task.sleep(for: interval)) != nil {

@@ -23,13 +23,16 @@ public struct Services: Sendable {
     public let repairs: RepairService
     public let autoRepairs: AutoRepairService
 
+    /// `executor` runs audits, repairs and beacon installs; `interactive` runs `exec` and host-key
+    /// trust, on threads of its own, so a day-long exec on many nodes never holds up a repair.
     public init(
-        store: Store, executor: SSHExecutor = SSHExecutor(), sshPassphrase: String? = nil, playbookDirectories: [String] = []
+        store: Store, executor: SSHExecutor = SSHExecutor(), interactive: SSHExecutor? = nil, sshPassphrase: String? = nil,
+        playbookDirectories: [String] = []
     ) throws {
         self.store = store
         inventory = InventoryService(store: store)
         tokens = TokenService(store: store)
-        exec = ExecService(store: store, executor: executor, passphrase: sshPassphrase)
+        exec = ExecService(store: store, executor: interactive ?? executor, passphrase: sshPassphrase)
         playbooks = try PlaybookLibrary(directories: playbookDirectories)
         audits = AuditService(store: store, executor: executor, library: playbooks, passphrase: sshPassphrase)
         reboots = RebootService(store: store)
@@ -75,8 +78,9 @@ public func buildApplication(
     let sessions = configuration.sshKeepSeconds > 0
         ? SessionPool(idleTimeout: .seconds(configuration.sshKeepSeconds), capacity: min(1024, raiseOpenFileLimit() / 4)) : nil
     let services = try Services(
-        store: store, executor: SSHExecutor(sessions: sessions), sshPassphrase: try configuration.sshPassphrase(),
-        playbookDirectories: configuration.playbookDirectories)
+        store: store, executor: SSHExecutor(threads: configuration.sshThreads, sessions: sessions),
+        interactive: SSHExecutor(threads: configuration.sshExecThreads, sessions: sessions, sweeps: false),
+        sshPassphrase: try configuration.sshPassphrase(), playbookDirectories: configuration.playbookDirectories)
     return Application(
         router: buildRouter(services),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "caulk"),

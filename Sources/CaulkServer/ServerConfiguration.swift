@@ -18,6 +18,10 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Seconds an SSH connection is kept open after an operation for the next one on that host;
     /// 0 closes each at once.
     public var sshKeepSeconds = 60
+    /// SSH threads (one per host operation at a time) for audits, repairs and beacon installs.
+    public var sshThreads = 64
+    /// SSH threads of their own for `exec` and host-key trust, so neither can starve the other.
+    public var sshExecThreads = 16
 
     public enum PassphraseSource: Sendable, Equatable {
         case value(String)
@@ -64,8 +68,11 @@ public struct ServerConfiguration: Sendable, Equatable {
                 guard let list = value as? [Any] else { throw ConfigurationError("\(source): playbook_dirs: expected a list of directories") }
                 playbookDirectories = list.map { "\($0)" }
             case "ssh_keep_seconds": try setSSHKeepSeconds(text, source: "\(source): ssh_keep_seconds")
+            case "ssh_threads": sshThreads = try Self.threads(text, source: "\(source): ssh_threads")
+            case "ssh_exec_threads": sshExecThreads = try Self.threads(text, source: "\(source): ssh_exec_threads")
             default:
-                throw ConfigurationError("\(source): unknown key '\(key)' (known: listen, database, bootstrap_token_file, playbook_dirs, ssh_keep_seconds)")
+                throw ConfigurationError(
+                    "\(source): unknown key '\(key)' (known: listen, database, bootstrap_token_file, playbook_dirs, ssh_keep_seconds, ssh_threads, ssh_exec_threads)")
             }
         }
     }
@@ -75,6 +82,13 @@ public struct ServerConfiguration: Sendable, Equatable {
             throw ConfigurationError("\(source): '\(value)' is not a number of seconds from 0 (keep no connection) to 3600")
         }
         sshKeepSeconds = seconds
+    }
+
+    static func threads(_ value: String, source: String) throws -> Int {
+        guard let threads = Int(value), (1...1024).contains(threads) else {
+            throw ConfigurationError("\(source): '\(value)' is not a number of threads from 1 to 1024")
+        }
+        return threads
     }
 
     /// `HOST:PORT`, `[IPv6]:PORT` or `:PORT`; port 0 picks a free one (printed at start).
@@ -105,6 +119,8 @@ public struct ServerConfiguration: Sendable, Equatable {
         if let file = environment["CAULK_BOOTSTRAP_TOKEN_FILE"] { configuration.bootstrapTokenFile = file }
         if let dirs = environment["CAULK_PLAYBOOK_DIRS"] { configuration.playbookDirectories = dirs.split(separator: ":").map(String.init) }
         if let keep = environment["CAULK_SSH_KEEP_SECONDS"] { try configuration.setSSHKeepSeconds(keep, source: "CAULK_SSH_KEEP_SECONDS") }
+        if let value = environment["CAULK_SSH_THREADS"] { configuration.sshThreads = try threads(value, source: "CAULK_SSH_THREADS") }
+        if let value = environment["CAULK_SSH_EXEC_THREADS"] { configuration.sshExecThreads = try threads(value, source: "CAULK_SSH_EXEC_THREADS") }
         if let value = environment["CAULK_SSH_KEY_PASSPHRASE"] {
             configuration.sshPassphraseSource = .value(value)
         } else if let file = environment["CAULK_SSH_KEY_PASSPHRASE_FILE"] {

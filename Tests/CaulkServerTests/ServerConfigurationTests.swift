@@ -1,6 +1,9 @@
+import CaulkSSH
+import CaulkStore
 import Foundation
 import Testing
 
+@testable import CaulkDomain
 @testable import CaulkServer
 
 @Suite struct ServerConfigurationTests {
@@ -17,5 +20,19 @@ import Testing
         } catch {
             #expect("\(error)".contains("CAULK_SSH_KEEP_SECONDS: '-1' is not a number of seconds from 0"), "\(error)")
         }
+    }
+
+    @Test func execHasSSHThreadsOfItsOwn() throws {
+        let defaults = try ServerConfiguration.load(configFile: nil, environment: [:])
+        #expect(defaults.sshThreads == 64 && defaults.sshExecThreads == 16)
+        let file = try ServerConfiguration(yaml: "ssh_threads: 128\nssh_exec_threads: 4\n", base: defaults, source: "caulk.yaml")
+        #expect(file.sshThreads == 128 && file.sshExecThreads == 4)
+        #expect(try ServerConfiguration.load(configFile: nil, environment: ["CAULK_SSH_EXEC_THREADS": "2"]).sshExecThreads == 2)
+        #expect(throws: ConfigurationError.self) { try ServerConfiguration(yaml: "ssh_exec_threads: 0\n", base: defaults, source: "caulk.yaml") }
+
+        let (fleet, interactive) = (SSHExecutor(threads: 1), SSHExecutor(threads: 1))
+        let services = try Services(store: try Store.inMemory(), executor: fleet, interactive: interactive)
+        #expect(services.exec.executor === interactive)
+        #expect(services.audits.executor === fleet && services.repairs.executor === fleet && services.beacons.executor === fleet)
     }
 }
