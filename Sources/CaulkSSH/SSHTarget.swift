@@ -84,11 +84,15 @@ public struct SSHCommand: Sendable, Equatable {
     /// command that has no terminal (sshd sends no SIGHUP), so the command is run under
     /// coreutils `timeout` set one second past the channel's.
     public var stopOnHost: Bool
+    /// Sent to the command's standard input, then end of file: how a secret reaches a host
+    /// without appearing on any command line (`ps` on the host shows command lines to everyone).
+    public var stdin: [UInt8]?
 
-    public init(_ command: String, timeout: Duration = .seconds(60), stopOnHost: Bool = true) {
+    public init(_ command: String, timeout: Duration = .seconds(60), stopOnHost: Bool = true, stdin: [UInt8]? = nil) {
         self.command = command
         self.timeout = timeout
         self.stopOnHost = stopOnHost
+        self.stdin = stdin
     }
 
     /// What is sent to the host.

@@ -22,6 +22,7 @@ extension Session {
             try retry("start command", kind: .channel, until: deadline) {
                 caulk_channel_exec(channel, wire, UInt32(wire.utf8.count))
             }
+            if let input = command.stdin { try send(input, to: channel, until: deadline) }
             try drain(channel, into: &result, cap: options.outputCap, until: deadline, keepalive: options.keepaliveInterval)
         } catch where error.kind == .timeout {
             result.timedOut = true
@@ -39,6 +40,23 @@ extension Session {
         }
         result.duration = ContinuousClock.now - started
         return result
+    }
+
+    /// Writes all of `input` to the command's standard input, then end of file. Small inputs
+    /// (a token, a settings file) fit the channel's window at once.
+    private func send(_ input: [UInt8], to channel: OpaquePointer, until deadline: Deadline) throws(SSHError) {
+        var offset = 0
+        while offset < input.count {
+            let n = input[offset...].withUnsafeBytes { caulk_channel_write(channel, $0.baseAddress?.assumingMemoryBound(to: CChar.self), $0.count) }
+            if n > 0 {
+                offset += n
+            } else if Int32(n) == LIBSSH2_ERROR_EAGAIN {
+                try waitSocket(until: deadline, operation: "write standard input")
+            } else {
+                throw error(.channel, "write standard input", code: Int32(n))
+            }
+        }
+        try retry("close standard input", kind: .channel, until: deadline) { libssh2_channel_send_eof(channel) }
     }
 
     private func drain(_ channel: OpaquePointer, into result: inout CommandResult, cap: Int, until deadline: Deadline, keepalive: Duration) throws(SSHError) {

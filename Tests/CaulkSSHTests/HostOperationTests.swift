@@ -34,6 +34,20 @@ import Testing
         #expect(outcome.hostKey == sshd.hostKeyFingerprint)
     }
 
+    /// A secret reaches the host on standard input, never on a command line; a command that reads
+    /// its input to the end gets end of file, not a wait until its timeout.
+    @Test func standardInputIsSentThenClosed() async throws {
+        let secret = Array("caulk_\(UUID().uuidString)\n".utf8)
+        let outcome = await run(sshd.target(), [
+            SSHCommand("umask 077; cat > \(sshd.directory.path)/secret; wc -c < \(sshd.directory.path)/secret", timeout: .seconds(20), stdin: secret),
+            SSHCommand("cat", timeout: .seconds(20), stdin: []),
+        ])
+        let results = try outcome.result.get()
+        #expect(String(decoding: results[0].stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) == "\(secret.count)")
+        #expect(try Data(contentsOf: sshd.directory.appending(path: "secret")) == Data(secret))
+        #expect(results[1].succeeded && results[1].stdout.isEmpty && !results[1].timedOut)
+    }
+
     @Test func outputIsCappedAndFlagged() async throws {
         var options = SSHOptions()
         options.outputCap = 1 << 20
