@@ -9,6 +9,8 @@ public enum APIError: Error, Equatable {
     case unauthorized(String)
     case forbidden(String)
     case badRequest(field: String?, message: String)
+    /// The path is served, but not with this method; `allowed` are the methods it is served with.
+    case methodNotAllowed(method: String, path: String, allowed: [String])
     case unavailable(String)
 }
 
@@ -24,6 +26,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             }
             var response = try JSON.response(APIErrorBody(detail), status: HTTPResponse.Status(code: detail.status))
             if detail.status == 401 { response.headers[.wwwAuthenticate] = "Bearer realm=\"caulk\"" }
+            if case APIError.methodNotAllowed(_, _, let allowed) = error { response.headers[.allow] = allowed.joined(separator: ", ") }
             return response
         }
     }
@@ -51,6 +54,8 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                 return .init(status: 403, code: "forbidden", message: message)
             case .badRequest(let field, let message):
                 return .init(status: 400, code: "invalid", message: field.map { "\($0): \(message)" } ?? message, field: field)
+            case .methodNotAllowed(let method, let path, let allowed):
+                return .init(status: 405, code: "method_not_allowed", message: "\(path) does not take \(method); it takes \(allowed.joined(separator: ", "))")
             case .unavailable(let message):
                 return .init(status: 503, code: "unavailable", message: message)
             }

@@ -60,6 +60,8 @@ public func buildRouter(_ services: Services) -> Router<AppRequestContext> {
     AuditsController(audits: services.audits, playbooks: services.playbooks).addRoutes(to: v1)
     RebootsController(reboots: services.reboots, beacons: services.beacons).addRoutes(to: v1)
     SchedulesController(schedules: services.schedules).addRoutes(to: v1)
+    // Last, so that it wraps only the not-found responder: a served path with another method is a 405.
+    router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes))
     return router
 }
 

@@ -18,8 +18,11 @@ enum JSON {
     }
 
     /// Decodes a JSON object body, refusing keys the type does not know (a typo must not be
-    /// silently ignored) and naming the field at fault.
-    static func decode<T: Decodable>(_ type: T.Type, from request: Request, allowedKeys: [String: Set<String>]) async throws -> T {
+    /// silently ignored) and naming the field at fault. `refusedKeys` are fields the type has
+    /// but this route does not take, each with the message that says why.
+    static func decode<T: Decodable>(
+        _ type: T.Type, from request: Request, allowedKeys: [String: Set<String>], refusedKeys: [String: String] = [:]
+    ) async throws -> T {
         let buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: maxBody)
@@ -29,6 +32,9 @@ enum JSON {
         let data = Data(buffer: buffer)
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw APIError.badRequest(field: nil, message: "request body must be a JSON object")
+        }
+        for (field, message) in refusedKeys where object[field] != nil {
+            throw APIError.badRequest(field: field, message: message)
         }
         try checkKeys(object, path: "", allowedKeys: allowedKeys)
         do {
@@ -44,6 +50,9 @@ enum JSON {
             let field = path.isEmpty ? key : "\(path).\(key)"
             guard allowed.contains(key) else {
                 throw APIError.badRequest(field: field, message: "unknown field; expected one of: \(allowed.sorted().joined(separator: ", "))")
+            }
+            if value is NSNull {
+                throw APIError.badRequest(field: field, message: "null is not a value here; leave the field out (\"\" clears an optional text field)")
             }
             if let nested = value as? [String: Any] { try checkKeys(nested, path: field, allowedKeys: allowedKeys) }
         }

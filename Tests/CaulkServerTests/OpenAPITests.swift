@@ -1,7 +1,8 @@
 import CaulkDomain
-import CaulkServer
+@testable import CaulkServer
 import CaulkStore
 import Foundation
+import Hummingbird
 import Testing
 import Yams
 
@@ -26,6 +27,45 @@ import Yams
         #expect(served.subtracting(documented).sorted() == [], "routes missing from config/openapi.yaml")
         #expect(documented.subtracting(served).sorted() == [], "documented routes the server does not have")
         #expect(served.count >= 15)
+    }
+
+    /// Every operation behind a token can answer 401 and 403, and every one that reads a body or
+    /// a query string can answer 400.
+    @Test func everyOperationDeclaresTheErrorsItCanAnswer() throws {
+        let document = try Self.document()
+        let paths = try #require(document["paths"] as? [String: [String: Any]])
+        let shared = (document["components"] as? [String: Any])?["parameters"] as? [String: [String: Any]] ?? [:]
+        func resolved(_ parameter: [String: Any]) -> [String: Any] {
+            guard let ref = parameter["$ref"] as? String else { return parameter }
+            return shared[String(ref.split(separator: "/").last ?? "")] ?? [:]
+        }
+        let methods: Set<String> = ["get", "post", "put", "patch", "delete"]
+        var missing: [String] = []
+        for (path, item) in paths {
+            for (method, value) in item where methods.contains(method) {
+                let operation = try #require(value as? [String: Any])
+                let statuses = Set((operation["responses"] as? [String: Any] ?? [:]).keys)
+                let secured = (operation["security"] as? [Any])?.isEmpty != true
+                let parameters = (operation["parameters"] as? [[String: Any]] ?? []) + (item["parameters"] as? [[String: Any]] ?? [])
+                let readsInput = operation["requestBody"] != nil || parameters.contains { resolved($0)["in"] as? String == "query" }
+                for (status, needed) in [("401", secured), ("403", secured), ("400", readsInput)] where needed && !statuses.contains(status) {
+                    missing.append("\(method) \(path): \(status)")
+                }
+            }
+        }
+        #expect(missing.sorted() == [])
+    }
+
+    /// The document's cursor pattern is the one the server checks cursors against.
+    @Test func cursorPatternIsTheServers() throws {
+        let document = try Self.document()
+        let cursor = try #require((document["components"] as? [String: Any])?["parameters"] as? [String: Any])["cursor"] as? [String: Any]
+        #expect((cursor?["schema"] as? [String: Any])?["pattern"] as? String == Request.cursorPattern)
+    }
+
+    static func document() throws -> [String: Any] {
+        let text = try String(contentsOf: packageRoot.appending(path: "config/openapi.yaml"), encoding: .utf8)
+        return try #require(try Yams.load(yaml: text) as? [String: Any])
     }
 
     static var packageRoot: URL {

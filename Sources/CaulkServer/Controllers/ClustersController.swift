@@ -8,8 +8,11 @@ struct ClustersController {
 
     static let inputKeys: [String: Set<String>] = [
         "": ["name", "api_endpoint", "pod_cidr", "encapsulation", "calico_namespace", "ssh"],
-        "ssh": ["user", "port", "key", "bastion"],
+        "ssh": ["user", "port", "key", "bastion", "become"],
     ]
+    /// A patch names the cluster in its path only.
+    static let patchKeys = inputKeys.merging(["": inputKeys[""]!.subtracting(["name"])]) { $1 }
+    static let refusedInPatch = ["name": "a cluster cannot be renamed; create a new one and import its nodes"]
 
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
         group.get("clusters") { request, context in
@@ -28,7 +31,7 @@ struct ClustersController {
         }
         group.patch("clusters/:name") { request, context in
             _ = try context.require(.admin)
-            let patch = try await JSON.decode(ClusterInput.self, from: request, allowedKeys: Self.inputKeys)
+            let patch = try await JSON.decode(ClusterInput.self, from: request, allowedKeys: Self.patchKeys, refusedKeys: Self.refusedInPatch)
             return try JSON.response(try await inventory.updateCluster(try context.parameters.require("name"), patch))
         }
         group.delete("clusters/:name") { request, context in

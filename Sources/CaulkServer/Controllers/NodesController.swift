@@ -8,7 +8,13 @@ struct NodesController {
 
     static let inputKeys: [String: Set<String>] = [
         "": ["cluster", "name", "address", "role", "labels", "ssh", "host_key"],
-        "ssh": ["user", "port", "key", "bastion"],
+        "ssh": ["user", "port", "key", "bastion", "become"],
+    ]
+    /// A patch names the node and its cluster in its path only.
+    static let patchKeys = inputKeys.merging(["": inputKeys[""]!.subtracting(["cluster", "name"])]) { $1 }
+    static let refusedInPatch = [
+        "name": "a node cannot be renamed; add it under the new name and delete the old one",
+        "cluster": "a node cannot move between clusters; add it to the other cluster and delete it here",
     ]
 
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
@@ -34,7 +40,7 @@ struct NodesController {
         }
         group.patch("nodes/:cluster/:node") { request, context in
             _ = try context.require(.admin)
-            let patch = try await JSON.decode(NodeInput.self, from: request, allowedKeys: Self.inputKeys)
+            let patch = try await JSON.decode(NodeInput.self, from: request, allowedKeys: Self.patchKeys, refusedKeys: Self.refusedInPatch)
             let node = try await inventory.updateNode(
                 cluster: try context.parameters.require("cluster"), name: try context.parameters.require("node"), patch)
             return try JSON.response(node)

@@ -3,9 +3,21 @@ import Hummingbird
 
 /// Query-string helpers shared by the list routes.
 extension Request {
+    /// `limit` and `cursor`. A cursor is only ever one this server issued (`v1:` and a row id,
+    /// base64url): anything else is refused before it is decoded, so the API takes exactly
+    /// the cursors `cursorPattern` (in config/openapi.yaml too) describes.
     func paging() throws -> Paging {
-        try Paging(cursor: uri.queryParameters.get("cursor"), limit: uri.queryParameters.get("limit"))
+        let cursor = uri.queryParameters.get("cursor")
+        if let cursor, cursor.wholeMatch(of: try Regex(Self.cursorPattern)) == nil {
+            throw APIError.badRequest(field: "cursor", message: "is not a cursor this server issued; start again without it")
+        }
+        return try Paging(cursor: cursor, limit: uri.queryParameters.get("limit"))
     }
+
+    /// The cursors the server issues: base64url of `v1:` (`djE6`) and 1–18 digits, unpadded;
+    /// or empty (no cursor). config/openapi.yaml has the same pattern (OpenAPITests checks it).
+    static let cursorPattern =
+        "^(?:djE6(?:(?:[MN][DTjz]|O[DT])[AEIMQUYcgk][w-z0-5]){0,5}(?:(?:[MN][DTjz]|O[DT])[AEIMQUYcgk][w-z0-5]|(?:[MN][DTjz]|O[DT])[AEIMQUYcgk]|[MN][AQgw]|O[AQ]))?$"
 
     /// An enum-valued query parameter; an unknown value is a 400 naming the parameter.
     func query<T: RawRepresentable & CaseIterable>(_ name: String, as type: T.Type) throws -> T? where T.RawValue == String {
@@ -14,6 +26,12 @@ extension Request {
             throw APIError.badRequest(field: name, message: "'\(text)' is not one of: \(T.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         return value
+    }
+
+    /// A query parameter that names a cluster, node or schedule: a DNS-1123 label when given.
+    func name(_ parameter: String) throws -> String? {
+        guard let text = uri.queryParameters.get(parameter) else { return nil }
+        return try Validate.name(text, field: parameter)
     }
 
     func flag(_ name: String) throws -> Bool {

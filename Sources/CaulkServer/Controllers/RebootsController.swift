@@ -11,8 +11,7 @@ struct RebootsController {
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
         group.get("reboots") { request, context in
             _ = try context.require(.viewer)
-            let query = request.uri.queryParameters
-            return try JSON.response(try await reboots.list(cluster: query.get("cluster"), node: query.get("node"), paging: try request.paging()))
+            return try JSON.response(try await reboots.list(cluster: try request.name("cluster"), node: try request.name("node"), paging: try request.paging()))
         }
         group.post("clusters/:name/beacon") { request, context in
             let identity = try context.require(.admin)

@@ -30,7 +30,7 @@ struct RunsController {
         group.get("runs") { request, context in
             _ = try context.require(.viewer)
             let page = try await exec.runs(
-                cluster: request.uri.queryParameters.get("cluster"), kind: request.uri.queryParameters.get("kind"), paging: try request.paging())
+                cluster: try request.name("cluster"), kind: try request.query("kind", as: RunKind.self)?.rawValue, paging: try request.paging())
             return try JSON.response(page)
         }
         group.get("runs/:id") { _, context in
@@ -51,6 +51,11 @@ struct RunsController {
             let body = try await JSON.decode(TrustRequest.self, from: request, allowedKeys: ["": ["nodes", "expect"]])
             return try JSON.response(try await exec.trust(cluster: try context.parameters.require("name"), body))
         }
+    }
+
+    /// The kinds of run, for the `kind` filter.
+    enum RunKind: String, CaseIterable {
+        case exec, audit, repair
     }
 
     static func line<T: Encodable>(_ value: T) throws -> ByteBuffer {
