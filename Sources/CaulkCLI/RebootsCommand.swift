@@ -28,7 +28,7 @@ struct BeaconCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "beacon",
         abstract: "The boot beacon: nodes announce their own boots to caulk.",
-        subcommands: [Install.self]
+        subcommands: [Install.self, Revoke.self]
     )
 
     struct Install: AsyncParsableCommand {
@@ -58,6 +58,34 @@ struct BeaconCommand: AsyncParsableCommand {
                     + detail.hosts.map { [ExecCommand.describe($0, lines: 2, width: 24)] }
             }
             if detail.run.status != .succeeded { throw ExitCode(1) }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Revoke the node tokens of a cluster's beacons (admin).",
+            discussion: """
+                For a node retired, or whose /etc/caulk/beacon.token was exposed: its beacon can
+                announce nothing until `caulk beacon install` runs on it again. Without --nodes,
+                every node of the cluster. One token is also revoked by the name `caulk tokens
+                list` shows (`caulk tokens revoke 'node:CLUSTER/NODE@…'`).
+
+                Example: caulk beacon revoke prod-a --nodes w7
+                """
+        )
+        @OptionGroup var options: ClientOptions
+        @Argument(help: "Cluster name.") var cluster: String
+        @Option(help: "Only these nodes (comma-separated).") var nodes: String?
+
+        func run() async throws {
+            let query = (nodes ?? "").split(separator: ",").map { ("node", String($0)) }
+            let data = try await options.client().delete("/v1/clusters/\(segment(cluster))/beacon", query: query)
+            let revoked = try JSONCoding.decoder().decode(Page<TokenInfo>.self, from: data).items
+            if options.output == .table {
+                print(revoked.isEmpty ? "no active node tokens on \(cluster)\(nodes.map { " (\($0))" } ?? "")" : "revoked: " + revoked.map(\.name).joined(separator: ", "))
+            } else {
+                try options.out.emit(revoked) { _ in [] }
+            }
         }
     }
 }

@@ -71,8 +71,13 @@ public struct TokenService: Sendable {
         return Page(items: records.map(Self.api), nextCursor: paging.nextCursor(lastId: records.last?.id, count: records.count))
     }
 
+    /// A token by the name `caulk tokens list` shows; a node token's (`node:CLUSTER/NODE@…`) too.
     public func revoke(name: String) async throws -> TokenInfo {
-        _ = try Validate.name(name, field: "name")
+        if name.hasPrefix("node:") {
+            guard name.utf8.count <= 200 else { throw DomainError.invalid(field: "name", message: "is longer than any token name") }
+        } else {
+            _ = try Validate.name(name, field: "name")
+        }
         switch try await store.revokeToken(named: name, at: clock()) {
         case .revoked(let record): return Self.api(record)
         case .notFound: throw DomainError.notFound("no active token named \(name)")

@@ -56,6 +56,21 @@ extension Store {
         }
     }
 
+    /// Revokes every active `node` token of these nodes (a node retired, or its token exposed):
+    /// the beacon on them can announce nothing until it is installed again.
+    public func revokeNodeTokens(nodeIds: [Int64], at date: Date) async throws -> [TokenRecord] {
+        try await writer.write { db in
+            let active = try TokenRecord.filter(nodeIds.contains(TokenRecord.Columns.nodeId) && TokenRecord.Columns.revokedAt == nil)
+                .order(TokenRecord.Columns.id).fetchAll(db)
+            return try active.map { token in
+                var token = token
+                token.revokedAt = date
+                try token.update(db)
+                return token
+            }
+        }
+    }
+
     /// Records use, at most once a minute per token so reads stay reads.
     public func touchToken(id: Int64, at date: Date) async throws {
         try await writer.write { db in

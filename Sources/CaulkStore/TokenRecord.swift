@@ -20,6 +20,7 @@ public struct TokenRecord: Codable, Sendable, Equatable, FetchableRecord, Mutabl
     public enum Columns {
         public static let id = Column("id")
         public static let name = Column("name")
+        public static let nodeId = Column("node_id")
         public static let secretHash = Column("secret_hash")
         public static let revokedAt = Column("revoked_at")
         public static let lastUsedAt = Column("last_used_at")

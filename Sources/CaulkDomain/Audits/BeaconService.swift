@@ -68,6 +68,14 @@ public struct BeaconService: Sendable {
         return RunDetail(run: ExecService.api(finished, outcomes: [:]), hosts: hosts.map(ExecService.api))
     }
 
+    /// Revokes the `node` tokens of the named nodes, or of every node of the cluster: their
+    /// beacons can announce nothing until `install` runs on them again.
+    public func revoke(cluster name: String, nodes names: [String]?) async throws -> [TokenInfo] {
+        let cluster = try await store.requireCluster(named: name).cluster
+        let nodes = try ExecService.only(names, of: try await store.nodes(NodeFilter(clusterId: cluster.id), limit: Int.max).map(\.node), cluster: cluster.name)
+        return try await store.revokeNodeTokens(nodeIds: nodes.compactMap(\.id), at: clock()).map(TokenService.api)
+    }
+
     /// The outcome with only the step that failed (or the last one): what the host row shows.
     static func firstFailure(_ outcome: HostOutcome) -> HostOutcome {
         guard case .success(let results) = outcome.result else { return outcome }

@@ -3,7 +3,8 @@ import CaulkDomain
 import Hummingbird
 
 /// `GET /v1/reboots` (viewer); `POST /v1/nodes/{cluster}/{node}/boot` (that node's own token, or an
-/// operator); `POST /v1/clusters/{name}/beacon` (admin: it makes node tokens).
+/// operator); `POST /v1/clusters/{name}/beacon` (admin: it makes node tokens) and `DELETE` there
+/// (admin: revokes them).
 struct RebootsController {
     let reboots: RebootService
     let beacons: BeaconService
@@ -17,6 +18,12 @@ struct RebootsController {
             let identity = try context.require(.admin)
             let body = try await JSON.decode(BeaconRequest.self, from: request, allowedKeys: ["": ["url", "nodes"]])
             return try JSON.response(try await beacons.install(cluster: try context.parameters.require("name"), body, requester: identity.name, trigger: request.trigger))
+        }
+        group.delete("clusters/:name/beacon") { request, context in
+            _ = try context.require(.admin)
+            let nodes = try request.uri.queryParameters.getAll("node").map { try Validate.name(String($0), field: "node") }
+            let revoked = try await beacons.revoke(cluster: try context.parameters.require("name"), nodes: nodes.isEmpty ? nil : nodes)
+            return try JSON.response(Page(items: revoked, nextCursor: nil))
         }
         group.post("nodes/:cluster/:node/boot") { request, context in
             let cluster = try context.parameters.require("cluster")

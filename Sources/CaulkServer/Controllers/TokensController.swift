@@ -21,7 +21,9 @@ struct TokensController {
         }
         group.delete("tokens/:name") { _, context in
             _ = try context.require(.admin)
-            return try JSON.response(try await tokens.revoke(name: try context.parameters.require("name")))
+            // A node token's name (`node:CLUSTER/NODE@…`) arrives percent-encoded; the router does not decode.
+            let name = try context.parameters.require("name")
+            return try JSON.response(try await tokens.revoke(name: name.removingPercentEncoding ?? name))
         }
     }
 }
