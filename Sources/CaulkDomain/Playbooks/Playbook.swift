@@ -49,6 +49,10 @@ public struct Playbook: Sendable, Equatable {
         /// Bytes of standard output kept; a step that prints more is cut, and checks that read it
         /// say they could not check (`max_output`, default 1 MiB).
         public var maxOutput: Int = Step.defaultMaxOutput
+        /// Sent to the command's standard input (repair playbooks), placeholders replaced as they
+        /// are, unquoted: how a secret such as the beacon's token reaches the node without
+        /// appearing on a command line, in `ps` or in the run history.
+        public var stdin: String?
 
         public static let defaultMaxOutput = 1 << 20
         /// Standard error kept per step.
@@ -121,15 +125,16 @@ public enum CommandTemplate {
         return names
     }
 
-    /// The command with each placeholder replaced by its quoted value. Every name must be in
-    /// `values` (the loader checked that it is declared).
-    public static func render(_ template: String, _ values: [String: String]) -> String {
+    /// The command with each placeholder replaced by its quoted value (`quoted: false`: the value
+    /// as it is, for standard input). Every name must be in `values` (the loader checked that it
+    /// is declared).
+    public static func render(_ template: String, _ values: [String: String], quoted: Bool = true) -> String {
         var out = ""
         var rest = Substring(template)
         while let open = rest.range(of: "{{"), let close = rest[open.upperBound...].range(of: "}}") {
             out += rest[..<open.lowerBound]
             let name = rest[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces)
-            out += ShellQuote.quote(values[name] ?? "")
+            out += quoted ? ShellQuote.quote(values[name] ?? "") : values[name] ?? ""
             rest = rest[close.upperBound...]
         }
         return out + rest

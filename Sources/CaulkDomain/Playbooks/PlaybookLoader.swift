@@ -7,7 +7,7 @@ public enum PlaybookLoader {
     static let repairKeys: Set<String> = ["disruptive", "opt_in", "confirm", "every_node", "audit", "repairs"]
     static let topKeys = repairKeys.union(["name", "kind", "description", "parameters", "steps", "checks"])
     static let parameterKeys: Set<String> = ["default", "description"]
-    static let stepKeys: Set<String> = ["name", "scope", "command", "builtin", "timeout", "output", "on", "mutates", "max_output"]
+    static let stepKeys: Set<String> = ["name", "scope", "command", "builtin", "timeout", "output", "on", "mutates", "max_output", "stdin"]
     static let checkKeys: Set<String> = ["id", "builtin", "when", "severity", "message", "repair"]
     static let ruleKeys: Set<String> = ["step", "exit", "stdout_matches", "stdout_not_matches"]
 
@@ -97,12 +97,18 @@ public enum PlaybookLoader {
             switch key {
             case "name": step.name = try field.string()
             case "scope": scope = try choice(field, Playbook.Scope.self)
-            case "command":
-                let command = try field.string()
-                for placeholder in CommandTemplate.placeholders(in: command) where !parameters.contains(placeholder) {
+            case "command", "stdin":
+                let text = try field.string()
+                for placeholder in CommandTemplate.placeholders(in: text) where !parameters.contains(placeholder) {
                     throw field.fail("{{\(placeholder)}} is not a parameter of this playbook; declare it under 'parameters' or use one of \(CommandTemplate.contextParameters.sorted().joined(separator: ", "))")
                 }
-                step.command = command
+                if key == "command" {
+                    step.command = text
+                } else {
+                    // An audit's node steps run as one command, so a step cannot have input of its own.
+                    guard kind == .repair else { throw field.fail("'stdin' applies to repair playbooks only") }
+                    step.stdin = text
+                }
             case "builtin":
                 let builtin = try field.string()
                 guard builtinSteps.contains(builtin) else { throw field.fail("unknown built-in step '\(builtin)'; expected one of: \(builtinSteps.sorted().joined(separator: ", "))") }

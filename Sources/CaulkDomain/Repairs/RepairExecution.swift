@@ -79,10 +79,12 @@ struct RepairExecution: Sendable {
 
     /// Runs one step on `host` and records it. Returns why it failed, or nil.
     func step(_ step: Playbook.Step, of playbook: Playbook, node: NodeRecord?, on host: NodeRecord) async throws -> String? {
-        let command = CommandTemplate.render(step.command ?? "", values(node))
+        let values = values(node)
+        let command = CommandTemplate.render(step.command ?? "", values)
+        let stdin = step.stdin.map { Array(CommandTemplate.render($0, values, quoted: false).utf8) }
         let started = runner.clock()
         let outcome = await runner.executor.run(
-            SSHJob(target: repair.targets[host.name]!, commands: [SSHCommand(command, timeout: .seconds(step.timeout))]), options: runner.options)
+            SSHJob(target: repair.targets[host.name]!, commands: [SSHCommand(command, timeout: .seconds(step.timeout), stdin: stdin)]), options: runner.options)
         var record = RepairStepRecord(
             runId: repair.run.id!, nodeName: node?.name, host: host.name, repair: playbook.name, step: step.name, command: command, outcome: "ok",
             exitStatus: nil, stdout: "", stderr: "", startedAt: started, durationMs: ExecService.milliseconds(outcome.duration))
