@@ -13,8 +13,10 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # System packages: SQLite for the store, libssh2 for the SSH engine. The test lab's own list is
 # lab/packages.txt (installed by lab/install-deps.sh).
 RUN_PACKAGES  := libsqlite3-dev libssh2-1-dev pkg-config
+# The proofs' venv (schemathesis comes from PyPI).
+PROOF_PACKAGES := python3-venv
 
-.PHONY: run test build deps test-deps apt-install swift-test lab-test clean help
+.PHONY: run test build deps test-deps apt-install swift-test lab-test proofs clean help
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -25,7 +27,7 @@ run: deps build
 
 test: test-deps
 	$(SWIFT) build --build-tests -c $(CONFIG)
-	$(MAKE) --no-print-directory swift-test lab-test
+	$(MAKE) --no-print-directory swift-test lab-test proofs
 
 # lab6 is set up unlike our defaults, as fleets built elsewhere are (MixedFleetTests).
 MIXED_VARIANT := lab6:fqdn,no-vxlan-mac,big-ruleset,operator,calico=3.27.3,sudo
@@ -41,6 +43,12 @@ swift-test:
 lab-test:
 	lab/tests/run.sh
 
+# Proofs against the built binary: the API against its OpenAPI document (schemathesis, from PyPI),
+# and kill -9 of the service at 20 moments of a repair on a lab cluster of its own.
+proofs:
+	BIN=$(BIN) Tests/proofs/schemathesis.sh
+	BIN=$(BIN) Tests/proofs/kill-repair.sh
+
 build:
 	$(SWIFT) build -c $(CONFIG) --product caulk
 
@@ -49,6 +57,7 @@ deps:
 
 test-deps: deps
 	@sh lab/install-deps.sh
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(PROOF_PACKAGES)"
 
 # Installs only what dpkg does not already have, so a prepared machine needs no network.
 apt-install:
