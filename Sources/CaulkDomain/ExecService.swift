@@ -8,14 +8,14 @@ public struct ExecService: Sendable {
     let store: Store
     let executor: SSHExecutor
     let options: SSHOptions
-    let passphrase: String?
+    let passphrase: Secret?
     let clock: @Sendable () -> Date
 
     /// Output kept in the history per stream and host; the SSH engine's own cap bounds memory.
     public static let storedOutputCap = 64 * 1024
     public static let maxCommandBytes = 64 * 1024
 
-    public init(store: Store, executor: SSHExecutor, options: SSHOptions = SSHOptions(), passphrase: String? = nil, clock: @escaping @Sendable () -> Date = Date.init) {
+    public init(store: Store, executor: SSHExecutor, options: SSHOptions = SSHOptions(), passphrase: Secret? = nil, clock: @escaping @Sendable () -> Date = Date.init) {
         self.store = store
         self.executor = executor
         self.options = Self.storing(options)

@@ -7,7 +7,7 @@ import Foundation
 struct SSHTargets {
     let store: Store
     /// Passphrase for encrypted private keys (CAULK_SSH_KEY_PASSPHRASE or …_FILE on the server).
-    let passphrase: String?
+    let passphrase: Secret?
 
     func target(cluster: ClusterRecord, node: NodeRecord, hostKey: HostKeyPolicy? = nil) async throws -> SSHTarget {
         guard let key = node.sshKey ?? cluster.sshKey else {

@@ -7,7 +7,7 @@ public struct SSHTarget: Sendable, Hashable {
     public var user: String
     /// Private key file (ed25519 or ECDSA; see `SSHError.Kind.rsaKeyRefused`).
     public var privateKey: String
-    public var passphrase: String?
+    public var passphrase: Secret?
     public var hostKey: HostKeyPolicy
     /// Jump host the connection goes through (`direct-tcpip`), itself checked and authenticated.
     public var bastion: Bastion?
@@ -15,7 +15,7 @@ public struct SSHTarget: Sendable, Hashable {
     public var become: String?
 
     public init(
-        name: String, host: String, port: Int = 22, user: String, privateKey: String, passphrase: String? = nil,
+        name: String, host: String, port: Int = 22, user: String, privateKey: String, passphrase: Secret? = nil,
         hostKey: HostKeyPolicy, bastion: Bastion? = nil, become: String? = nil
     ) {
         self.name = name
@@ -36,10 +36,10 @@ public struct Bastion: Sendable, Hashable {
     public var port: Int
     public var user: String
     public var privateKey: String
-    public var passphrase: String?
+    public var passphrase: Secret?
     public var hostKey: HostKeyPolicy
 
-    public init(host: String, port: Int = 22, user: String, privateKey: String, passphrase: String? = nil, hostKey: HostKeyPolicy) {
+    public init(host: String, port: Int = 22, user: String, privateKey: String, passphrase: Secret? = nil, hostKey: HostKeyPolicy) {
         self.host = host
         self.port = port
         self.user = user
@@ -72,6 +72,18 @@ public struct SSHOptions: Sendable, Equatable {
     public var outputCap: Int = 1 << 20
 
     public init() {}
+}
+
+/// A secret (a key's passphrase) that never shows in a description, a log line or a dump of
+/// whatever holds it: `String(describing:)` of any struct around it prints `<redacted>`.
+public struct Secret: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    public let value: String
+
+    public init(_ value: String) { self.value = value }
+
+    public var description: String { "<redacted>" }
+    public var debugDescription: String { "<redacted>" }
+    public var customMirror: Mirror { Mirror(self, children: []) }
 }
 
 /// One command of a host operation.

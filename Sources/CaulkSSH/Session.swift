@@ -108,11 +108,11 @@ final class Session {
         }
     }
 
-    func authenticate(user: String, privateKey: String, passphrase: String?, until deadline: Deadline) throws(SSHError) {
+    func authenticate(user: String, privateKey: String, passphrase: Secret?, until deadline: Deadline) throws(SSHError) {
         let operation = "authenticate as \(user) with \(privateKey)"
         do throws(SSHError) {
             try retry(operation, kind: .authentication, until: deadline) {
-                libssh2_userauth_publickey_fromfile_ex(raw, user, UInt32(user.utf8.count), nil, privateKey, passphrase)
+                libssh2_userauth_publickey_fromfile_ex(raw, user, UInt32(user.utf8.count), nil, privateKey, passphrase?.value)
             }
         } catch where error.code == LIBSSH2_ERROR_FILE {
             throw SSHError(.keyFile, host: name, operation: operation, code: error.code,

@@ -26,7 +26,7 @@ public struct Services: Sendable {
     /// `executor` runs audits, repairs and beacon installs; `interactive` runs `exec` and host-key
     /// trust, on threads of its own, so a day-long exec on many nodes never holds up a repair.
     public init(
-        store: Store, executor: SSHExecutor = SSHExecutor(), interactive: SSHExecutor? = nil, sshPassphrase: String? = nil,
+        store: Store, executor: SSHExecutor = SSHExecutor(), interactive: SSHExecutor? = nil, sshPassphrase: Secret? = nil,
         playbookDirectories: [String] = []
     ) throws {
         self.store = store
@@ -148,23 +148,28 @@ private let RLIMIT_NOFILE_VALUE = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
 /// writes it to a file only its owner can read.
 private func announce(_ secret: String, configuration: ServerConfiguration, logger: Logger) {
     let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
-    var lines = [
-        "caulk: this database had no tokens, so an admin token was created. It is shown only now:",
-        "",
-        "    export CAULK_URL=http://\(host):\(configuration.port)",
-        "    export CAULK_TOKEN=\(secret)",
-        "",
-    ]
+    // Written to the bootstrap file, the secret stays out of stdout (a journal, a CI log).
+    var written: String?
     if let path = configuration.bootstrapTokenFile {
         let url = URL(fileURLWithPath: path)
         do {
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            FileManager.default.createFile(atPath: path, contents: Data((secret + "\n").utf8), attributes: [.posixPermissions: 0o600])
-            lines.append("caulk: the token was also written to \(path) (mode 0600).")
+            guard FileManager.default.createFile(atPath: path, contents: Data((secret + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+                throw CocoaError(.fileWriteUnknown)
+            }
+            written = path
         } catch {
             logger.error("could not write the bootstrap token to \(path): \(error)")
         }
     }
+    var lines = [
+        written.map { "caulk: this database had no tokens, so an admin token was created and written to \($0) (mode 0600):" }
+            ?? "caulk: this database had no tokens, so an admin token was created. It is shown only now:",
+        "",
+        "    export CAULK_URL=http://\(host):\(configuration.port)",
+        "    export CAULK_TOKEN=\(written.map { "$(cat \(ShellQuote.quote($0)))" } ?? secret)",
+        "",
+    ]
     lines.append("caulk: lost it? On this host run `caulk tokens create NAME --role admin --local --database \(configuration.database)`.")
     FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
 }

@@ -1,3 +1,4 @@
+import CaulkSSH
 import Foundation
 import Yams
 
@@ -24,19 +25,19 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var sshExecThreads = 16
 
     public enum PassphraseSource: Sendable, Equatable {
-        case value(String)
+        case value(Secret)
         case file(String)
     }
 
-    func sshPassphrase() throws -> String? {
+    func sshPassphrase() throws -> Secret? {
         switch sshPassphraseSource {
         case nil: return nil
-        case .value(let value): return value
+        case .value(let secret): return secret
         case .file(let path):
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
                 throw ConfigurationError("cannot read the SSH key passphrase file \(path)")
             }
-            return String(text.prefix { $0 != "\n" })
+            return Secret(String(text.prefix { $0 != "\n" }))
         }
     }
 
@@ -122,7 +123,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         if let value = environment["CAULK_SSH_THREADS"] { configuration.sshThreads = try threads(value, source: "CAULK_SSH_THREADS") }
         if let value = environment["CAULK_SSH_EXEC_THREADS"] { configuration.sshExecThreads = try threads(value, source: "CAULK_SSH_EXEC_THREADS") }
         if let value = environment["CAULK_SSH_KEY_PASSPHRASE"] {
-            configuration.sshPassphraseSource = .value(value)
+            configuration.sshPassphraseSource = .value(Secret(value))
         } else if let file = environment["CAULK_SSH_KEY_PASSPHRASE_FILE"] {
             configuration.sshPassphraseSource = .file(file)
         }

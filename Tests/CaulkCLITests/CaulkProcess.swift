@@ -28,16 +28,20 @@ final class LiveServer: @unchecked Sendable {
         return URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appending(path: "caulk")
     }
 
+    /// Everything each `caulk serve` started here printed (stdout and stderr).
+    private(set) var logs: [URL] = []
+
     /// Starts `caulk serve` in `directory` on a free port and waits until it listens.
     /// `listen`: the address (lab nodes reach the host at 198.18.0.1, not at loopback).
-    func start(listen: String = "127.0.0.1:0") throws {
+    func start(listen: String = "127.0.0.1:0", environment: [String: String] = [:]) throws {
         let log = directory.appending(path: "serve-\(UUID().uuidString).out")
+        logs.append(log)
         FileManager.default.createFile(atPath: log.path, contents: nil)
         let process = Process()
         process.executableURL = Self.binary
         process.arguments = ["serve", "--listen", listen, "--database", database, "--bootstrap-token-file", directory.appending(path: "admin.token").path]
         process.currentDirectoryURL = directory
-        process.environment = ["PATH": "/usr/bin:/bin", "HOME": directory.path, "LOG_LEVEL": "warning"]
+        process.environment = ["PATH": "/usr/bin:/bin", "HOME": directory.path, "LOG_LEVEL": "warning"].merging(environment) { _, new in new }
         let handle = try FileHandle(forWritingTo: log)
         process.standardOutput = handle
         process.standardError = handle

@@ -11,14 +11,14 @@ public struct BeaconService: Sendable {
     let tokens: TokenService
     let library: PlaybookLibrary
     let options: SSHOptions
-    let passphrase: String?
+    let passphrase: Secret?
     let clock: @Sendable () -> Date
 
     public static let playbook = "boot-beacon"
 
     public init(
         store: Store, executor: SSHExecutor, tokens: TokenService, library: PlaybookLibrary, options: SSHOptions = SSHOptions(),
-        passphrase: String? = nil, clock: @escaping @Sendable () -> Date = Date.init
+        passphrase: Secret? = nil, clock: @escaping @Sendable () -> Date = Date.init
     ) {
         self.store = store
         self.executor = executor

@@ -11,7 +11,7 @@ public struct RepairService: Sendable {
     let audits: AuditService
     let library: PlaybookLibrary
     let options: SSHOptions
-    let passphrase: String?
+    let passphrase: Secret?
     let clock: @Sendable () -> Date
     let tasks = BackgroundRuns()
 
@@ -21,7 +21,7 @@ public struct RepairService: Sendable {
 
     public init(
         store: Store, executor: SSHExecutor, audits: AuditService, library: PlaybookLibrary, options: SSHOptions = SSHOptions(),
-        passphrase: String? = nil, clock: @escaping @Sendable () -> Date = Date.init
+        passphrase: Secret? = nil, clock: @escaping @Sendable () -> Date = Date.init
     ) {
         self.store = store
         self.executor = executor
