@@ -3,6 +3,13 @@ import GRDB
 
 extension Store {
     /// The plan: each node the repair will touch (or cannot), committed before anything runs.
+    /// The audit a repair has started from, recorded before that audit touches a node.
+    public func linkAuditBefore(runId: Int64, auditId: Int64) async throws {
+        try await writer.write { db in
+            try db.execute(sql: "UPDATE runs SET audit_before_id = ? WHERE id = ?", arguments: [auditId, runId])
+        }
+    }
+
     public func recordRepairPlan(runId: Int64, auditBeforeId: Int64, nodes: [RepairNodeRecord]) async throws {
         try await writer.write { db in
             try db.execute(sql: "UPDATE runs SET audit_before_id = ?, host_count = ? WHERE id = ?", arguments: [auditBeforeId, nodes.count, runId])

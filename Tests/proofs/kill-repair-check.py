@@ -371,8 +371,8 @@ def structure(pbs, recover, run, nodes, steps, kill_ts, final):
 def phase(run, nodes, steps):
     if run["status"] != "running":
         return "finished(%s)" % run["status"]
-    if run["audit_before_id"] is None:
-        return "audit"
+    if not nodes:
+        return "audit"  # the plan is recorded when the audit before it has finished
     node_steps = [s for s in steps if s["node_name"] is not None]
     running = [n["node_name"] for n in nodes if n["outcome"] == "running"]
     if running:
@@ -413,6 +413,11 @@ def at_kill(rd):
     res["audit_runs"] = {str(r["id"]): r["status"] for r in db.execute(
         "SELECT id, status FROM runs WHERE kind = 'audit' AND id >= ? ORDER BY id", (R["run_id"],))}
     res["running_runs"] = [r[0] for r in db.execute("SELECT id FROM runs WHERE status = 'running'")]
+    # The repair's own audit (the first audit run after it) is linked as soon as it is recorded,
+    # so `runs show` names it even when the kill came in the middle of it.
+    first_audit = min((int(i) for i in res["audit_runs"]), default=None)
+    if first_audit is not None and run["audit_before_id"] != first_audit:
+        res["failures"].append("run %d: its audit (run %d) is recorded, but audit_before_id is %s" % (R["run_id"], first_audit, run["audit_before_id"]))
     bad, running = structure(pbs, pbs.get(R["playbook"], {}), run, nodes, steps, R["t_kill"], final=False)
     res["failures"] += bad
     width = R.get("batch") or 1

@@ -9,7 +9,7 @@ public struct AuditService: Sendable {
     let store: Store
     let executor: SSHExecutor
     let options: SSHOptions
-    let passphrase: String?
+    let passphrase: Secret?
     let library: PlaybookLibrary
     let clock: @Sendable () -> Date
     let tasks = BackgroundRuns()
@@ -17,7 +17,7 @@ public struct AuditService: Sendable {
     public static let defaultPlaybook = "calico-vxlan"
 
     public init(
-        store: Store, executor: SSHExecutor, library: PlaybookLibrary, options: SSHOptions = SSHOptions(), passphrase: String? = nil,
+        store: Store, executor: SSHExecutor, library: PlaybookLibrary, options: SSHOptions = SSHOptions(), passphrase: Secret? = nil,
         clock: @escaping @Sendable () -> Date = Date.init
     ) {
         self.store = store
@@ -78,8 +78,11 @@ public struct AuditService: Sendable {
     /// Audits one cluster now and waits for the result: a repair's audits before and after. An
     /// audit already running does not hold it back; the repair must see the cluster as it is now.
     /// `parameters`: overrides, where the playbook has such a parameter.
+    /// `started`: called with the audit's run once it is recorded, before any node is touched
+    /// (a repair links its audit at once, so a crash mid-audit still shows which audit it was).
     func auditNow(
-        cluster name: String, playbook playbookName: String, requester: String, trigger: String, parameters overrides: [String: String] = [:]
+        cluster name: String, playbook playbookName: String, requester: String, trigger: String, parameters overrides: [String: String] = [:],
+        started: @Sendable (RunRecord) async throws -> Void = { _ in }
     ) async throws -> (run: RunRecord, result: AuditResult) {
         let playbook = try library.playbook(playbookName, kind: .audit)
         let parameters = try Self.parameters(playbook, overrides: overrides.filter { name, _ in playbook.parameters.contains { $0.name == name } })
@@ -88,6 +91,7 @@ public struct AuditService: Sendable {
             kind: "audit", clusterId: audit.cluster.id, clusterName: audit.cluster.name, trigger: trigger, requester: requester,
             command: nil, parameters: parameters, hostCount: audit.nodes.count, startedAt: clock(), playbook: playbook.name))
         do {
+            try await started(run)
             try await AuditRunner(store: store, executor: executor, options: options, clock: clock).run(PreparedAudit(
                 run: run, cluster: audit.cluster, nodes: audit.nodes, targets: audit.targets, playbook: playbook, parameters: parameters, concurrency: 64))
         } catch {

@@ -46,7 +46,9 @@ struct RepairRunner: Sendable {
         if let given {
             before = given
         } else {
-            before = try await audits.auditNow(cluster: repair.cluster.name, playbook: auditPlaybook, requester: repair.run.requester, trigger: repair.run.trigger)
+            before = try await audits.auditNow(
+                cluster: repair.cluster.name, playbook: auditPlaybook, requester: repair.run.requester, trigger: repair.run.trigger,
+                started: { [store] audit in try await store.linkAuditBefore(runId: runId, auditId: audit.id!) })
         }
         let plan = RepairPlan.make(repair.playbook, library: library, audit: before.result, nodes: repair.nodes, only: repair.only)
         try await store.recordRepairPlan(runId: runId, auditBeforeId: before.run.id!, nodes: plan.nodes.enumerated().map { index, node in
