@@ -109,7 +109,30 @@ public struct ExecService: Sendable {
     public func detail(_ id: Int64) async throws -> RunDetail {
         guard let (run, hosts) = try await store.run(id: id) else { throw DomainError.notFound("no run \(id)") }
         let outcomes = try await store.runOutcomeCounts(ids: [id])[id] ?? [:]
-        return RunDetail(run: Self.api(run, outcomes: outcomes), hosts: hosts.map(Self.api))
+        return RunDetail(run: Self.api(run, outcomes: outcomes), hosts: Self.withinBudget(hosts.map(Self.api)))
+    }
+
+    /// Node output one run's answer carries at most (a 2,000-node exec could otherwise answer with
+    /// 250 MiB). Past it, every node's stdout and stderr are cut to an equal share, at least 4 KiB,
+    /// and flagged truncated; a table shows a few lines per node anyway.
+    public static let detailOutputBudget = 16 << 20
+
+    static func withinBudget(_ hosts: [RunHost]) -> [RunHost] {
+        let total = hosts.reduce(0) { $0 + $1.stdout.utf8.count + $1.stderr.utf8.count }
+        guard total > detailOutputBudget else { return hosts }
+        let share = max(4096, detailOutputBudget / (2 * hosts.count))
+        return hosts.map { host in
+            var host = host
+            if host.stdout.utf8.count > share {
+                host.stdout = String(decoding: host.stdout.utf8.prefix(share), as: UTF8.self)
+                host.stdoutTruncated = true
+            }
+            if host.stderr.utf8.count > share {
+                host.stderr = String(decoding: host.stderr.utf8.prefix(share), as: UTF8.self)
+                host.stderrTruncated = true
+            }
+            return host
+        }
     }
 
     public func runs(cluster: String?, kind: String?, paging: Paging) async throws -> Page<Run> {

@@ -17,6 +17,18 @@ import Testing
         tokens = TokenService(store: store)
     }
 
+    @Test func aRunsAnswerCarriesBoundedOutput() {
+        func host(_ index: Int, bytes: Int) -> RunHost {
+            RunHost(node: "n\(index)", address: "198.18.0.1", outcome: .ok, exitStatus: 0, exitSignal: nil, stdout: String(repeating: "x", count: bytes),
+                    stderr: "e", stdoutTruncated: false, stderrTruncated: false, errorKind: nil, error: nil, durationMs: 1)
+        }
+        let small = (0..<10).map { host($0, bytes: 1000) }
+        #expect(ExecService.withinBudget(small) == small)
+        let big = ExecService.withinBudget((0..<600).map { host($0, bytes: 64 << 10) })
+        let total = big.reduce(0) { $0 + $1.stdout.utf8.count + $1.stderr.utf8.count }
+        #expect(total <= ExecService.detailOutputBudget && big.allSatisfy { $0.stdoutTruncated && $0.stdout.utf8.count >= 4096 && !$0.stderrTruncated })
+    }
+
     @Test func tokensAreStoredOnlyAsHashes() async throws {
         let created = try await tokens.create(name: "ci", role: .operator)
         #expect(created.secret.hasPrefix("caulk_") && created.secret.count == 49)
