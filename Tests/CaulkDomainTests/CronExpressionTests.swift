@@ -80,6 +80,31 @@ import Testing
         #expect(try next("5,*/20,40-41 * * * *", after: "2026-03-04T10:41:00Z") == utc("2026-03-04T11:00:00Z"))
     }
 
+    @Test func hugeNumbersAreRefusedOrHarmless() throws {
+        #expect(throws: CronError(message: "cron '99999999999999999999 * * * *': minute 99999999999999999999 is out of range 0-59")) {
+            try CronExpression("99999999999999999999 * * * *")
+        }
+        #expect(throws: CronError(message: "cron '0 0-99999999999999999999 * * *': hour 99999999999999999999 is out of range 0-23")) {
+            try CronExpression("0 0-99999999999999999999 * * *")
+        }
+        // A step past the field's end keeps the first value only, however large (no overflow).
+        #expect(try next("*/99999999999999999999 * * * *", after: "2026-03-04T10:07:00Z") == utc("2026-03-04T11:00:00Z"))
+        #expect(try next("59/9223372036854775807 * * * *", after: "2026-03-04T10:07:00Z") == utc("2026-03-04T10:59:00Z"))
+        #expect(try next("0 0 1-31/9223372036854775807 * *", after: "2026-03-04T10:07:00Z") == utc("2026-04-01T00:00:00Z"))
+    }
+
+    @Test func nextFireAtTheEndsOfTime() throws {
+        let cron = try CronExpression("0 0 29 2 *")
+        for start in [Date.distantPast, .distantFuture, Date(timeIntervalSince1970: .nan), Date(timeIntervalSince1970: .infinity),
+                      Date(timeIntervalSince1970: -.infinity), Date(timeIntervalSince1970: 1e18), Date(timeIntervalSince1970: -1e18)] {
+            if let fire = cron.next(after: start) {
+                #expect(fire > start && cron.matches(fire), "\(start) → \(fire)")
+            }
+        }
+        #expect(cron.next(after: Date(timeIntervalSince1970: .nan)) == nil)
+        #expect(cron.next(after: .distantFuture) == utc("4004-02-29T00:00:00Z"))
+    }
+
     @Test func keepsTheOriginalText() throws {
         let cron = try CronExpression("0 12 1 * MON")
         #expect(cron.description == "0 12 1 * MON")

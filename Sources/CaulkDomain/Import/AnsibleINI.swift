@@ -13,7 +13,7 @@ enum AnsibleINI {
         var inventory = AnsibleInventory()
         enum Section { case hosts(String), vars(String), children(String) }
         var section = Section.hosts("ungrouped")
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (index, rawLine) in lines(text).enumerated() {
             let number = index + 1
             let line = rawLine.trimmingCharacters(in: .whitespacesAndNewlines)
             if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
@@ -49,7 +49,7 @@ enum AnsibleINI {
                 }
                 let key = line[..<equals].trimmingCharacters(in: .whitespaces)
                 let value = try unquote(line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces), line: number)
-                inventory.setVars([key: value], on: group, line: number)
+                inventory.setVars(AnsibleInventory.knownVariables.contains(key) ? [key: value] : [:], on: group, line: number)
             case .children(let group):
                 guard isGroupName(line) else { throw .invalidInventory(line: number, field: nil, message: "'\(line)' is not a group name") }
                 inventory.addChild(line, to: group, line: number)
@@ -93,45 +93,65 @@ enum AnsibleINI {
         return words.joined(separator: " ")
     }
 
+    /// A host line's `key=value` words; only the variables caulk reads are kept.
     private static func assignments(_ words: ArraySlice<String>, line number: Int) throws(DomainError) -> [String: String] {
         var vars: [String: String] = [:]
         for word in words {
             guard let equals = word.firstIndex(of: "="), equals != word.startIndex else {
                 throw .invalidInventory(line: number, field: nil, message: "'\(word)' is not key=value")
             }
-            vars[String(word[..<equals])] = String(word[word.index(after: equals)...])
+            let key = String(word[..<equals])
+            if AnsibleInventory.knownVariables.contains(key) { vars[key] = String(word[word.index(after: equals)...]) }
         }
         return vars
     }
 
-    /// Expands one host range `[a:b]` (numbers keep their zero padding), as Ansible does, to at
-    /// most `limit` hosts.
-    static func expand(_ pattern: String, line number: Int, limit: Int = maxHostsPerLine) throws(DomainError) -> [String] {
-        guard let open = pattern.firstIndex(of: "["), let close = pattern.firstIndex(of: "]"), open < close else {
-            return [pattern]
+    /// Expands a host's ranges `[a:b]` (numbers keep their zero padding), as Ansible does, to at
+    /// most `maxHostsPerLine` hosts, counted before any is made.
+    static func expand(_ pattern: String, line number: Int) throws(DomainError) -> [String] {
+        guard pattern.contains("[") else { return [pattern] }
+        guard pattern.utf8.count <= maxRangePattern else {
+            throw .invalidInventory(line: number, field: nil, message: "host range '\(pattern.prefix(40))…' is longer than \(maxRangePattern) characters")
         }
-        let prefix = pattern[..<open]
-        let suffix = pattern[pattern.index(after: close)...]
-        let bounds = pattern[pattern.index(after: open)..<close].split(separator: ":", omittingEmptySubsequences: false)
-        guard bounds.count == 2 else { throw .invalidInventory(line: number, field: nil, message: "host range '\(pattern)' must look like [01:20] or [a:f]") }
-        let (low, high) = (String(bounds[0]), String(bounds[1]))
-        var values: [String] = []
-        if let start = Int(low), let end = Int(high), start <= end, end - start < 100_000 {
-            let width = low.count
-            values = (start...end).map { let s = String($0); return String(repeating: "0", count: max(0, width - s.count)) + s }
-        } else if low.count == 1, high.count == 1, let a = low.unicodeScalars.first?.value, let b = high.unicodeScalars.first?.value,
-            a <= b, CharacterSet.letters.contains(low.unicodeScalars.first!)
+        var hosts = [""]
+        var rest = Substring(pattern)
+        while let open = rest.firstIndex(of: "["), let close = rest[open...].firstIndex(of: "]") {
+            let values = try rangeValues(rest[rest.index(after: open)..<close], of: pattern, line: number, limit: maxHostsPerLine / hosts.count)
+            let prefix = rest[..<open]
+            hosts = hosts.flatMap { host in values.map { host + prefix + $0 } }
+            rest = rest[rest.index(after: close)...]
+        }
+        return hosts.map { $0 + rest }
+    }
+
+    /// Longest host pattern with ranges: a DNS name is at most 253 characters.
+    static let maxRangePattern = 255
+
+    /// The values of one range, `01:20` or `a:f`, refused when there are more than `limit`.
+    private static func rangeValues(_ range: Substring, of pattern: String, line number: Int, limit: Int) throws(DomainError) -> [String] {
+        let bounds = range.split(separator: ":", omittingEmptySubsequences: false)
+        let (low, high) = bounds.count == 2 ? (bounds[0], bounds[1]) : ("", "")
+        let tooMany = DomainError.invalidInventory(line: number, field: nil, message: "host range '\(pattern)' expands to more than \(maxHostsPerLine) hosts")
+        if isDigits(low), isDigits(high), let start = Int(low), let end = Int(high), start <= end {
+            guard end - start < limit else { throw tooMany }
+            return (start...end).map { let s = String($0); return String(repeating: "0", count: max(0, low.count - s.count)) + s }
+        }
+        if low.unicodeScalars.count == 1, high.unicodeScalars.count == 1, let a = low.unicodeScalars.first, let b = high.unicodeScalars.first,
+            a <= b, CharacterSet.letters.contains(a)
         {
-            values = (a...b).compactMap { Unicode.Scalar($0).map { String(Character($0)) } }
-        } else {
-            throw .invalidInventory(line: number, field: nil, message: "host range '\(pattern)' must look like [01:20] or [a:f]")
+            guard Int(b.value - a.value) < limit else { throw tooMany }
+            return (a.value...b.value).compactMap { Unicode.Scalar($0).map { String(Character($0)) } }
         }
-        guard values.count <= limit else {
-            throw .invalidInventory(line: number, field: nil, message: "host range '\(pattern)' expands to more than \(maxHostsPerLine) hosts")
-        }
-        var hosts: [String] = []
-        for value in values { hosts += try expand(prefix + value + suffix, line: number, limit: limit / values.count) }
-        return hosts
+        throw .invalidInventory(line: number, field: nil, message: "host range '\(pattern)' must look like [01:20] or [a:f]")
+    }
+
+    private static func isDigits(_ text: Substring) -> Bool {
+        !text.isEmpty && text.utf8.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+    }
+
+    /// The file's lines, ending in `\n` or `\r\n` (one Character in Swift, so not split on "\n").
+    static func lines(_ text: String) -> [Substring] {
+        text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }
     }
 }
 
@@ -154,6 +174,9 @@ enum AnsibleYAML {
             case "hosts":
                 for (host, hostValue) in try field.mapping() {
                     inventory.addHost(host, to: name, vars: try variables(hostValue), line: hostValue.line)
+                    guard inventory.hostOrder.count <= AnsibleINI.maxHosts else {
+                        throw hostValue.fail("the inventory holds more than \(AnsibleINI.maxHosts) hosts; split it into several imports")
+                    }
                 }
             case "vars":
                 inventory.setVars(try variables(field), on: name, line: field.line)
@@ -165,11 +188,11 @@ enum AnsibleYAML {
         }
     }
 
-    /// Scalar variables as strings; structured ones are not caulk's and are skipped.
+    /// Scalar variables caulk reads, as strings; structured ones are not caulk's and are skipped.
     private static func variables(_ value: YAMLValue) throws(DomainError) -> [String: String] {
         var vars: [String: String] = [:]
         for (key, field) in try value.mapping() {
-            if case .scalar = field.node, !field.isNull { vars[key] = try field.string() }
+            if AnsibleInventory.knownVariables.contains(key), case .scalar = field.node, !field.isNull { vars[key] = try field.string() }
         }
         return vars
     }

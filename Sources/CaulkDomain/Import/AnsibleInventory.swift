@@ -8,6 +8,8 @@ struct AnsibleInventory {
         var name: String
         var vars: [String: String] = [:]
         var line: Int?
+        /// The groups that list it, in the order it was added to them.
+        var groups: [String] = []
     }
 
     struct Group {
@@ -16,6 +18,7 @@ struct AnsibleInventory {
         /// `hosts` as a set, for membership tests in large inventories.
         var members: Set<String> = []
         var children: [String] = []
+        var childSet: Set<String> = []
         var vars: [String: String] = [:]
         var line: Int?
     }
@@ -34,10 +37,13 @@ struct AnsibleInventory {
 
     mutating func addHost(_ name: String, to groupName: String, vars: [String: String], line: Int?) {
         group(groupName, line: line)
-        if groups[groupName]!.members.insert(name).inserted { groups[groupName]!.hosts.append(name) }
         if hosts[name] == nil {
             hosts[name] = Host(name: name, line: line)
             hostOrder.append(name)
+        }
+        if groups[groupName]!.members.insert(name).inserted {
+            groups[groupName]!.hosts.append(name)
+            hosts[name]!.groups.append(groupName)
         }
         hosts[name]!.vars.merge(vars) { _, new in new }
     }
@@ -45,7 +51,7 @@ struct AnsibleInventory {
     mutating func addChild(_ child: String, to groupName: String, line: Int?) {
         group(groupName, line: line)
         group(child, line: line)
-        if !groups[groupName]!.children.contains(child) { groups[groupName]!.children.append(child) }
+        if groups[groupName]!.childSet.insert(child).inserted { groups[groupName]!.children.append(child) }
     }
 
     mutating func setVars(_ vars: [String: String], on groupName: String, line: Int?) {
@@ -88,6 +94,15 @@ extension AnsibleInventory {
 
     private static let implicitGroups: Set<String> = ["all", "ungrouped"]
 
+    /// The variables caulk reads; the parsers keep only these, so a host's resolved variables stay
+    /// small however many others the file sets.
+    static let knownVariables: Set<String> = [
+        "ansible_host", "ansible_ssh_host", "ansible_port", "ansible_ssh_port", "ansible_user", "ansible_ssh_user",
+        "ansible_ssh_private_key_file", "ansible_private_key_file", "ansible_become", "ansible_become_user", "ansible_become_method",
+        "caulk_cluster", "caulk_role", "caulk_node_name", "caulk_host_key", "caulk_labels", "caulk_bastion",
+        "caulk_api_endpoint", "caulk_pod_cidr", "caulk_encapsulation", "caulk_calico_namespace",
+    ]
+
     /// Groups that name a role, in single- and multi-cluster layouts and kubespray's.
     static let roleGroups: Set<String> = [
         "node", "nodes", "worker", "workers", "kube_node", "kube_nodes", "kube_worker", "kube_workers", "etcd", "k8s_cluster",
@@ -101,49 +116,92 @@ extension AnsibleInventory {
     /// Groups that are clusters: from the top, leaving out role groups, and going down through
     /// groups of clusters.
     private func clusterGroups(parents: [String: [String]], controlPlaneHosts: Set<String>) -> Set<String> {
-        func hostsUnder(_ name: String) -> Set<String> {
-            var hosts: Set<String> = []
-            var frontier = [name]
-            var seen: Set<String> = []
-            while let current = frontier.popLast() {
-                guard seen.insert(current).inserted, let group = groups[current] else { continue }
-                hosts.formUnion(group.hosts)
-                frontier += group.children
-            }
-            return hosts
+        // The groups with a control-plane host at or below them: up from those hosts' own groups.
+        var aboveControlPlane: Set<String> = []
+        var frontier = controlPlaneHosts.flatMap { hosts[$0]?.groups ?? [] }
+        while let current = frontier.popLast() {
+            if aboveControlPlane.insert(current).inserted { frontier += parents[current] ?? [] }
         }
         var pending = groupOrder.filter { name in
             !Self.implicitGroups.contains(name) && !Self.isRoleGroup(name) && (parents[name] ?? []).allSatisfy { Self.implicitGroups.contains($0) || Self.isRoleGroup($0) }
         }
         var result: Set<String> = []
         var visited: Set<String> = []
-        while !pending.isEmpty {
-            let name = pending.removeFirst()
+        var next = 0
+        while next < pending.count {
+            let name = pending[next]
+            next += 1
             guard visited.insert(name).inserted else { continue }
             let children = groups[name]!.children.filter { !Self.isRoleGroup($0) }
-            let clusterLike = children.filter { !hostsUnder($0).isDisjoint(with: controlPlaneHosts) }
+            let clusterLike = children.filter { aboveControlPlane.contains($0) }
             if clusterLike.count >= 2 { pending += children } else { result.insert(name) }
         }
         return result
     }
 
+    /// What a group passes to its hosts, worked out once per group from its parents, so a host
+    /// costs only its own groups however deep and wide the tree above them is.
+    private struct Inherited {
+        /// The longest path down from a group with no parent (Ansible's group depth).
+        var depth = 0
+        /// Each variable's value with the group it comes from: as in Ansible, a deeper group's
+        /// value wins, then the group named later.
+        var vars: [String: (depth: Int, group: String, value: String)] = [:]
+        var controlPlane = false
+        /// The first two, by name, of the cluster groups at or above it: two make a host ambiguous.
+        var clusters: [String] = []
+
+        mutating func add(_ other: Inherited) {
+            for (key, value) in other.vars where vars[key].map({ ($0.depth, $0.group) < (value.depth, value.group) }) ?? true {
+                vars[key] = value
+            }
+            controlPlane = controlPlane || other.controlPlane
+            if !other.clusters.isEmpty { clusters = Array(Set(clusters + other.clusters).sorted().prefix(2)) }
+        }
+    }
+
+    /// The groups, every parent before its children. A group that is its own ancestor is refused,
+    /// as Ansible refuses it.
+    private func topDown(parents: [String: [String]]) throws(DomainError) -> [String] {
+        var waiting = groupOrder.reduce(into: [String: Int]()) { $0[$1] = parents[$1]?.count ?? 0 }
+        var order = groupOrder.filter { waiting[$0] == 0 }
+        var next = 0
+        while next < order.count {
+            for child in groups[order[next]]!.children {
+                waiting[child]! -= 1
+                if waiting[child] == 0 { order.append(child) }
+            }
+            next += 1
+        }
+        if let looped = groupOrder.first(where: { waiting[$0]! > 0 }) {
+            throw .invalidInventory(line: groups[looped]!.line, field: "group \(looped)", message: "is in or below a loop of groups (a group that is its own child, or its children's); Ansible refuses such loops too")
+        }
+        return order
+    }
+
     func clusters(forcedCluster: String?, now: Date) throws(DomainError) -> [InventoryCluster] {
         var parents: [String: [String]] = [:]
-        for group in groups.values {
-            for child in group.children { parents[child, default: []].append(group.name) }
+        for name in groupOrder {
+            for child in groups[name]!.children { parents[child, default: []].append(name) }
         }
-        func ancestors(_ name: String) -> [(name: String, depth: Int)] {
-            var result: [(String, Int)] = []
-            var frontier = [(name, 0)]
-            var seen: Set<String> = []
-            while let (current, depth) = frontier.popLast() {
-                guard seen.insert(current).inserted else { continue }
-                result.append((current, depth))
-                for parent in parents[current] ?? [] { frontier.append((parent, depth + 1)) }
+        let order = try topDown(parents: parents)
+        var inherited: [String: Inherited] = [:]
+        for name in order {
+            var group = Inherited()
+            for parent in parents[name] ?? [] {
+                group.depth = max(group.depth, inherited[parent]!.depth + 1)
+                group.add(inherited[parent]!)
             }
-            return result
+            group.controlPlane = group.controlPlane || Self.isControlPlaneGroup(name)
+            if !Self.implicitGroups.contains(name) {
+                for (key, value) in groups[name]!.vars { group.vars[key] = (group.depth, name, value) }
+            }
+            inherited[name] = group
         }
         let allVars = groups["all"]?.vars ?? [:]
+        func resolvedVars(_ from: Inherited) -> [String: String] {
+            allVars.merging(from.vars.mapValues(\.value)) { _, new in new }
+        }
 
         struct Member {
             var host: Host
@@ -156,35 +214,36 @@ extension AnsibleInventory {
 
         // Each host's variables and role first: which groups are clusters depends on where the
         // control-plane hosts are.
-        var resolved: [(host: Host, vars: [String: String], groups: Set<String>, controlPlane: Bool)] = []
+        var resolved: [Member] = []
         for hostName in hostOrder {
             let host = hosts[hostName]!
-            let direct = groupOrder.filter { groups[$0]!.members.contains(hostName) }
-            var groupDepths: [String: Int] = [:]
-            for group in direct {
-                for (name, depth) in ancestors(group) { groupDepths[name] = max(groupDepths[name] ?? 0, depth) }
-            }
-            // Ansible applies parents before children: the deepest ancestor first.
-            var vars = allVars
-            for (name, _) in groupDepths.filter({ !Self.implicitGroups.contains($0.key) }).sorted(by: { ($0.value, $0.key) > ($1.value, $1.key) }) {
-                vars.merge(groups[name]!.vars) { _, new in new }
-            }
-            vars.merge(host.vars) { _, new in new }
-            let controlPlane = vars["caulk_role"].map { $0 == NodeRole.controlPlane.rawValue }
-                ?? groupDepths.keys.contains(where: Self.isControlPlaneGroup)
-            resolved.append((host, vars, Set(groupDepths.keys), controlPlane))
+            var fromGroups = Inherited()
+            for group in host.groups { fromGroups.add(inherited[group]!) }
+            let vars = resolvedVars(fromGroups).merging(host.vars) { _, new in new }
+            let controlPlane = vars["caulk_role"].map { $0 == NodeRole.controlPlane.rawValue } ?? fromGroups.controlPlane
+            resolved.append(Member(host: host, vars: vars, controlPlane: controlPlane))
         }
-        let clusterGroups = forcedCluster == nil
-            ? clusterGroups(parents: parents, controlPlaneHosts: Set(resolved.filter(\.controlPlane).map(\.host.name))) : []
+        if forcedCluster == nil {
+            let clusterGroups = clusterGroups(parents: parents, controlPlaneHosts: Set(resolved.filter(\.controlPlane).map(\.host.name)))
+            for name in order {
+                var group = inherited[name]!
+                group.clusters = clusterGroups.contains(name) ? [name] : []
+                for parent in parents[name] ?? [] { group.add(Inherited(clusters: inherited[parent]!.clusters)) }
+                inherited[name] = group
+            }
+        }
 
-        for (host, vars, hostGroups, controlPlane) in resolved {
+        for member in resolved {
+            let host = member.host
             let clusterName: String
             if let forced = forcedCluster {
                 clusterName = forced
-            } else if let named = vars["caulk_cluster"] {
+            } else if let named = member.vars["caulk_cluster"] {
                 clusterName = named
             } else {
-                let candidates = hostGroups.filter { clusterGroups.contains($0) }.sorted()
+                var fromGroups = Inherited()
+                for group in host.groups { fromGroups.add(Inherited(clusters: inherited[group]!.clusters)) }
+                let candidates = fromGroups.clusters
                 guard let only = candidates.first else {
                     throw .invalidInventory(line: host.line, field: "host \(host.name)", message: "is in no cluster's group (role groups such as control_plane or workers name no cluster); put it in a cluster's group, set caulk_cluster, or import with --cluster NAME")
                 }
@@ -195,15 +254,12 @@ extension AnsibleInventory {
                 clusterGroup[clusterName] = only
             }
             if members[clusterName] == nil { clusterOrder.append(clusterName) }
-            members[clusterName, default: []].append(Member(host: host, vars: vars, controlPlane: controlPlane))
+            members[clusterName, default: []].append(member)
         }
 
         return try clusterOrder.map { name throws(DomainError) in
             // The cluster group's own variables over those of the groups above it (a group of clusters).
-            var clusterVars = allVars
-            for (group, _) in clusterGroup[name].map(ancestors)?.sorted(by: { $0.depth > $1.depth }) ?? [] where !Self.implicitGroups.contains(group) {
-                clusterVars.merge(groups[group]!.vars) { _, new in new }
-            }
+            let clusterVars = clusterGroup[name].map { resolvedVars(inherited[$0]!) } ?? allVars
             return try cluster(name: name, line: clusterGroup[name].flatMap { groups[$0]?.line }, vars: clusterVars,
                                members: members[name]!.map { ($0.host, $0.vars, $0.controlPlane) }, now: now)
         }

@@ -35,8 +35,13 @@ enum CaulkFormat {
         guard let clustersValue else { throw root.fail("a caulk inventory has a top-level 'clusters:' list") }
         var seen: [String: Int] = [:]
         var result: [InventoryCluster] = []
+        var nodes = 0
         for clusterValue in try clustersValue.sequence() {
             let item = try cluster(clusterValue, now: now)
+            nodes += item.nodes.count
+            guard nodes <= AnsibleINI.maxHosts else {
+                throw clusterValue.fail("the inventory holds more than \(AnsibleINI.maxHosts) nodes; split it into several imports")
+            }
             if let first = seen[item.cluster.name] {
                 throw clusterValue.fail("cluster \(item.cluster.name) is already defined at line \(first)")
             }

@@ -37,7 +37,7 @@ enum InventoryImport {
     /// INI when the first meaningful line is a `[section]` header or a bare host line
     /// (`web1 ansible_host=…`), which YAML would read as one scalar.
     static func looksLikeINI(_ text: String) -> Bool {
-        let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        let lines = AnsibleINI.lines(text).lazy.map { $0.trimmingCharacters(in: .whitespaces) }
         guard let first = lines.first(where: { !$0.isEmpty && !$0.hasPrefix("#") && !$0.hasPrefix(";") && $0 != "---" }) else {
             return false
         }

@@ -1,3 +1,4 @@
+import CYaml
 import Yams
 
 /// A YAML node with the path that led to it, so every complaint names the line and the field.
@@ -7,7 +8,15 @@ struct YAMLValue {
 
     var line: Int? { node.mark?.line }
 
+    /// Nodes a file may expand to, each alias counted as the nodes it repeats: nine levels of
+    /// nine aliases ("billion laughs") are a few hundred bytes that expand to 9^9 nodes. A
+    /// caulk inventory of 50,000 nodes is about 650,000.
+    static let maxNodes = 1_000_000
+    /// How deep collections may nest: Yams builds and hashes the tree recursively.
+    static let maxDepth = 100
+
     static func parse(_ text: String) throws(DomainError) -> YAMLValue? {
+        try checkSize(text)
         do {
             guard let node = try Yams.compose(yaml: text) else { return nil }
             return YAMLValue(node: node, path: "")
@@ -16,6 +25,58 @@ struct YAMLValue {
         } catch {
             throw .invalidInventory(line: nil, field: nil, message: "not valid YAML: \(error)")
         }
+    }
+
+    /// Refuses a file past `maxNodes` or `maxDepth` from libyaml's events, before Yams builds a
+    /// tree: Yams hashes every mapping key while composing, so an alias used as a key would be
+    /// walked in full there. Syntax errors are left for Yams to report.
+    static func checkSize(_ text: String) throws(DomainError) {
+        let bytes = Array(text.utf8)
+        guard !bytes.isEmpty else { return }
+        var parser = yaml_parser_t()
+        guard yaml_parser_initialize(&parser) == 1 else { return }
+        defer { yaml_parser_delete(&parser) }
+        yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING)
+        let refusal: DomainError? = bytes.withUnsafeBufferPointer { buffer in
+            yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
+            var nodes = 0
+            var anchors: [String: Int] = [:]
+            var open: [(anchor: String?, start: Int)] = []
+            var event = yaml_event_t()
+            while yaml_parser_parse(&parser, &event) == 1 {
+                defer { yaml_event_delete(&event) }
+                let line = Int(event.start_mark.line) + 1
+                switch event.type {
+                case YAML_STREAM_END_EVENT:
+                    return nil
+                case YAML_SCALAR_EVENT:
+                    nodes += 1
+                    if let anchor = name(event.data.scalar.anchor) { anchors[anchor] = 1 }
+                case YAML_ALIAS_EVENT:
+                    nodes += name(event.data.alias.anchor).flatMap { anchors[$0] } ?? 1
+                case YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
+                    let anchor = event.type == YAML_SEQUENCE_START_EVENT ? event.data.sequence_start.anchor : event.data.mapping_start.anchor
+                    open.append((name(anchor), nodes))
+                    nodes += 1
+                    guard open.count <= maxDepth else {
+                        return .invalidInventory(line: line, field: nil, message: "the file nests YAML collections more than \(maxDepth) levels deep; caulk refuses it: flatten it")
+                    }
+                case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
+                    if let closed = open.popLast(), let anchor = closed.anchor { anchors[anchor] = nodes - closed.start }
+                default:
+                    break
+                }
+                guard nodes <= maxNodes else {
+                    return .invalidInventory(line: line, field: nil, message: "the file expands to more than \(maxNodes) YAML nodes (aliases included, each time they are used); caulk refuses it: use fewer aliases or split the file")
+                }
+            }
+            return nil
+        }
+        if let refusal { throw refusal }
+    }
+
+    private static func name(_ anchor: UnsafeMutablePointer<yaml_char_t>?) -> String? {
+        anchor.map { String(cString: $0) }
     }
 
     func fail(_ message: String) -> DomainError {

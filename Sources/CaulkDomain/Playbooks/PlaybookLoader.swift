@@ -74,15 +74,17 @@ public enum PlaybookLoader {
         }
         let stepValues = try stepsValue?.sequence() ?? []
         guard !stepValues.isEmpty || !playbook.repairs.isEmpty else { throw (stepsValue ?? root).fail("'steps' is required and may not be empty") }
+        var scopes: [String: Playbook.Scope] = [:]
         for value in stepValues {
             let step = try parseStep(value, parameters: known, kind: kind)
-            guard !steps.contains(where: { $0.name == step.name }) else { throw value.fail("step '\(step.name)' is given twice") }
+            guard scopes.updateValue(step.scope, forKey: step.name) == nil else { throw value.fail("step '\(step.name)' is given twice") }
             steps.append(step)
         }
         if let checksValue, kind == .repair { throw checksValue.fail("checks belong in audit playbooks; a repair's findings come from its audit") }
+        var ids: Set<String> = []
         for value in try checksValue?.sequence() ?? [] {
-            let check = try parseCheck(value, steps: steps)
-            guard !checks.contains(where: { $0.id == check.id }) else { throw value.fail("check '\(check.id)' is given twice") }
+            let check = try parseCheck(value, steps: scopes)
+            guard ids.insert(check.id).inserted else { throw value.fail("check '\(check.id)' is given twice") }
             checks.append(check)
         }
         playbook.steps = steps
@@ -145,7 +147,8 @@ public enum PlaybookLoader {
         return step
     }
 
-    private static func parseCheck(_ value: YAMLValue, steps: [Playbook.Step]) throws(DomainError) -> Playbook.Check {
+    /// `steps`: the playbook's step names and their scopes.
+    private static func parseCheck(_ value: YAMLValue, steps: [String: Playbook.Scope]) throws(DomainError) -> Playbook.Check {
         var check = Playbook.Check(id: "", builtin: nil, rule: nil, severity: .warning, message: nil, repair: nil)
         for (key, field) in try value.mapping(allowed: checkKeys) {
             switch key {
@@ -155,7 +158,7 @@ public enum PlaybookLoader {
                 guard let required = CalicoChecks.requiredSteps[builtin] else {
                     throw field.fail("unknown built-in check '\(builtin)'; expected one of: \(CalicoChecks.requiredSteps.keys.sorted().joined(separator: ", "))")
                 }
-                if let missing = required.first(where: { name in !steps.contains { $0.name == name } }) {
+                if let missing = required.first(where: { steps[$0] == nil }) {
                     throw field.fail("built-in check '\(builtin)' reads step '\(missing)', which this playbook does not have")
                 }
                 check.builtin = builtin
@@ -173,13 +176,13 @@ public enum PlaybookLoader {
         return check
     }
 
-    private static func parseRule(_ value: YAMLValue, steps: [Playbook.Step]) throws(DomainError) -> Playbook.Rule {
+    private static func parseRule(_ value: YAMLValue, steps: [String: Playbook.Scope]) throws(DomainError) -> Playbook.Rule {
         var rule = Playbook.Rule(step: "")
         for (key, field) in try value.mapping(allowed: ruleKeys) {
             switch key {
             case "step":
                 rule.step = try field.string()
-                guard steps.contains(where: { $0.name == rule.step && $0.scope == .eachNode }) else {
+                guard steps[rule.step] == .eachNode else {
                     throw field.fail("no each-node step named '\(rule.step)' in this playbook")
                 }
             case "exit":

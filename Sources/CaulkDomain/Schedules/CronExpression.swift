@@ -116,9 +116,10 @@ public struct CronExpression: Sendable, Equatable, CustomStringConvertible {
             guard parts.count <= 2 else { throw fail("\(field.name) '\(item)' has more than one step; expected a/n, a-b/n or */n") }
             var step = 1
             if parts.count == 2 {
-                guard isNumber(parts[1]), let n = Int(parts[1]) else { throw fail("\(field.name) step '\(parts[1])' is not a number") }
-                guard n >= 1 else { throw fail("\(field.name) step must be at least 1") }
-                step = n
+                guard isNumber(parts[1]) else { throw fail("\(field.name) step '\(parts[1])' is not a number") }
+                // A step past the field's end keeps only the first value, however large it is.
+                step = Int(parts[1]) ?? Int.max
+                guard step >= 1 else { throw fail("\(field.name) step must be at least 1") }
             }
             var (low, high) = (field.min, field.max)
             if parts[0] != "*" {
@@ -137,8 +138,8 @@ public struct CronExpression: Sendable, Equatable, CustomStringConvertible {
     }
 
     private static func value(_ token: Substring, _ field: Field, _ fail: (String) -> CronError) throws(CronError) -> Int {
-        if isNumber(token), let n = Int(token) {
-            guard (field.min...field.max).contains(n) else { throw fail("\(field.name) \(n) is out of range \(field.min)-\(field.max)") }
+        if isNumber(token) {
+            guard let n = Int(token), (field.min...field.max).contains(n) else { throw fail("\(field.name) \(token) is out of range \(field.min)-\(field.max)") }
             return n
         }
         if let index = field.names.firstIndex(of: token.uppercased()) { return field.namesStart + index }
