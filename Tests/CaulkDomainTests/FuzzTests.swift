@@ -191,7 +191,7 @@ import Testing
 }
 
 /// SplitMix64 (Steele, Lea, Flood 2014): tiny, fast, and the same sequence for the same seed everywhere.
-fileprivate struct SplitMix64: RandomNumberGenerator {
+struct SplitMix64: RandomNumberGenerator {
     let seed: UInt64
     private var state: UInt64
 

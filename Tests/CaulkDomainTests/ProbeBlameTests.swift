@@ -45,7 +45,7 @@ import Testing
         var random = SystemRandomNumberGenerator()
         for round in 0..<400 {
             let seed = UInt64.random(in: 0...UInt64.max, using: &random)
-            var rng = BlameRandom(seed)
+            var rng = SplitMix64(seed: seed)
             let count = Int.random(in: 2...14, using: &rng)
             let peers = Int.random(in: 1...count, using: &rng)
             let broken = Set((0..<count).filter { _ in Int.random(in: 0..<4, using: &rng) == 0 })
@@ -92,18 +92,5 @@ import Testing
             }
             #expect(findings.count > count / 3)
         }
-    }
-}
-
-/// SplitMix64: a test's random choices reproduce from the seed its failure message prints.
-fileprivate struct BlameRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
