@@ -6,7 +6,7 @@ import Foundation
 import Synchronization
 import Testing
 
-/// Audits of a lab cluster with faults injected (DESIGN.md §1), real reboots and unreachable
+/// Audits of a lab cluster with faults injected, real reboots and unreachable
 /// nodes. Every test leaves `Lab.auditCluster` healthy again.
 @Suite(.serialized) struct AuditFleetTests {
     static let executor = SSHExecutor(threads: 64)

@@ -5,7 +5,7 @@ import CaulkStore
 import Foundation
 import Testing
 
-/// Whole-cluster repairs of a lab cluster with faults injected (DESIGN.md §1): the overlay must
+/// Whole-cluster repairs of a lab cluster with faults injected: the overlay must
 /// carry TCP between every pair of nodes afterwards, and nodes without a finding must never be
 /// touched. Every test leaves `Lab.repairCluster` healthy, with its cluster objects as they were.
 @Suite(.serialized) struct RepairFleetTests {
