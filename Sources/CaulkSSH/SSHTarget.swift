@@ -92,9 +92,12 @@ public struct SSHCommand: Sendable, Equatable {
     public var command: String
     /// After this the channel is closed and the result says `timedOut`.
     public var timeout: Duration
-    /// Also stop the command on the host when it overruns. Closing an SSH channel does not stop a
-    /// command that has no terminal (sshd sends no SIGHUP), so the command is run under
-    /// coreutils `timeout` set one second past the channel's.
+    /// Also stop the command on the host when it overruns, or when its channel closes first (caulk
+    /// cancelled it, or died). Closing an SSH channel does not stop a command that has no terminal
+    /// (sshd sends no SIGHUP), so the command runs under coreutils `timeout`, set one second past
+    /// the channel's, and, unless it takes `stdin`, beside a watchdog that reads the channel's
+    /// input: caulk never closes it, so end of file there means the channel is gone, and the
+    /// watchdog stops the command's whole process group (the command reads /dev/null instead).
     public var stopOnHost: Bool
     /// Sent to the command's standard input, then end of file: how a secret reaches a host
     /// without appearing on any command line (`ps` on the host shows command lines to everyone).
@@ -111,7 +114,15 @@ public struct SSHCommand: Sendable, Equatable {
     public var wire: String {
         guard stopOnHost else { return command }
         let seconds = timeout.components.seconds + 1
-        return "timeout -k 2 \(seconds) sh -c \(ShellQuote.quote(command))"
+        let timed = "timeout -k 2 \(seconds) sh -c \(ShellQuote.quote(command))"
+        guard stdin == nil else { return timed }
+        // `timeout` passes the watchdog's TERM on to the command's process group. Killed, the
+        // watchdog dies in its `read` builtin: no process of it outlives the command. A command
+        // killed by a signal is reported as such: the shell ends by the same signal.
+        return "exec 3<&0; \(timed) </dev/null & c=$!; "
+            + "(while read -r _; do :; done <&3; kill -TERM $c) >/dev/null 2>&1 & w=$!; "
+            + "wait $c; s=$?; kill $w 2>/dev/null; "
+            + "if [ $s -gt 128 ] && [ $s -le 192 ]; then kill -$((s - 128)) $$; fi; exit $s"
     }
 
     /// What is sent to the host when commands run as `become` through sudo. `-n`: sudo fails at

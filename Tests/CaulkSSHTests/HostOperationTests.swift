@@ -74,6 +74,29 @@ import Testing
         #expect(gone, "the command is still running on the host")
     }
 
+    /// The case of caulk dying mid-step: its channel closes before the command ends. The command
+    /// must stop then, not run on unwatched until its own timeout.
+    @Test func aCommandWhoseChannelClosesFirstIsStoppedOnTheHost() async throws {
+        let marker = sshd.directory.appending(path: "marker-\(UUID().uuidString)").path
+        let target = sshd.target()
+        let task = Task { await run(target, [SSHCommand("sleep 4243; touch \(marker)", timeout: .seconds(60))]) }
+        var started = false
+        for _ in 0..<100 where !started {
+            try await Task.sleep(for: .milliseconds(100))
+            started = (try? SSHDFixture.shell("pgrep -f '^sleep 4243$'")) != nil
+        }
+        #expect(started)
+        task.cancel()
+        _ = await task.value
+        var gone = false
+        for _ in 0..<50 where !gone {
+            try await Task.sleep(for: .milliseconds(100))
+            gone = (try? SSHDFixture.shell("pgrep -f '^sleep 4243$'")) == nil
+        }
+        #expect(gone, "the command runs on after its channel closed")
+        #expect(!FileManager.default.fileExists(atPath: marker))
+    }
+
     @Test func quotingKeepsAnyValueOneWord() async throws {
         let nasty = "it's $(reboot) `id` \"q\" ; | & \\ end"
         let result = try await run(sshd.target(), [SSHCommand("printf %s \(ShellQuote.quote(nasty))")]).result.get()[0]
