@@ -186,13 +186,18 @@ class Classifier:
 
 
 # --------------------------------------------------------------------------------------- journal
+WATCHDOG = "exec 3<&0; "
+
+
 def unwrap(wire):
-    """`timeout -k 2 N sh -c '<command>'` (SSHCommand.wire) -> command, else None."""
+    """`timeout -k 2 N sh -c '<command>'` (SSHCommand.wire) -> command, else None. Commands that
+    take no input run beside a watchdog: `exec 3<&0; timeout ... </dev/null & c=$!; (...) ...`."""
+    watched = wire.startswith(WATCHDOG)
     try:
-        w = shlex.split(wire)
+        w = shlex.split(wire[len(WATCHDOG):] if watched else wire)
     except ValueError:
         return None
-    if len(w) == 7 and w[0] == "timeout" and w[1] == "-k" and w[4] == "sh" and w[5] == "-c":
+    if len(w) >= 7 and (len(w) == 7 or watched) and w[0] == "timeout" and w[1] == "-k" and w[4] == "sh" and w[5] == "-c":
         return w[6]
     return None
 
