@@ -45,11 +45,7 @@ public struct BeaconService: Sendable {
             let token = try await tokens.createNodeToken(cluster: cluster.name, node: node)
             tokenIds[node.name] = token.id
             let values = ["url": url, "token": token.secret, "cluster": cluster.name, "node": node.name, "node_ip": node.address, "calico_namespace": cluster.calicoNamespace]
-            jobs.append(SSHJob(target: target, commands: playbook.steps(.eachNode).map {
-                SSHCommand(
-                    CommandTemplate.render($0.command ?? "", values), timeout: .seconds($0.timeout),
-                    stdin: $0.stdin.map { Array(CommandTemplate.render($0, values, quoted: false).utf8) })
-            }))
+            jobs.append(SSHJob(target: target, commands: playbook.steps(.eachNode).map { $0.sshCommand(values) }))
         }
         var run = try await store.insert(RunRecord(
             kind: "repair", clusterId: cluster.id, clusterName: cluster.name, trigger: trigger, requester: requester, command: nil,

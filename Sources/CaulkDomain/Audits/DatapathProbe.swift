@@ -163,7 +163,7 @@ enum DatapathProbe {
         }
     }
 
-    /// The nodes to blame, in the order they were chosen (see `findings`). A heap entry is stale
+    /// The nodes to blame (see `findings`). A heap entry is stale
     /// once its node's counts moved on or the node was blamed; stale entries are skipped.
     static func blame(_ pairs: [(from: String, to: String, failed: Bool)], suspects: Set<String>) -> Set<String> {
         var counts: [String: (failed: Int, total: Int)] = [:]

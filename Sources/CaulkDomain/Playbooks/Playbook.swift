@@ -54,6 +54,14 @@ public struct Playbook: Sendable, Equatable {
         /// appearing on a command line, in `ps` or in the run history.
         public var stdin: String?
 
+        /// The step as sent to a host: its command with `values` quoted in, and its `stdin` with
+        /// them as they are.
+        func sshCommand(_ values: [String: String]) -> SSHCommand {
+            SSHCommand(
+                CommandTemplate.render(command ?? "", values), timeout: .seconds(timeout),
+                stdin: stdin.map { Array(CommandTemplate.render($0, values, quoted: false).utf8) })
+        }
+
         public static let defaultMaxOutput = 1 << 20
         /// Standard error kept per step.
         public static let maxError = 64 << 10

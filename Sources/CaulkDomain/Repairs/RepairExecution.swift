@@ -79,14 +79,12 @@ struct RepairExecution: Sendable {
 
     /// Runs one step on `host` and records it. Returns why it failed, or nil.
     func step(_ step: Playbook.Step, of playbook: Playbook, node: NodeRecord?, on host: NodeRecord) async throws -> String? {
-        let values = values(node)
-        let command = CommandTemplate.render(step.command ?? "", values)
-        let stdin = step.stdin.map { Array(CommandTemplate.render($0, values, quoted: false).utf8) }
+        let command = step.sshCommand(values(node))
         let started = runner.clock()
         let outcome = await runner.executor.run(
-            SSHJob(target: repair.targets[host.name]!, commands: [SSHCommand(command, timeout: .seconds(step.timeout), stdin: stdin)]), options: runner.options)
+            SSHJob(target: repair.targets[host.name]!, commands: [command]), options: runner.options)
         var record = RepairStepRecord(
-            runId: repair.run.id!, nodeName: node?.name, host: host.name, repair: playbook.name, step: step.name, command: command, outcome: "ok",
+            runId: repair.run.id!, nodeName: node?.name, host: host.name, repair: playbook.name, step: step.name, command: command.command, outcome: "ok",
             exitStatus: nil, stdout: "", stderr: "", startedAt: started, durationMs: ExecService.milliseconds(outcome.duration))
         let place = "\(playbook.name)/\(step.name) on \(host.name)"
         var failure: String?
