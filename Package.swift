@@ -30,10 +30,11 @@ let package = Package(
         ),
         // Wire types shared by the server and the CLI.
         .target(name: "CaulkAPI"),
-        // SQLite through GRDB on the system libsqlite3; schema from Migrations/.
+        // SQLite through GRDB on the system libsqlite3; schema from Migrations/. Stores the wire
+        // enums (run kinds, statuses, outcomes) as their raw values.
         .target(
             name: "CaulkStore",
-            dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["CaulkAPI", .product(name: "GRDB", package: "GRDB.swift")],
             plugins: ["EmbedFiles"]
         ),
         // Inventory, tokens, import formats, playbooks, audits, schedules. Knows no HTTP.
@@ -78,7 +79,7 @@ let package = Package(
         .testTarget(name: "CaulkFleetTests", dependencies: ["CaulkDomain", "CaulkStore", "CaulkSSH", "CaulkAPI"]),
         .testTarget(
             name: "CaulkStoreTests",
-            dependencies: ["CaulkStore", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["CaulkStore", "CaulkAPI", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(name: "CaulkDomainTests", dependencies: ["CaulkDomain", "CaulkStore", "CaulkAPI", "CaulkSSH"]),
         .testTarget(

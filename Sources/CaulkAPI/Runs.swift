@@ -21,8 +21,21 @@ public struct ExecRequest: Codable, Sendable, Equatable {
     }
 }
 
+/// What a run does. Each kind keeps its own detail beside the run: exec and beacon installs one
+/// result per host, audits their nodes and findings, repairs their plan and steps.
+public enum RunKind: String, Codable, Sendable, CaseIterable {
+    case exec, audit, repair
+    /// Installing the boot beacon on a cluster's nodes (`caulk beacon install`).
+    case beaconInstall = "beacon-install"
+}
+
 public enum RunStatus: String, Codable, Sendable, CaseIterable {
     case running, succeeded, failed, cancelled, interrupted
+}
+
+/// Who started a run: a person through the CLI or the API, a schedule, or auto-repair.
+public enum RunTrigger: String, Codable, Sendable, CaseIterable {
+    case cli, api, schedule, auto
 }
 
 public enum HostOutcomeKind: String, Codable, Sendable, CaseIterable {
@@ -38,10 +51,10 @@ public enum HostOutcomeKind: String, Codable, Sendable, CaseIterable {
 
 public struct Run: Codable, Sendable, Equatable {
     public var id: Int64
-    public var kind: String
+    public var kind: RunKind
     public var cluster: String
     public var status: RunStatus
-    public var trigger: String
+    public var trigger: RunTrigger
     public var requester: String
     public var command: String?
     public var parameters: [String: String]
@@ -56,7 +69,7 @@ public struct Run: Codable, Sendable, Equatable {
     public var dryRun: Bool?
 
     public init(
-        id: Int64, kind: String, cluster: String, status: RunStatus, trigger: String, requester: String, command: String?,
+        id: Int64, kind: RunKind, cluster: String, status: RunStatus, trigger: RunTrigger, requester: String, command: String?,
         parameters: [String: String], hostCount: Int, outcomes: [String: Int], startedAt: Date, finishedAt: Date?, playbook: String? = nil,
         dryRun: Bool? = nil
     ) {

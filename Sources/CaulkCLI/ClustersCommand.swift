@@ -112,5 +112,6 @@ struct ClustersCommand: AsyncParsableCommand {
 extension Encapsulation: ExpressibleByArgument {}
 extension CalicoNamespace: ExpressibleByArgument {}
 extension NodeRole: ExpressibleByArgument {}
+extension RunKind: ExpressibleByArgument {}
 extension Role: ExpressibleByArgument {}
 extension InventoryFormat: ExpressibleByArgument {}

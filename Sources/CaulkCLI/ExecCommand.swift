@@ -93,18 +93,18 @@ struct RunsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Runs, newest first.")
         @OptionGroup var options: ClientOptions
         @Option(help: "Only this cluster's runs.") var cluster: String?
-        @Option(help: "Only exec, audit or repair runs.") var kind: String?
+        @Option(help: "Only runs of this kind: \(RunKind.allCases.map(\.rawValue).joined(separator: ", ")).") var kind: RunKind?
         @Option(help: "At most this many.") var limit: Int = 50
 
         func run() async throws {
             var query: [(String, String)] = []
             if let cluster { query.append(("cluster", cluster)) }
-            if let kind { query.append(("kind", kind)) }
+            if let kind { query.append(("kind", kind.rawValue)) }
             let runs = try await options.client().all("/v1/runs", query: query, limit: limit, as: Run.self)
             try options.out.emit(runs) { runs in
                 [["ID", "KIND", "CLUSTER", "STATUS", "BY", "STARTED", "HOSTS", "COMMAND/PLAYBOOK"]]
                     + runs.map {
-                        [String($0.id), $0.kind, $0.cluster, $0.status.rawValue, $0.requester, Output.date($0.startedAt),
+                        [String($0.id), $0.kind.rawValue, $0.cluster, $0.status.rawValue, $0.requester, Output.date($0.startedAt),
                          RunsCommand.progress($0),
                          String(($0.command ?? $0.playbook ?? "-").prefix(50))]
                     }
@@ -114,12 +114,13 @@ struct RunsCommand: AsyncParsableCommand {
 
     /// Hosts that went well, out of all: healthy nodes of an audit, recovered nodes of a repair.
     static func progress(_ run: Run) -> String {
-        switch run.kind {
-        case "audit": "\(run.outcomes["healthy"] ?? 0)/\(run.hostCount) healthy"
-        case "repair" where run.dryRun == true: "\(run.outcomes["planned"] ?? 0)/\(run.hostCount) planned"
-        case "repair" where run.outcomes["ok"] == nil: "\(run.outcomes["recovered"] ?? 0)/\(run.hostCount) recovered"
-        default: "\(run.outcomes["ok"] ?? 0)/\(run.hostCount) ok"
+        let (good, label) = switch run.kind {
+        case .exec, .beaconInstall: (HostOutcomeKind.ok.rawValue, "ok")
+        case .audit: (NodeHealth.healthy.rawValue, "healthy")
+        case .repair where run.dryRun == true: (RepairNodeOutcome.planned.rawValue, "planned")
+        case .repair: (RepairNodeOutcome.recovered.rawValue, "recovered")
         }
+        return "\(run.outcomes[good] ?? 0)/\(run.hostCount) \(label)"
     }
 
     struct Show: AsyncParsableCommand {
@@ -132,7 +133,7 @@ struct RunsCommand: AsyncParsableCommand {
             let detail = try await options.client().get("/v1/runs/\(id)", as: RunDetail.self)
             try options.out.emit(detail) { detail in
                 let run = detail.run
-                let header = [["run \(run.id) \(run.kind) on \(run.cluster): \(run.status.rawValue), by \(run.requester) (\(run.trigger)), started \(Output.date(run.startedAt))"]]
+                let header = [["run \(run.id) \(run.kind.rawValue) on \(run.cluster): \(run.status.rawValue), by \(run.requester) (\(run.trigger.rawValue)), started \(Output.date(run.startedAt))"]]
                 if detail.repair != nil { return RepairCommand.rows(detail) }
                 if let audit = detail.audit {
                     return header + [["playbook \(run.playbook ?? "-"): cluster \(audit.state.rawValue)"], [""]] + NodesTable.rows(audit)

@@ -86,7 +86,7 @@ struct RepairCommand: AsyncParsableCommand {
         let run = detail.run
         guard let repair = detail.repair else { return [["run \(run.id): \(run.status.rawValue)"]] }
         var rows: [[String]] = [
-            ["repair run \(run.id) of \(run.cluster) (\(run.playbook ?? "-")\(repair.dryRun ? ", dry run" : "")): \(run.status.rawValue), by \(run.requester) (\(run.trigger))"],
+            ["repair run \(run.id) of \(run.cluster) (\(run.playbook ?? "-")\(repair.dryRun ? ", dry run" : "")): \(run.status.rawValue), by \(run.requester) (\(run.trigger.rawValue))"],
             ["audits: before \(repair.auditBefore.map(String.init) ?? "-"), after \(repair.auditAfter.map(String.init) ?? "-"); cluster \(repair.state?.rawValue ?? "unknown")"],
             [repair.message ?? (run.status == .interrupted ? "interrupted: caulk stopped while the repair ran; the nodes below say how far it got" : "")],
         ]

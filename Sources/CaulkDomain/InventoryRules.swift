@@ -25,8 +25,8 @@ enum InventoryRules {
             name: try Validate.name(name, field: "name"),
             apiEndpoint: try Validate.apiEndpoint(endpoint, field: "api_endpoint"),
             podCidr: try optional(input.podCidr, current: base?.podCidr) { v throws(DomainError) in try Validate.cidr(v, field: "pod_cidr") },
-            encapsulation: (input.encapsulation?.rawValue ?? base?.encapsulation ?? Encapsulation.vxlan.rawValue),
-            calicoNamespace: (input.calicoNamespace?.rawValue ?? base?.calicoNamespace ?? CalicoNamespace.kubeSystem.rawValue),
+            encapsulation: input.encapsulation ?? base?.encapsulation ?? .vxlan,
+            calicoNamespace: input.calicoNamespace ?? base?.calicoNamespace ?? .kubeSystem,
             sshUser: try Validate.user(ssh.user ?? base?.sshUser ?? "root", field: "ssh.user"),
             sshPort: try Validate.port(ssh.port ?? base?.sshPort ?? 22, field: "ssh.port"),
             sshKey: try optional(ssh.key, current: base?.sshKey) { v throws(DomainError) in try Validate.path(v, field: "ssh.key") },
@@ -47,7 +47,7 @@ enum InventoryRules {
             clusterId: clusterId,
             name: try Validate.name(name, field: "name"),
             address: try Validate.address(address, field: "address"),
-            role: (input.role ?? base.flatMap { NodeRole(rawValue: $0.role) } ?? .worker).rawValue,
+            role: input.role ?? base?.role ?? .worker,
             labels: try Validate.labels(input.labels ?? base?.labels ?? [:], field: "labels"),
             sshUser: try optional(ssh.user, current: base?.sshUser) { v throws(DomainError) in try Validate.user(v, field: "ssh.user") },
             sshPort: try ssh.port.map { v throws(DomainError) in try Validate.port(v, field: "ssh.port") } ?? base?.sshPort,
@@ -60,38 +60,6 @@ enum InventoryRules {
             lastBootedAt: base?.lastBootedAt,
             createdAt: base?.createdAt ?? now,
             updatedAt: now
-        )
-    }
-
-    static func api(_ row: ClusterRow) -> Cluster {
-        let record = row.cluster
-        return Cluster(
-            name: record.name,
-            apiEndpoint: record.apiEndpoint,
-            podCidr: record.podCidr,
-            encapsulation: Encapsulation(rawValue: record.encapsulation) ?? .vxlan,
-            calicoNamespace: CalicoNamespace(rawValue: record.calicoNamespace) ?? .kubeSystem,
-            ssh: SSHDefaults(user: record.sshUser, port: record.sshPort, key: record.sshKey, bastion: record.bastion, become: record.sshBecome),
-            nodeCount: row.nodeCount,
-            createdAt: record.createdAt,
-            updatedAt: record.updatedAt
-        )
-    }
-
-    static func api(_ row: NodeRow) -> Node {
-        let record = row.node
-        return Node(
-            cluster: row.clusterName,
-            name: record.name,
-            address: record.address,
-            role: NodeRole(rawValue: record.role) ?? .worker,
-            labels: record.labels,
-            ssh: SSHOverrides(user: record.sshUser, port: record.sshPort, key: record.sshKey, bastion: record.bastion, become: record.sshBecome),
-            hostKey: record.hostKey,
-            lastBootId: record.lastBootId,
-            lastSeenAt: record.lastSeenAt,
-            createdAt: record.createdAt,
-            updatedAt: record.updatedAt
         )
     }
 }

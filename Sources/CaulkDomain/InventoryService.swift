@@ -17,13 +17,13 @@ public struct InventoryService: Sendable {
     public func clusters(encapsulation: Encapsulation? = nil, paging: Paging = Paging()) async throws -> Page<Cluster> {
         let rows = try await store.clusters(encapsulation: encapsulation?.rawValue, after: paging.after, limit: paging.limit)
         return Page(
-            items: rows.map(InventoryRules.api),
+            items: rows.map(Cluster.init),
             nextCursor: paging.nextCursor(lastId: rows.last?.cluster.id, count: rows.count)
         )
     }
 
     public func cluster(_ name: String) async throws -> Cluster {
-        InventoryRules.api(try await clusterRow(name))
+        Cluster(try await clusterRow(name))
     }
 
     public func createCluster(_ input: ClusterInput) async throws -> Cluster {
@@ -34,7 +34,7 @@ public struct InventoryService: Sendable {
         let inserted = try await mapConstraint("cluster \(record.name) already exists") {
             try await store.insert(record)
         }
-        return InventoryRules.api(ClusterRow(cluster: inserted, nodeCount: 0))
+        return Cluster(ClusterRow(cluster: inserted, nodeCount: 0))
     }
 
     public func updateCluster(_ name: String, _ patch: ClusterInput) async throws -> Cluster {
@@ -44,7 +44,7 @@ public struct InventoryService: Sendable {
         }
         let record = try InventoryRules.cluster(patch, over: row.cluster, now: clock())
         try await store.update(record)
-        return InventoryRules.api(ClusterRow(cluster: record, nodeCount: row.nodeCount))
+        return Cluster(ClusterRow(cluster: record, nodeCount: row.nodeCount))
     }
 
     public func deleteCluster(_ name: String, cascade: Bool) async throws {
@@ -61,17 +61,17 @@ public struct InventoryService: Sendable {
     // MARK: Nodes
 
     public func nodes(cluster: String? = nil, role: NodeRole? = nil, labels: [String] = [], paging: Paging = Paging()) async throws -> Page<Node> {
-        var filter = NodeFilter(role: role?.rawValue)
+        var filter = NodeFilter(role: role)
         if let cluster {
             filter.clusterId = try await clusterRow(cluster).cluster.id
         }
         filter.labels = try Validate.selectors(labels, field: "label")
         let rows = try await store.nodes(filter, after: paging.after, limit: paging.limit)
-        return Page(items: rows.map(InventoryRules.api), nextCursor: paging.nextCursor(lastId: rows.last?.node.id, count: rows.count))
+        return Page(items: rows.map(Node.init), nextCursor: paging.nextCursor(lastId: rows.last?.node.id, count: rows.count))
     }
 
     public func node(cluster: String, name: String) async throws -> Node {
-        InventoryRules.api(try await nodeRow(cluster: cluster, name: name))
+        Node(try await nodeRow(cluster: cluster, name: name))
     }
 
     public func createNode(_ input: NodeInput) async throws -> Node {
@@ -84,7 +84,7 @@ public struct InventoryService: Sendable {
         let inserted = try await mapConstraint("node \(record.name) already exists in cluster \(cluster.name)") {
             try await store.insert(record)
         }
-        return InventoryRules.api(NodeRow(node: inserted, clusterName: cluster.name))
+        return Node(NodeRow(node: inserted, clusterName: cluster.name))
     }
 
     public func updateNode(cluster: String, name: String, _ patch: NodeInput) async throws -> Node {
@@ -97,7 +97,7 @@ public struct InventoryService: Sendable {
         }
         let record = try InventoryRules.node(patch, clusterId: row.node.clusterId, over: row.node, now: clock())
         try await store.update(record)
-        return InventoryRules.api(NodeRow(node: record, clusterName: cluster))
+        return Node(NodeRow(node: record, clusterName: cluster))
     }
 
     public func deleteNode(cluster: String, name: String) async throws {

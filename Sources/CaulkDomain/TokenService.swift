@@ -20,7 +20,7 @@ public struct TokenService: Sendable {
         _ = try Validate.name(name, field: "name")
         guard role != .node else { throw DomainError.invalid(field: "role", message: "node tokens are made by `caulk beacon install`, one per node") }
         let (record, secret) = try await insert(name: name, role: role, nodeId: nil)
-        return CreatedToken(token: Self.api(record), secret: secret)
+        return CreatedToken(token: TokenInfo(record), secret: secret)
     }
 
     /// A token that may only announce the boots of one node. The node's earlier tokens stay
@@ -43,7 +43,7 @@ public struct TokenService: Sendable {
         let secret = Self.prefix + Data(bytes).base64EncodedString()
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
-        let record = TokenRecord(name: name, role: role.rawValue, nodeId: nodeId, secretHash: Self.hash(secret), createdAt: clock())
+        let record = TokenRecord(name: name, role: role, nodeId: nodeId, secretHash: Self.hash(secret), createdAt: clock())
         do {
             return (try await store.insert(record), secret)
         } catch where Store.isConstraintViolation(error) {
@@ -54,9 +54,8 @@ public struct TokenService: Sendable {
     /// The identity behind a presented secret, or nil when it is unknown or revoked.
     public func authenticate(_ secret: String) async throws -> (id: Int64, identity: Identity)? {
         guard secret.hasPrefix(Self.prefix), secret.utf8.count < 200 else { return nil }
-        guard let record = try await store.activeToken(secretHash: Self.hash(secret)),
-            let role = Role(rawValue: record.role)
-        else { return nil }
+        guard let record = try await store.activeToken(secretHash: Self.hash(secret)) else { return nil }
+        let role = record.role
         try? await store.touchToken(id: record.id!, at: clock())
         var node: String?
         if let nodeId = record.nodeId {
@@ -68,7 +67,7 @@ public struct TokenService: Sendable {
 
     public func list(includeRevoked: Bool = false, paging: Paging = Paging()) async throws -> Page<TokenInfo> {
         let records = try await store.tokens(includeRevoked: includeRevoked, after: paging.after, limit: paging.limit)
-        return Page(items: records.map(Self.api), nextCursor: paging.nextCursor(lastId: records.last?.id, count: records.count))
+        return Page(items: records.map(TokenInfo.init), nextCursor: paging.nextCursor(lastId: records.last?.id, count: records.count))
     }
 
     /// A token by the name `caulk tokens list` shows; a node token's (`node:CLUSTER/NODE@…`) too.
@@ -79,7 +78,7 @@ public struct TokenService: Sendable {
             _ = try Validate.name(name, field: "name")
         }
         switch try await store.revokeToken(named: name, at: clock()) {
-        case .revoked(let record): return Self.api(record)
+        case .revoked(let record): return TokenInfo(record)
         case .notFound: throw DomainError.notFound("no active token named \(name)")
         case .lastAdmin:
             throw DomainError.conflict(
@@ -95,12 +94,5 @@ public struct TokenService: Sendable {
 
     static func hash(_ secret: String) -> String {
         SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined()
-    }
-
-    static func api(_ record: TokenRecord) -> TokenInfo {
-        TokenInfo(
-            name: record.name, role: Role(rawValue: record.role) ?? .viewer,
-            createdAt: record.createdAt, lastUsedAt: record.lastUsedAt, revokedAt: record.revokedAt
-        )
     }
 }

@@ -14,7 +14,9 @@ public struct Services: Sendable {
     public let store: Store
     public let inventory: InventoryService
     public let tokens: TokenService
+    public let runs: RunHistory
     public let exec: ExecService
+    public let trust: HostKeyTrust
     public let playbooks: PlaybookLibrary
     public let audits: AuditService
     public let reboots: RebootService
@@ -32,7 +34,9 @@ public struct Services: Sendable {
         self.store = store
         inventory = InventoryService(store: store)
         tokens = TokenService(store: store)
+        runs = RunHistory(store: store)
         exec = ExecService(store: store, executor: interactive ?? executor, passphrase: sshPassphrase)
+        trust = HostKeyTrust(store: store, executor: interactive ?? executor, passphrase: sshPassphrase)
         playbooks = try PlaybookLibrary(directories: playbookDirectories)
         audits = AuditService(store: store, executor: executor, library: playbooks, passphrase: sshPassphrase)
         reboots = RebootService(store: store)
@@ -55,7 +59,7 @@ public func buildRouter(_ services: Services) -> Router<AppRequestContext> {
     NodesController(inventory: services.inventory).addRoutes(to: v1)
     InventoryController(inventory: services.inventory).addRoutes(to: v1)
     TokensController(tokens: services.tokens).addRoutes(to: v1)
-    RunsController(exec: services.exec, audits: services.audits, repairs: services.repairs).addRoutes(to: v1)
+    RunsController(runs: services.runs, exec: services.exec, trust: services.trust).addRoutes(to: v1)
     RepairsController(repairs: services.repairs, autoRepairs: services.autoRepairs).addRoutes(to: v1)
     AuditsController(audits: services.audits, playbooks: services.playbooks).addRoutes(to: v1)
     RebootsController(reboots: services.reboots, beacons: services.beacons).addRoutes(to: v1)
@@ -73,7 +77,7 @@ public func buildApplication(
     // runs interrupted.
     let lock = try ServingLock(database: configuration.database)
     let store = try Store.open(path: configuration.database)
-    let interrupted = try await store.markInterruptedRuns(at: Date())
+    let interrupted = try await RunHistory(store: store).interruptLeftovers()
     if interrupted > 0 {
         logger.warning("\(interrupted) run(s) were in flight when caulk last stopped; marked interrupted with the hosts they finished")
     }

@@ -1,3 +1,4 @@
+import CaulkAPI
 import Foundation
 import GRDB
 
@@ -11,7 +12,7 @@ public struct AuditNodeRecord: Codable, Sendable, Equatable, FetchableRecord, Mu
     public var runId: Int64
     public var nodeId: Int64?
     public var nodeName: String
-    public var health: String
+    public var health: NodeHealth
     public var bootId: String?
     public var bootedAt: Date?
     public var kernel: String?
@@ -28,7 +29,7 @@ public struct AuditNodeRecord: Codable, Sendable, Equatable, FetchableRecord, Mu
     }
 
     public init(
-        runId: Int64, nodeId: Int64?, nodeName: String, health: String, bootId: String?, bootedAt: Date?, kernel: String?,
+        runId: Int64, nodeId: Int64?, nodeName: String, health: NodeHealth, bootId: String?, bootedAt: Date?, kernel: String?,
         nicDriver: String?, facts: String, error: String?, finishedAt: Date
     ) {
         self.runId = runId
@@ -61,7 +62,7 @@ public struct FindingRecord: Codable, Sendable, Equatable, FetchableRecord, Muta
     /// nil: about the cluster as a whole.
     public var nodeName: String?
     public var checkId: String
-    public var severity: String
+    public var severity: Severity
     public var message: String
     public var evidence: String
     public var repair: String?
@@ -73,7 +74,7 @@ public struct FindingRecord: Codable, Sendable, Equatable, FetchableRecord, Muta
     }
 
     public init(
-        runId: Int64, clusterName: String, nodeName: String?, checkId: String, severity: String, message: String,
+        runId: Int64, clusterName: String, nodeName: String?, checkId: String, severity: Severity, message: String,
         evidence: String, repair: String?, createdAt: Date
     ) {
         self.runId = runId

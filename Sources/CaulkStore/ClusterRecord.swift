@@ -1,3 +1,4 @@
+import CaulkAPI
 import Foundation
 import GRDB
 
@@ -11,8 +12,8 @@ public struct ClusterRecord: Codable, Sendable, Equatable, FetchableRecord, Muta
     public var name: String
     public var apiEndpoint: String
     public var podCidr: String?
-    public var encapsulation: String
-    public var calicoNamespace: String
+    public var encapsulation: Encapsulation
+    public var calicoNamespace: CalicoNamespace
     public var sshUser: String
     public var sshPort: Int
     public var sshKey: String?
@@ -29,8 +30,8 @@ public struct ClusterRecord: Codable, Sendable, Equatable, FetchableRecord, Muta
     }
 
     public init(
-        id: Int64? = nil, name: String, apiEndpoint: String, podCidr: String?, encapsulation: String,
-        calicoNamespace: String, sshUser: String, sshPort: Int, sshKey: String?, bastion: String?, sshBecome: String? = nil,
+        id: Int64? = nil, name: String, apiEndpoint: String, podCidr: String?, encapsulation: Encapsulation,
+        calicoNamespace: CalicoNamespace, sshUser: String, sshPort: Int, sshKey: String?, bastion: String?, sshBecome: String? = nil,
         createdAt: Date, updatedAt: Date
     ) {
         self.id = id

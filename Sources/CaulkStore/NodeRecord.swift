@@ -1,3 +1,4 @@
+import CaulkAPI
 import Foundation
 import GRDB
 
@@ -11,7 +12,7 @@ public struct NodeRecord: Codable, Sendable, Equatable, FetchableRecord, Mutable
     public var clusterId: Int64
     public var name: String
     public var address: String
-    public var role: String
+    public var role: NodeRole
     public var labels: [String: String]
     public var sshUser: String?
     public var sshPort: Int?
@@ -35,7 +36,7 @@ public struct NodeRecord: Codable, Sendable, Equatable, FetchableRecord, Mutable
     }
 
     public init(
-        id: Int64? = nil, clusterId: Int64, name: String, address: String, role: String, labels: [String: String],
+        id: Int64? = nil, clusterId: Int64, name: String, address: String, role: NodeRole, labels: [String: String],
         sshUser: String?, sshPort: Int?, sshKey: String?, bastion: String?, sshBecome: String? = nil, hostKey: String?,
         lastBootId: String? = nil, lastSeenAt: Date? = nil, lastBootedAt: Date? = nil, createdAt: Date, updatedAt: Date
     ) {
@@ -91,11 +92,11 @@ public struct NodeRow: Sendable, Equatable {
 /// What a node list is narrowed to. Empty fields match everything.
 public struct NodeFilter: Sendable, Equatable {
     public var clusterId: Int64?
-    public var role: String?
+    public var role: NodeRole?
     /// Every pair must be present in the node's labels.
     public var labels: [(key: String, value: String)]
 
-    public init(clusterId: Int64? = nil, role: String? = nil, labels: [(key: String, value: String)] = []) {
+    public init(clusterId: Int64? = nil, role: NodeRole? = nil, labels: [(key: String, value: String)] = []) {
         self.clusterId = clusterId
         self.role = role
         self.labels = labels

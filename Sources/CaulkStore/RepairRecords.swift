@@ -1,3 +1,4 @@
+import CaulkAPI
 import Foundation
 import GRDB
 
@@ -16,7 +17,7 @@ public struct RepairNodeRecord: Codable, Sendable, Equatable, FetchableRecord, M
     /// Check ids that called for a repair.
     public var findings: [String]
     public var repairs: [String]
-    public var outcome: String
+    public var outcome: RepairNodeOutcome
     public var reason: String?
     public var startedAt: Date?
     public var finishedAt: Date?
@@ -27,7 +28,7 @@ public struct RepairNodeRecord: Codable, Sendable, Equatable, FetchableRecord, M
     }
 
     public init(
-        runId: Int64, nodeId: Int64?, nodeName: String, position: Int, findings: [String], repairs: [String], outcome: String, reason: String?
+        runId: Int64, nodeId: Int64?, nodeName: String, position: Int, findings: [String], repairs: [String], outcome: RepairNodeOutcome, reason: String?
     ) {
         self.runId = runId
         self.nodeId = nodeId
@@ -58,7 +59,7 @@ public struct RepairStepRecord: Codable, Sendable, Equatable, FetchableRecord, M
     public var repair: String
     public var step: String
     public var command: String
-    public var outcome: String
+    public var outcome: RepairStepOutcome
     public var exitStatus: Int?
     public var stdout: String
     public var stderr: String
@@ -70,7 +71,7 @@ public struct RepairStepRecord: Codable, Sendable, Equatable, FetchableRecord, M
     }
 
     public init(
-        runId: Int64, nodeName: String?, host: String, repair: String, step: String, command: String, outcome: String, exitStatus: Int?,
+        runId: Int64, nodeName: String?, host: String, repair: String, step: String, command: String, outcome: RepairStepOutcome, exitStatus: Int?,
         stdout: String, stderr: String, startedAt: Date, durationMs: Int
     ) {
         self.runId = runId
@@ -131,7 +132,7 @@ public struct AutoRepairDecisionRecord: Codable, Sendable, Equatable, FetchableR
     /// Reboots this decision covers (later ones join a pending decision).
     public var reboots: Int
     public var dueAt: Date
-    public var decision: String
+    public var decision: AutoRepairOutcome
     public var reason: String?
     public var auditRunId: Int64?
     public var repairRunId: Int64?
@@ -152,7 +153,7 @@ public struct AutoRepairDecisionRecord: Codable, Sendable, Equatable, FetchableR
         self.nodeName = nodeName
         self.reboots = 1
         self.dueAt = dueAt
-        self.decision = "pending"
+        self.decision = .pending
         self.createdAt = createdAt
     }
 

@@ -1,3 +1,4 @@
+import CaulkAPI
 import Foundation
 import GRDB
 
@@ -8,11 +9,11 @@ public struct RunRecord: Codable, Sendable, Equatable, FetchableRecord, MutableP
     public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
 
     public var id: Int64?
-    public var kind: String
+    public var kind: RunKind
     public var clusterId: Int64?
     public var clusterName: String
-    public var status: String
-    public var trigger: String
+    public var status: RunStatus
+    public var trigger: RunTrigger
     public var requester: String
     public var command: String?
     public var parameters: [String: String]
@@ -37,13 +38,13 @@ public struct RunRecord: Codable, Sendable, Equatable, FetchableRecord, MutableP
     }
 
     public init(
-        kind: String, clusterId: Int64?, clusterName: String, trigger: String, requester: String, command: String?,
+        kind: RunKind, clusterId: Int64?, clusterName: String, trigger: RunTrigger, requester: String, command: String?,
         parameters: [String: String], hostCount: Int, startedAt: Date, playbook: String? = nil
     ) {
         self.kind = kind
         self.clusterId = clusterId
         self.clusterName = clusterName
-        self.status = "running"
+        self.status = .running
         self.trigger = trigger
         self.requester = requester
         self.command = command
@@ -68,7 +69,7 @@ public struct RunHostRecord: Codable, Sendable, Equatable, FetchableRecord, Muta
     public var runId: Int64
     public var nodeName: String
     public var address: String
-    public var outcome: String
+    public var outcome: HostOutcomeKind
     public var exitStatus: Int?
     public var exitSignal: String?
     public var stdout: String
@@ -87,7 +88,7 @@ public struct RunHostRecord: Codable, Sendable, Equatable, FetchableRecord, Muta
     }
 
     public init(
-        runId: Int64, nodeName: String, address: String, outcome: String, exitStatus: Int?, exitSignal: String?,
+        runId: Int64, nodeName: String, address: String, outcome: HostOutcomeKind, exitStatus: Int?, exitSignal: String?,
         stdout: String, stderr: String, stdoutTruncated: Bool, stderrTruncated: Bool, errorKind: String?, error: String?,
         hostKey: String?, durationMs: Int, finishedAt: Date
     ) {

@@ -1,3 +1,4 @@
+import CaulkAPI
 import Foundation
 import GRDB
 
@@ -14,7 +15,7 @@ extension Store {
     public func startRun(_ run: RunRecord) async throws -> RunStart {
         try await writer.write { db in
             if let running = try RunRecord
-                .filter(RunRecord.Columns.kind == run.kind && RunRecord.Columns.clusterName == run.clusterName && RunRecord.Columns.status == "running")
+                .filter(RunRecord.Columns.kind == run.kind && RunRecord.Columns.clusterName == run.clusterName && RunRecord.Columns.status == RunStatus.running)
                 .filter(Column("dry_run") == false)
                 .fetchOne(db)
             {
@@ -37,7 +38,7 @@ extension Store {
     }
 
     /// Findings known only once every node is done, the node states they change, and the end of the run.
-    public func finishAudit(runId: Int64, findings: [FindingRecord], health: [String: String], status: String, summary: String, at date: Date) async throws {
+    public func finishAudit(runId: Int64, findings: [FindingRecord], health: [String: NodeHealth], status: RunStatus, summary: String, at date: Date) async throws {
         try await writer.write { db in
             for var finding in findings { try finding.insert(db) }
             for (node, state) in health {
@@ -59,7 +60,7 @@ extension Store {
     public func latestFinishedAudit(cluster: String) async throws -> RunRecord? {
         try await writer.read { db in
             try RunRecord
-                .filter(RunRecord.Columns.kind == "audit" && RunRecord.Columns.clusterName == cluster && RunRecord.Columns.status != "running")
+                .filter(RunRecord.Columns.kind == RunKind.audit && RunRecord.Columns.clusterName == cluster && RunRecord.Columns.status != RunStatus.running)
                 .order(RunRecord.Columns.id.desc)
                 .fetchOne(db)
         }

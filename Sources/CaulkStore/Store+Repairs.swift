@@ -1,3 +1,4 @@
+import CaulkAPI
 import Foundation
 import GRDB
 
@@ -18,7 +19,7 @@ extension Store {
     }
 
     /// A node's progress through the rollout.
-    public func updateRepairNode(runId: Int64, node: String, outcome: String, reason: String?, startedAt: Date? = nil, finishedAt: Date? = nil) async throws {
+    public func updateRepairNode(runId: Int64, node: String, outcome: RepairNodeOutcome, reason: String?, startedAt: Date? = nil, finishedAt: Date? = nil) async throws {
         try await writer.write { db in
             try db.execute(
                 sql: """
@@ -47,7 +48,7 @@ extension Store {
     }
 
     /// The end of a repair: its status, the audit after it and what it concluded.
-    public func finishRepair(runId: Int64, status: String, auditAfterId: Int64?, summary: String, at date: Date) async throws {
+    public func finishRepair(runId: Int64, status: RunStatus, auditAfterId: Int64?, summary: String, at date: Date) async throws {
         try await writer.write { db in
             try db.execute(
                 sql: "UPDATE runs SET status = ?, audit_after_id = ?, summary = ?, finished_at = ? WHERE id = ?",
@@ -109,7 +110,7 @@ extension Store {
         }
     }
 
-    public func decideAutoRepair(id: Int64, decision: String, reason: String, auditRunId: Int64?, repairRunId: Int64?, at date: Date) async throws {
+    public func decideAutoRepair(id: Int64, decision: AutoRepairOutcome, reason: String, auditRunId: Int64?, repairRunId: Int64?, at date: Date) async throws {
         try await writer.write { db in
             try db.execute(
                 sql: """

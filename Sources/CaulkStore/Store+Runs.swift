@@ -1,3 +1,4 @@
+import CaulkAPI
 import Foundation
 import GRDB
 
@@ -25,7 +26,7 @@ extension Store {
     }
 
     /// Marks the run finished with `status`.
-    public func finishRun(id: Int64, status: String, at date: Date) async throws {
+    public func finishRun(id: Int64, status: RunStatus, at date: Date) async throws {
         try await writer.write { db in
             try db.execute(sql: "UPDATE runs SET status = ?, finished_at = ? WHERE id = ?", arguments: [status, date, id])
         }
@@ -52,6 +53,10 @@ extension Store {
         }
     }
 
+    public func runRecord(id: Int64) async throws -> RunRecord? {
+        try await writer.read { db in try RunRecord.fetchOne(db, key: id) }
+    }
+
     public func run(id: Int64) async throws -> (RunRecord, [RunHostRecord])? {
         try await writer.read { db in
             guard let run = try RunRecord.fetchOne(db, key: id) else { return nil }
@@ -61,7 +66,7 @@ extension Store {
     }
 
     /// Runs, newest first, before the cursor id.
-    public func runs(cluster: String?, kind: String?, before: Int64?, limit: Int) async throws -> [RunRecord] {
+    public func runs(cluster: String?, kind: RunKind?, before: Int64?, limit: Int) async throws -> [RunRecord] {
         try await writer.read { db in
             var request = RunRecord.order(RunRecord.Columns.id.desc).limit(limit)
             if let cluster { request = request.filter(RunRecord.Columns.clusterName == cluster) }

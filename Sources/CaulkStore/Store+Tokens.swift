@@ -1,3 +1,4 @@
+import CaulkAPI
 import Foundation
 import GRDB
 
@@ -38,7 +39,7 @@ extension Store {
         try await writer.write { db in
             let active = TokenRecord.filter(TokenRecord.Columns.revokedAt == nil)
             guard var token = try active.filter(TokenRecord.Columns.name == name).fetchOne(db) else { return .notFound }
-            if token.role == "admin", try active.filter(Column("role") == "admin").fetchCount(db) <= 1 { return .lastAdmin(token) }
+            if token.role == .admin, try active.filter(Column("role") == Role.admin).fetchCount(db) <= 1 { return .lastAdmin(token) }
             token.revokedAt = date
             try token.update(db)
             return .revoked(token)

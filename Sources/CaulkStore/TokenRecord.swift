@@ -1,3 +1,4 @@
+import CaulkAPI
 import Foundation
 import GRDB
 
@@ -9,7 +10,7 @@ public struct TokenRecord: Codable, Sendable, Equatable, FetchableRecord, Mutabl
 
     public var id: Int64?
     public var name: String
-    public var role: String
+    public var role: Role
     /// Set for `node` tokens: the one node whose boots this token may announce.
     public var nodeId: Int64?
     public var secretHash: String
@@ -27,7 +28,7 @@ public struct TokenRecord: Codable, Sendable, Equatable, FetchableRecord, Mutabl
     }
 
     public init(
-        id: Int64? = nil, name: String, role: String, nodeId: Int64? = nil, secretHash: String, createdAt: Date,
+        id: Int64? = nil, name: String, role: Role, nodeId: Int64? = nil, secretHash: String, createdAt: Date,
         lastUsedAt: Date? = nil, revokedAt: Date? = nil
     ) {
         self.id = id

@@ -45,7 +45,7 @@ import Testing
         let audit = try #require(details.first?.audit)
         #expect(audit.nodes.count == 6 && audit.nodes.allSatisfy { $0.health == .healthy })
         #expect(audit.findings.filter { $0.severity != .info }.map(\.check) == ["F8"])
-        #expect(details[0].run.trigger == "cli" && details[0].run.playbook == "calico-vxlan")
+        #expect(details[0].run.trigger == .cli && details[0].run.playbook == "calico-vxlan")
 
         result = try server.caulk(["audit", Self.cluster, "--progress", "lines"], token: admin)
         #expect(result.stdout.contains("\(Self.cluster)/\(Self.cluster)-n1  healthy") && result.stdout.contains("F8"), "\(result.stdout)")
@@ -59,6 +59,11 @@ import Testing
         // The beacon: installed with a token of its own, announcing a reboot that an audit then does not count again.
         result = try server.caulk(["beacon", "install", Self.cluster, "--node-url", server.url], token: admin)
         #expect(result.status == 0, "\(result.stdout) \(result.stderr)")
+        result = try server.caulk(["runs", "list", "--kind", "beacon-install", "-o", "json"], token: viewer)
+        let installs = try JSONCoding.decoder().decode([Run].self, from: Data(result.stdout.utf8))
+        #expect(installs.count == 1 && installs[0].playbook == "boot-beacon" && installs[0].status == .succeeded, "\(result.stdout) \(result.stderr)")
+        result = try server.caulk(["runs", "list", "--kind", "repair", "-o", "json"], token: viewer)
+        #expect(try JSONCoding.decoder().decode([Run].self, from: Data(result.stdout.utf8)).isEmpty, "a beacon install is not a repair")
         let address = "198.18.4.3"
         #expect(try Self.ssh(address, "stat -c %a /etc/caulk/beacon.token").output == "600\n")
         let nodeToken = try Self.ssh(address, "cat /etc/caulk/beacon.token").output.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -90,7 +95,7 @@ import Testing
         var scheduled: Run?
         while scheduled == nil, Date().timeIntervalSince(added) < 90 {
             result = try server.caulk(["runs", "list", "--cluster", Self.cluster, "--kind", "audit", "-o", "json"], token: admin)
-            scheduled = try JSONCoding.decoder().decode([Run].self, from: Data(result.stdout.utf8)).first { $0.trigger == "schedule" && $0.status != .running }
+            scheduled = try JSONCoding.decoder().decode([Run].self, from: Data(result.stdout.utf8)).first { $0.trigger == .schedule && $0.status != .running }
             if scheduled == nil { Thread.sleep(forTimeInterval: 2) }
         }
         #expect(scheduled?.status == .succeeded && scheduled?.requester == "schedule:tick" && scheduled?.outcomes["healthy"] == 6)

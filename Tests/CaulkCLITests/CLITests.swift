@@ -246,7 +246,7 @@ enum Fleet {
         #expect(result.status == 1)
         let detail = try JSONCoding.decoder().decode(RunDetail.self, from: Data(result.stdout.utf8))
         #expect(detail.run.status == .failed && detail.hosts.allSatisfy { $0.exitStatus == 4 })
-        #expect(detail.run.trigger == "cli" && detail.run.requester == "admin")
+        #expect(detail.run.trigger == .cli && detail.run.requester == "admin")
 
         result = try server.caulk(["runs", "show", String(detail.run.id), "-o", "json"], token: admin)
         #expect(try JSONCoding.decoder().decode(RunDetail.self, from: Data(result.stdout.utf8)).hosts.count == detail.hosts.count)

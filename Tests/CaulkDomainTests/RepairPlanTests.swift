@@ -10,7 +10,7 @@ import Testing
     static let library = Result { try PlaybookLibrary() }
     static let nodes = (1...6).map {
         NodeRecord(
-            id: Int64($0), clusterId: 1, name: "c-n\($0)", address: "198.18.9.\($0)", role: $0 == 1 ? "control-plane" : "worker", labels: [:],
+            id: Int64($0), clusterId: 1, name: "c-n\($0)", address: "198.18.9.\($0)", role: $0 == 1 ? .controlPlane : .worker, labels: [:],
             sshUser: nil, sshPort: nil, sshKey: nil, bastion: nil, hostKey: nil, createdAt: Date(), updatedAt: Date())
     }
 

@@ -23,10 +23,10 @@ import Testing
                     stderr: "e", stdoutTruncated: false, stderrTruncated: false, errorKind: nil, error: nil, durationMs: 1)
         }
         let small = (0..<10).map { host($0, bytes: 1000) }
-        #expect(ExecService.withinBudget(small) == small)
-        let big = ExecService.withinBudget((0..<600).map { host($0, bytes: 64 << 10) })
+        #expect(RunHistory.withinBudget(small) == small)
+        let big = RunHistory.withinBudget((0..<600).map { host($0, bytes: 64 << 10) })
         let total = big.reduce(0) { $0 + $1.stdout.utf8.count + $1.stderr.utf8.count }
-        #expect(total <= ExecService.detailOutputBudget && big.allSatisfy { $0.stdoutTruncated && $0.stdout.utf8.count >= 4096 && !$0.stderrTruncated })
+        #expect(total <= RunHistory.detailOutputBudget && big.allSatisfy { $0.stdoutTruncated && $0.stdout.utf8.count >= 4096 && !$0.stderrTruncated })
     }
 
     @Test func tokensAreStoredOnlyAsHashes() async throws {
@@ -114,13 +114,13 @@ import Testing
         _ = try await inventory.createCluster(ClusterInput(name: "empty", apiEndpoint: "https://198.18.0.1:6443"))
         _ = try await inventory.createCluster(ClusterInput(name: "keyless", apiEndpoint: "https://198.18.0.2:6443"))
         _ = try await inventory.createNode(NodeInput(cluster: "keyless", name: "n1", address: "198.18.0.2"))
-        let started = try await audits.start(AuditRequest(all: true), requester: "test", trigger: "schedule")
+        let started = try await audits.start(AuditRequest(all: true), requester: "test", trigger: .schedule)
         #expect(started.runs.isEmpty)
         #expect(started.skipped.sorted() == [
             "cluster empty was not audited: clusters: cluster empty has no nodes to audit",
             "cluster keyless was not audited: ssh.key: cluster keyless has no SSH private key; set it with `caulk clusters set keyless --ssh-key PATH`",
         ], "\(started.skipped)")
-        await #expect(throws: DomainError.self) { try await audits.start(AuditRequest(clusters: ["empty"]), requester: "test", trigger: "api") }
+        await #expect(throws: DomainError.self) { try await audits.start(AuditRequest(clusters: ["empty"]), requester: "test", trigger: .api) }
     }
 
     /// What audits observed about a node (its boot) survives every inventory change.

@@ -27,10 +27,10 @@ import Testing
     }
 
     func audit(_ fixture: Fixture) async throws -> AuditResult {
-        let started = try await fixture.audits.start(AuditRequest(clusters: [Self.cluster]), requester: "test", trigger: "api")
+        let started = try await fixture.audits.start(AuditRequest(clusters: [Self.cluster]), requester: "test", trigger: .api)
         await fixture.audits.waitForAll()
         let run = try #require(started.runs.first)
-        #expect(try await fixture.store.run(id: run.id)?.0.status == "succeeded")
+        #expect(try await fixture.store.run(id: run.id)?.0.status == .succeeded)
         return try await fixture.audits.result(runId: run.id)
     }
 
@@ -142,8 +142,8 @@ import Testing
         let resumed = try await schedules.update(name: "every-minute", ScheduleUpdate(paused: false))
         #expect(resumed.nextRunAt > clock(), "resuming does not replay the paused slots")
 
-        let runs = try await fixture.store.runs(cluster: Self.cluster, kind: "audit", before: nil, limit: 10)
-        #expect(runs.count == 3 && runs.allSatisfy { $0.trigger == "schedule" && $0.requester == "schedule:every-minute" && $0.status == "succeeded" })
+        let runs = try await fixture.store.runs(cluster: Self.cluster, kind: .audit, before: nil, limit: 10)
+        #expect(runs.count == 3 && runs.allSatisfy { $0.trigger == .schedule && $0.requester == "schedule:every-minute" && $0.status == .succeeded })
         for run in runs {
             #expect(try await fixture.audits.result(runId: run.id!).nodes.count == 6)
             #expect(try await !fixture.store.audit(runId: run.id!).findings.isEmpty, "F8 is a finding on every lab cluster")
@@ -152,11 +152,11 @@ import Testing
 
     @Test func aSecondAuditOfTheSameClusterIsAConflictWhileTheFirstRuns() async throws {
         let fixture = try await fixture()
-        let first = try await fixture.audits.start(AuditRequest(clusters: [Self.cluster]), requester: "a", trigger: "api")
+        let first = try await fixture.audits.start(AuditRequest(clusters: [Self.cluster]), requester: "a", trigger: .api)
         await #expect(throws: DomainError.self) {
-            _ = try await fixture.audits.start(AuditRequest(clusters: [Self.cluster]), requester: "b", trigger: "api")
+            _ = try await fixture.audits.start(AuditRequest(clusters: [Self.cluster]), requester: "b", trigger: .api)
         }
-        let all = try await fixture.audits.start(AuditRequest(all: true), requester: "b", trigger: "api")
+        let all = try await fixture.audits.start(AuditRequest(all: true), requester: "b", trigger: .api)
         #expect(all.skipped.count == 1 && all.skipped[0].contains("run \(first.runs[0].id)") && all.skipped[0].contains("started by a"))
         await fixture.audits.waitForAll()
     }

@@ -10,7 +10,7 @@ import Testing
     static let executor = SSHExecutor(threads: 64)
 
     func exec(_ exec: ExecService, _ cluster: String, _ request: ExecRequest) async throws -> (Run, [RunHost]) {
-        let prepared = try await exec.prepare(request, cluster: cluster, requester: "test", trigger: "api")
+        let prepared = try await exec.prepare(request, cluster: cluster, requester: "test", trigger: .api)
         var hosts: [RunHost] = []
         let run = try await exec.run(prepared) { hosts.append($0) }
         return (run, hosts)
@@ -26,7 +26,7 @@ import Testing
                 #expect(host.outcome == .ok)
                 #expect(host.stdout == host.node + "\n", "node \(host.node) answered \(host.stdout)")
             }
-            let detail = try await exec.detail(run.id)
+            let detail = try await RunHistory(store: store).show(run.id)
             #expect(detail.hosts.count == cluster.nodeCount && detail.run.outcomes["ok"] == cluster.nodeCount)
             #expect(try await store.run(id: run.id)?.0.requester == "test")
         }
@@ -111,13 +111,14 @@ import Testing
         #expect((try? Lab.ssh(fine.address, "test -e \(marker) && rm \(marker)")) != nil)
 
         // trusting pins what a new node shows; a changed key only with --expect
-        let trusted = try await exec.trust(cluster: cluster, TrustRequest(nodes: [unpinned.name, changed.name, unpinned.name]))
+        let trust = HostKeyTrust(store: store, executor: Self.executor)
+        let trusted = try await trust.trust(cluster: cluster, TrustRequest(nodes: [unpinned.name, changed.name, unpinned.name]))
         #expect(trusted.count == 2, "a name given twice is one node, and no crash")
         #expect(trusted.first { $0.node == unpinned.name }?.pinned == true)
         let refused = try #require(trusted.first { $0.node == changed.name })
         #expect(!refused.pinned && refused.error?.contains("its key changed") == true && refused.error?.contains("--expect \(changed.hostKey!)") == true, "\(refused)")
         #expect(try await inventory.node(cluster: cluster, name: changed.name).hostKey == "SHA256:ILiDJiAWgJdl/V9J62EKF2tJi5PC95kTA2/XDf7mNu4")
-        let repinned = try await exec.trust(cluster: cluster, TrustRequest(nodes: [changed.name], expect: changed.hostKey))
+        let repinned = try await trust.trust(cluster: cluster, TrustRequest(nodes: [changed.name], expect: changed.hostKey))
         #expect(repinned.first?.pinned == true)
         #expect(try await inventory.node(cluster: cluster, name: changed.name).hostKey == changed.hostKey)
         #expect(try await store.node(cluster: cluster, name: unpinned.name)?.node.hostKey == unpinned.hostKey)

@@ -63,7 +63,7 @@ enum Lab {
 
         /// Repairs `cluster` and waits: the run as recorded, and its result.
         func repair(_ cluster: String, _ request: RepairRequest = RepairRequest()) async throws -> (RunRecord, RepairResult) {
-            let run = try await repairs.start(request, cluster: cluster, requester: "test", trigger: "api")
+            let run = try await repairs.start(request, cluster: cluster, requester: "test", trigger: .api)
             await repairs.waitForAll()
             return (try #require(try await store.run(id: run.id)?.0), try await repairs.result(runId: run.id))
         }

@@ -21,7 +21,7 @@ import Testing
     func fixture() async throws -> Lab.Repairs { try await Lab.Repairs(executor: Self.executor) }
 
     func audit(_ fixture: Lab.Repairs) async throws -> AuditResult {
-        let started = try await fixture.audits.start(AuditRequest(clusters: [Self.cluster]), requester: "test", trigger: "api")
+        let started = try await fixture.audits.start(AuditRequest(clusters: [Self.cluster]), requester: "test", trigger: .api)
         await fixture.audits.waitForAll()
         return try await fixture.audits.result(runId: try #require(started.runs.first).id)
     }
@@ -76,7 +76,7 @@ import Testing
         let before = try Lab.status(Self.cluster)
         let trail = try Lab.apiAuditTrail(Self.cluster).count
         let (run, result) = try await repair(fixture)
-        #expect(run.status == "succeeded", "\(result.message ?? "-")")
+        #expect(run.status == .succeeded, "\(result.message ?? "-")")
         let outcomes = Dictionary(uniqueKeysWithValues: result.nodes.map { ($0.node, $0.outcome) })
         #expect(outcomes == [Self.node(3): .recovered, Self.node(5): .recovered], "\(result.nodes)")
         #expect(result.nodes.first { $0.node == Self.node(5) }?.repairs == ["firewall-open"])
@@ -110,7 +110,7 @@ import Testing
         #expect(Lab.serious(result)[Self.node(5)]?.contains("F4") == true, "the other nodes are audited through sudo as usual")
 
         let (run, repaired) = try await repair(fixture)
-        #expect(run.status == "failed", "the cluster cannot be healthy while n4 is not audited: \(repaired.message ?? "-")")
+        #expect(run.status == .failed, "the cluster cannot be healthy while n4 is not audited: \(repaired.message ?? "-")")
         let outcomes = Dictionary(uniqueKeysWithValues: repaired.nodes.map { ($0.node, $0.outcome) })
         #expect(outcomes[Self.node(5)] == .recovered && outcomes[Self.node(4)] == .skipped, "\(repaired.nodes)")
         #expect(repaired.nodes.first { $0.node == Self.node(4) }?.reason?.contains("no command can run there as root") == true)
@@ -130,7 +130,7 @@ import Testing
         #expect(!found.findings.contains { $0.repair == "vxlan-reset" }, "an MTU fault earns no device reset: \(found.findings)")
 
         let (run, result) = try await repair(fixture)
-        #expect(run.status == "succeeded", "\(result.message ?? "-")")
+        #expect(run.status == .succeeded, "\(result.message ?? "-")")
         #expect(Set(result.nodes.map(\.node)) == Set((1...6).map(Self.node)) && result.nodes.allSatisfy { $0.repairs == ["mtu-align"] },
                 "the plan names the cluster-wide change and every node takes it: \(result.nodes)")
         #expect(result.steps.contains { $0.node == nil && $0.step == "cluster-mtu" && $0.stdout.contains("Installation default") && $0.stdout.contains("1350") })

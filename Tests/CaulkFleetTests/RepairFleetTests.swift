@@ -45,7 +45,7 @@ import Testing
 
         let (run, result) = try await repair(fixture)
 
-        #expect(run.status == "succeeded", "\(result.message ?? "-")")
+        #expect(run.status == .succeeded, "\(result.message ?? "-")")
         #expect(result.state == .healthy && result.auditBefore != nil && result.auditAfter != nil)
         let outcomes = Dictionary(uniqueKeysWithValues: result.nodes.map { ($0.node, $0.outcome) })
         #expect(outcomes == [Self.node(2): .recovered, Self.node(3): .recovered, Self.node(5): .recovered, Self.node(6): .recovered], "\(result.nodes)")
@@ -79,7 +79,7 @@ import Testing
 
         let (run, plan) = try await repair(fixture, RepairRequest(dryRun: true))
 
-        #expect(run.status == "succeeded" && run.dryRun && plan.dryRun)
+        #expect(run.status == .succeeded && run.dryRun && plan.dryRun)
         #expect(plan.nodes.map(\.node) == [Self.node(3), Self.node(5)] && plan.nodes.allSatisfy { $0.outcome == .planned })
         #expect(plan.steps.allSatisfy { $0.outcome == .planned })
         let commands = plan.steps.filter { $0.node == Self.node(3) }
@@ -90,16 +90,16 @@ import Testing
         let status = try Lab.status(Self.cluster)
         #expect(status[Self.node(3)]?.faults.contains("stale-vxlan") == true && status[Self.node(5)]?.faults.contains("firewall") == true)
 
-        let first = try await fixture.repairs.start(RepairRequest(), cluster: Self.cluster, requester: "alice", trigger: "cli")
+        let first = try await fixture.repairs.start(RepairRequest(), cluster: Self.cluster, requester: "alice", trigger: .cli)
         do {
-            _ = try await fixture.repairs.start(RepairRequest(), cluster: Self.cluster, requester: "bob", trigger: "cli")
+            _ = try await fixture.repairs.start(RepairRequest(), cluster: Self.cluster, requester: "bob", trigger: .cli)
             Issue.record("a second repair of the same cluster started")
         } catch DomainError.conflict(let message) {
             #expect(message.contains("already being repaired by run \(first.id)") && message.contains("alice"), "\(message)")
         }
-        _ = try await fixture.repairs.start(RepairRequest(dryRun: true), cluster: Self.cluster, requester: "bob", trigger: "cli")
+        _ = try await fixture.repairs.start(RepairRequest(dryRun: true), cluster: Self.cluster, requester: "bob", trigger: .cli)
         await fixture.repairs.waitForAll()
-        #expect(try await fixture.store.run(id: first.id)?.0.status == "succeeded")
+        #expect(try await fixture.store.run(id: first.id)?.0.status == .succeeded)
     }
 
     @Test func aNodeThatDoesNotRecoverStopsTheRolloutAndTheRestIsLeftAlone() async throws {
@@ -116,7 +116,7 @@ import Testing
 
         let (run, result) = try await repair(fixture, RepairRequest(verifyTimeout: 10))
 
-        #expect(run.status == "failed")
+        #expect(run.status == .failed)
         let outcomes = Dictionary(uniqueKeysWithValues: result.nodes.map { ($0.node, $0.outcome) })
         #expect(outcomes == [Self.node(2): .recovered, Self.node(3): .failed, Self.node(5): .skipped], "\(result.nodes)")
         let failed = try #require(result.nodes.first { $0.node == Self.node(3) })
@@ -135,11 +135,11 @@ import Testing
         let loop = Task { await fixture.autoRepairs.run { _ in } }
         defer { loop.cancel() }
         // The first audit notes each node's boot; a scheduled audit then sees the new one.
-        _ = try await fixture.audits.start(AuditRequest(clusters: [Self.cluster]), requester: "schedule", trigger: "schedule")
+        _ = try await fixture.audits.start(AuditRequest(clusters: [Self.cluster]), requester: "schedule", trigger: .schedule)
         await fixture.audits.waitForAll()
         try Lab.lab("reboot", Self.node(4), "--buggy")
         try await Task.sleep(for: .seconds(3))
-        _ = try await fixture.audits.start(AuditRequest(clusters: [Self.cluster]), requester: "schedule", trigger: "schedule")
+        _ = try await fixture.audits.start(AuditRequest(clusters: [Self.cluster]), requester: "schedule", trigger: .schedule)
         await fixture.audits.waitForAll()
         #expect(try await fixture.store.rebootEvents(cluster: Self.cluster, node: Self.node(4), before: nil, limit: 5).count == 1)
 
@@ -152,7 +152,7 @@ import Testing
         let decided = try #require(decision)
         #expect(decided.decision == .repaired && decided.node == Self.node(4), "\(decided)")
         let repairRun = try #require(decided.repairRunId)
-        #expect(try await fixture.store.run(id: repairRun)?.0.trigger == "auto")
+        #expect(try await fixture.store.run(id: repairRun)?.0.trigger == .auto)
         #expect(try await fixture.repairs.result(runId: repairRun).nodes.map(\.node) == [Self.node(4)])
         try Lab.lab("verify", Self.cluster, "--wait", "10")
     }

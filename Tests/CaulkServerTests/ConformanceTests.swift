@@ -88,6 +88,15 @@ import Testing
             reply = try await client.call(.get, "/v1/reboots?node=", token: h.viewer)
             #expect(reply.status == 400)
             #expect(reply.error?.field == "node")
+
+            // A boolean is `true` or `false`, as the schema says; nothing else is read as either.
+            for odd in ["", "1", "0", "yes", "TRUE"] {
+                reply = try await client.call(.get, "/v1/tokens?include_revoked=\(odd)", token: h.admin)
+                #expect(reply.status == 400, "include_revoked=\(odd)")
+                #expect(reply.error?.field == "include_revoked")
+            }
+            reply = try await client.call(.get, "/v1/tokens?include_revoked=true", token: h.admin)
+            #expect(reply.status == 200)
         }
     }
 }

@@ -1,3 +1,4 @@
+import CaulkAPI
 import Foundation
 import GRDB
 import Testing
@@ -67,7 +68,7 @@ import Testing
     @Test func aFailingImportLeavesNothingBehind() async throws {
         let store = try Store.inMemory()
         var bad = Self.cluster("b")
-        bad.encapsulation = "gre"  // violates the CHECK constraint, after cluster a was written
+        bad.sshPort = 70000  // violates the CHECK constraint, after cluster a was written
         let inventory = [
             InventoryCluster(cluster: Self.cluster("a"), nodes: [Self.node("n1", clusterId: 0)]),
             InventoryCluster(cluster: bad, nodes: []),
@@ -80,19 +81,69 @@ import Testing
     @Test func runsLeftRunningByACrashBecomeInterruptedWithTheirHosts() async throws {
         let store = try Store.open(path: path)
         let run = try await store.insert(RunRecord(
-            kind: "exec", clusterId: nil, clusterName: "a", trigger: "cli", requester: "me", command: "true",
+            kind: .exec, clusterId: nil, clusterName: "a", trigger: .cli, requester: "me", command: "true",
             parameters: [:], hostCount: 2, startedAt: Date()))
         try await store.recordHost(RunHostRecord(
-            runId: run.id!, nodeName: "n1", address: "198.18.0.2", outcome: "ok", exitStatus: 0, exitSignal: nil, stdout: "",
+            runId: run.id!, nodeName: "n1", address: "198.18.0.2", outcome: .ok, exitStatus: 0, exitSignal: nil, stdout: "",
             stderr: "", stdoutTruncated: false, stderrTruncated: false, errorKind: nil, error: nil, hostKey: nil,
             durationMs: 5, finishedAt: Date()), nodeId: nil, seenAt: nil)
         // what a restart after kill -9 does
         let reopened = try Store.open(path: path)
         #expect(try await reopened.markInterruptedRuns(at: Date()) == 1)
         let (record, hosts) = try #require(try await reopened.run(id: run.id!))
-        #expect(record.status == "interrupted" && record.finishedAt != nil)
+        #expect(record.status == .interrupted && record.finishedAt != nil)
         #expect(hosts.map(\.nodeName) == ["n1"])
         #expect(try await reopened.markInterruptedRuns(at: Date()) == 0)
+    }
+
+    @Test func beaconInstallsStoredAsRepairsBecomeTheirOwnKindKeepingTheirHosts() async throws {
+        // A database as the release before left it: beacon installs were `repair` runs.
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let queue = try DatabaseQueue(path: path)
+        try Migrations.migrator().migrate(queue, upTo: "0005_become")
+        try await queue.write { db in
+            for (id, playbook) in [(1, "boot-beacon"), (2, "calico-recover")] {
+                try db.execute(
+                    sql: """
+                        INSERT INTO runs (id, kind, cluster_name, status, trigger, requester, host_count, started_at, playbook)
+                        VALUES (?, 'repair', 'a', 'succeeded', 'cli', 'me', 1, '2026-11-01 00:00:00.000', ?)
+                        """,
+                    arguments: [id, playbook])
+            }
+            try db.execute(sql: "UPDATE runs SET audit_before_id = 1 WHERE id = 2")
+            try db.execute(
+                sql: """
+                    INSERT INTO run_hosts (run_id, node_name, address, outcome, duration_ms, finished_at)
+                    VALUES (1, 'n1', '198.18.0.2', 'ok', 5, '2026-11-01 00:00:01.000')
+                    """)
+        }
+        try queue.close()
+
+        let store = try Store.open(path: path)
+        #expect(try await store.appliedMigrations() == Store.knownMigrations)
+        let (beacon, hosts) = try #require(try await store.run(id: 1))
+        #expect(beacon.kind == .beaconInstall && hosts.map(\.nodeName) == ["n1"])
+        let repair = try #require(try await store.runRecord(id: 2))
+        #expect(repair.kind == .repair && repair.auditBeforeId == 1)
+        #expect(try await store.runs(cluster: "a", kind: .repair, before: nil, limit: 10).map(\.id) == [2])
+        // The hosts still belong to their run: deleting it takes them along.
+        try await store.writer.write { db in try db.execute(sql: "DELETE FROM runs WHERE id = 1") }
+        #expect(try await store.writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM run_hosts") } == 0)
+    }
+
+    @Test func aStoredValueNoCaseNamesFailsTheReadInsteadOfBecomingADefault() async throws {
+        let store = try Store.inMemory()
+        let run = try await store.insert(RunRecord(
+            kind: .exec, clusterId: nil, clusterName: "a", trigger: .cli, requester: "me", command: "true", parameters: [:], hostCount: 1,
+            startedAt: Date()))
+        // What a newer release, or a hand edit past the CHECK constraints, could leave behind.
+        try await store.writer.write { db in
+            try db.execute(sql: "PRAGMA ignore_check_constraints = ON")
+            try db.execute(sql: "UPDATE runs SET status = 'paused' WHERE id = ?", arguments: [run.id!])
+            try db.execute(sql: "PRAGMA ignore_check_constraints = OFF")
+        }
+        await #expect(throws: (any Error).self) { _ = try await store.runRecord(id: run.id!) }
+        await #expect(throws: (any Error).self) { _ = try await store.runs(cluster: nil, kind: nil, before: nil, limit: 10) }
     }
 
     @Test func aDryRunCountsButWritesNothing() async throws {
@@ -162,20 +213,20 @@ import Testing
 
     @Test func onlyOneRunOfAKindPerClusterRunsAtOnce() async throws {
         let store = try Store.inMemory()
-        let run = RunRecord(kind: "audit", clusterId: nil, clusterName: "a", trigger: "cli", requester: "me", command: nil, parameters: [:], hostCount: 1, startedAt: Date())
+        let run = RunRecord(kind: .audit, clusterId: nil, clusterName: "a", trigger: .cli, requester: "me", command: nil, parameters: [:], hostCount: 1, startedAt: Date())
         guard case .started(let first) = try await store.startRun(run) else { Issue.record("not started"); return }
         guard case .alreadyRunning(let running) = try await store.startRun(run) else { Issue.record("started twice"); return }
         #expect(running.id == first.id)
         var other = run
         other.clusterName = "b"
         guard case .started = try await store.startRun(other) else { Issue.record("another cluster was blocked"); return }
-        try await store.finishRun(id: first.id!, status: "succeeded", at: Date())
+        try await store.finishRun(id: first.id!, status: .succeeded, at: Date())
         guard case .started = try await store.startRun(run) else { Issue.record("a finished run still blocks"); return }
     }
 
     @Test func aDryRunRepairTakesNoLock() async throws {
         let store = try Store.inMemory()
-        var dry = RunRecord(kind: "repair", clusterId: nil, clusterName: "a", trigger: "cli", requester: "me", command: nil, parameters: [:], hostCount: 0, startedAt: Date())
+        var dry = RunRecord(kind: .repair, clusterId: nil, clusterName: "a", trigger: .cli, requester: "me", command: nil, parameters: [:], hostCount: 0, startedAt: Date())
         dry.dryRun = true
         _ = try await store.insert(dry)
         var real = dry
@@ -210,25 +261,25 @@ import Testing
     @Test func aRepairCutShortByACrashKeepsItsStepsAndSaysWhichNodesItReached() async throws {
         let store = try Store.open(path: path)
         let run = try await store.insert(RunRecord(
-            kind: "repair", clusterId: nil, clusterName: "a", trigger: "cli", requester: "me", command: nil, parameters: [:], hostCount: 0, startedAt: Date()))
+            kind: .repair, clusterId: nil, clusterName: "a", trigger: .cli, requester: "me", command: nil, parameters: [:], hostCount: 0, startedAt: Date()))
         let audit = try await store.insert(RunRecord(
-            kind: "audit", clusterId: nil, clusterName: "a", trigger: "cli", requester: "me", command: nil, parameters: [:], hostCount: 3, startedAt: Date()))
+            kind: .audit, clusterId: nil, clusterName: "a", trigger: .cli, requester: "me", command: nil, parameters: [:], hostCount: 3, startedAt: Date()))
         try await store.recordRepairPlan(runId: run.id!, auditBeforeId: audit.id!, nodes: ["n1", "n2", "n3"].enumerated().map {
-            RepairNodeRecord(runId: run.id!, nodeId: nil, nodeName: $1, position: $0, findings: ["F1"], repairs: ["vxlan-reset"], outcome: "pending", reason: nil)
+            RepairNodeRecord(runId: run.id!, nodeId: nil, nodeName: $1, position: $0, findings: ["F1"], repairs: ["vxlan-reset"], outcome: .pending, reason: nil)
         })
-        try await store.updateRepairNode(runId: run.id!, node: "n1", outcome: "recovered", reason: nil, startedAt: Date(), finishedAt: Date())
-        try await store.updateRepairNode(runId: run.id!, node: "n2", outcome: "running", reason: nil, startedAt: Date())
+        try await store.updateRepairNode(runId: run.id!, node: "n1", outcome: .recovered, reason: nil, startedAt: Date(), finishedAt: Date())
+        try await store.updateRepairNode(runId: run.id!, node: "n2", outcome: .running, reason: nil, startedAt: Date())
         try await store.recordRepairStep(RepairStepRecord(
-            runId: run.id!, nodeName: "n2", host: "n2", repair: "vxlan-reset", step: "delete-device", command: "ip link del vxlan.calico", outcome: "ok",
+            runId: run.id!, nodeName: "n2", host: "n2", repair: "vxlan-reset", step: "delete-device", command: "ip link del vxlan.calico", outcome: .ok,
             exitStatus: 0, stdout: "", stderr: "", startedAt: Date(), durationMs: 12))
         let reopened = try Store.open(path: path)
         #expect(try await reopened.markInterruptedRuns(at: Date()) == 2)
         let (nodes, steps) = try await reopened.repair(runId: run.id!)
-        #expect(nodes.map(\.outcome) == ["recovered", "failed", "skipped"])
+        #expect(nodes.map(\.outcome) == [.recovered, .failed, .skipped])
         #expect(nodes[1].reason == "caulk stopped while the repair ran" && nodes[0].findings == ["F1"])
         #expect(steps.map(\.step) == ["delete-device"])
         let record = try #require(try await reopened.run(id: run.id!)?.0)
-        #expect(record.auditBeforeId == audit.id && record.hostCount == 3 && record.status == "interrupted")
+        #expect(record.auditBeforeId == audit.id && record.hostCount == 3 && record.status == .interrupted)
     }
 
     @Test func aNodeTokenMustNameItsNode() async throws {
@@ -245,14 +296,14 @@ import Testing
 
     static func cluster(_ name: String) -> ClusterRecord {
         ClusterRecord(
-            name: name, apiEndpoint: "https://198.18.0.1:6443", podCidr: nil, encapsulation: "vxlan",
-            calicoNamespace: "kube-system", sshUser: "root", sshPort: 22, sshKey: nil, bastion: nil,
+            name: name, apiEndpoint: "https://198.18.0.1:6443", podCidr: nil, encapsulation: .vxlan,
+            calicoNamespace: .kubeSystem, sshUser: "root", sshPort: 22, sshKey: nil, bastion: nil,
             createdAt: Date(), updatedAt: Date())
     }
 
     static func node(_ name: String, clusterId: Int64) -> NodeRecord {
         NodeRecord(
-            clusterId: clusterId, name: name, address: "198.18.0.2", role: "worker", labels: [:], sshUser: nil,
+            clusterId: clusterId, name: name, address: "198.18.0.2", role: .worker, labels: [:], sshUser: nil,
             sshPort: nil, sshKey: nil, bastion: nil, hostKey: nil, createdAt: Date(), updatedAt: Date())
     }
 }

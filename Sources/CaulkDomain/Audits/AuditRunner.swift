@@ -87,8 +87,8 @@ struct AuditRunner: Sendable {
                 worst[node.name] = health
                 let bootedAt = parsed.uptimeSeconds.map { now.addingTimeInterval(-$0) }
                 try await store.recordAuditNode(
-                    AuditNodeRecord(runId: runId, nodeId: node.id, nodeName: node.name, health: health.rawValue, bootId: parsed.bootId, bootedAt: bootedAt,
-                                    kernel: parsed.kernel, nicDriver: parsed.nicDriver, facts: Self.json(parsed), error: nil, finishedAt: now),
+                    AuditNodeRecord(runId: runId, nodeId: node.id, nodeName: node.name, health: health, bootId: parsed.bootId, bootedAt: bootedAt,
+                                    kernel: parsed.kernel, nicDriver: parsed.nicDriver, facts: HostRecords.json(parsed), error: nil, finishedAt: now),
                     findings: findings.map { Self.record($0, runId: runId, cluster: audit.cluster.name, at: now) }, seenAt: now)
                 if let nodeId = node.id, let bootId = parsed.bootId {
                     _ = try await store.recordBoot(nodeId: nodeId, bootId: bootId, bootedAt: bootedAt, seenAt: now, source: "audit", runId: runId)
@@ -103,26 +103,26 @@ struct AuditRunner: Sendable {
                 message: "\(unclaimed.count) Kubernetes Node(s) match no node in caulk's inventory, so caulk neither audits nor repairs them: \(unclaimed.joined(separator: ", "))",
                 evidence: Excerpt.of(unclaimed.map { "\($0) InternalIP \(facts.nodes[$0]?.internalIp ?? "?")" }.joined(separator: "\n")), repair: nil))
         }
-        var changed: [String: String] = [:]
+        var changed: [String: NodeHealth] = [:]
         for finding in late {
             guard let node = finding.node, let current = worst[node], current != .unreachable else { continue }
             let updated = Self.health([finding], from: current)
             if updated != current {
                 worst[node] = updated
-                changed[node] = updated.rawValue
+                changed[node] = updated
             }
         }
         let summary = AuditSummary(state: Self.state(Array(worst.values), clusterFindings: late.filter { $0.node == nil }), facts: facts)
         let now = clock()
         try await store.finishAudit(
             runId: runId, findings: late.map { Self.record($0, runId: runId, cluster: audit.cluster.name, at: now) }, health: changed,
-            status: (done < jobs.count ? RunStatus.cancelled : RunStatus.succeeded).rawValue, summary: Self.json(summary), at: now)
+            status: done < jobs.count ? .cancelled : .succeeded, summary: HostRecords.json(summary), at: now)
     }
 
     /// A node reached over SSH where no command could run: recorded with its one finding.
     private func recordUnreachable(_ node: NodeRecord, _ finding: Finding, error: String, audit: PreparedAudit, at now: Date) async throws {
         try await store.recordAuditNode(
-            AuditNodeRecord(runId: audit.run.id!, nodeId: node.id, nodeName: node.name, health: NodeHealth.unreachable.rawValue, bootId: nil, bootedAt: nil,
+            AuditNodeRecord(runId: audit.run.id!, nodeId: node.id, nodeName: node.name, health: .unreachable, bootId: nil, bootedAt: nil,
                             kernel: nil, nicDriver: nil, facts: "{}", error: error, finishedAt: now),
             findings: [Self.record(finding, runId: audit.run.id!, cluster: audit.cluster.name, at: now)], seenAt: nil)
     }
@@ -161,7 +161,7 @@ struct AuditRunner: Sendable {
         guard !steps.isEmpty else { return ClusterFacts() }
         var errors: [String] = []
         var clusterOptions = options
-        for node in audit.nodes where node.role == NodeRole.controlPlane.rawValue {
+        for node in audit.nodes where node.role == .controlPlane {
             let values = values(audit, node: node, facts: nil)
             let batch = StepBatch(
                 steps.map { StepBatch.Step(name: $0.name, command: CommandTemplate.render($0.command ?? "", values), timeout: $0.timeout, maxOutput: max($0.maxOutput, Self.clusterStepOutput)) },
@@ -214,7 +214,7 @@ struct AuditRunner: Sendable {
     private func values(_ audit: PreparedAudit, node: NodeRecord, facts: ClusterFacts?) -> [String: String] {
         var values = audit.parameters
         values["cluster"] = audit.cluster.name
-        values["calico_namespace"] = audit.cluster.calicoNamespace
+        values["calico_namespace"] = audit.cluster.calicoNamespace.rawValue
         values["node"] = node.name
         values["k8s_node"] = facts?.kubernetesName(of: node.name) ?? ""
         values["node_ip"] = facts?.node(node.name)?.internalIp ?? node.address
@@ -324,12 +324,8 @@ struct AuditRunner: Sendable {
 
     static func record(_ finding: Finding, runId: Int64, cluster: String, at date: Date) -> FindingRecord {
         FindingRecord(
-            runId: runId, clusterName: cluster, nodeName: finding.node, checkId: finding.check, severity: finding.severity.rawValue,
+            runId: runId, clusterName: cluster, nodeName: finding.node, checkId: finding.check, severity: finding.severity,
             message: finding.message, evidence: finding.evidence, repair: finding.repair, createdAt: date)
-    }
-
-    static func json(_ value: some Encodable) -> String {
-        (try? JSONCoding.encoder().encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 }
 

@@ -7,6 +7,7 @@ import Foundation
 /// cluster; their results, each cluster's latest health, and reboot events.
 public struct AuditService: Sendable {
     let store: Store
+    let runs: RunHistory
     let executor: SSHExecutor
     let options: SSHOptions
     let passphrase: Secret?
@@ -21,6 +22,7 @@ public struct AuditService: Sendable {
         clock: @escaping @Sendable () -> Date = Date.init
     ) {
         self.store = store
+        self.runs = RunHistory(store: store, clock: clock)
         self.executor = executor
         self.library = library
         self.options = options
@@ -30,7 +32,7 @@ public struct AuditService: Sendable {
 
     /// Starts an audit of each cluster named (or of every cluster) and returns at once. A named
     /// cluster already being audited is a conflict; with `all`, such clusters are skipped.
-    public func start(_ request: AuditRequest, requester: String, trigger: String) async throws -> AuditsStarted {
+    public func start(_ request: AuditRequest, requester: String, trigger: RunTrigger) async throws -> AuditsStarted {
         let playbook = try library.playbook(request.playbook ?? Self.defaultPlaybook, kind: .audit)
         let parameters = try Self.parameters(playbook, overrides: request.parameters ?? [:])
         let concurrency = request.concurrency ?? 64
@@ -57,10 +59,10 @@ public struct AuditService: Sendable {
         }
         var started: [Run] = []
         for audit in resolved {
-            let record = RunRecord(
-                kind: "audit", clusterId: audit.cluster.id, clusterName: audit.cluster.name, trigger: trigger, requester: requester,
-                command: nil, parameters: parameters, hostCount: audit.nodes.count, startedAt: clock(), playbook: playbook.name)
-            switch try await store.startRun(record) {
+            let start = RunHistory.Start(
+                kind: .audit, cluster: audit.cluster, trigger: trigger, requester: requester, parameters: parameters,
+                hostCount: audit.nodes.count, playbook: playbook.name)
+            switch try await runs.startExclusive(start) {
             case .alreadyRunning(let running):
                 let message = "cluster \(audit.cluster.name) is already being audited by run \(running.id!) (started by \(running.requester) at \(JSONCoding.formatDate(running.startedAt)))"
                 if names.count == 1 { throw DomainError.conflict(message) }
@@ -69,7 +71,7 @@ public struct AuditService: Sendable {
                 await launch(PreparedAudit(
                     run: run, cluster: audit.cluster, nodes: audit.nodes, targets: audit.targets, playbook: playbook, parameters: parameters,
                     concurrency: concurrency))
-                started.append(ExecService.api(run, outcomes: [:]))
+                started.append(Run(run, outcomes: [:]))
             }
         }
         return AuditsStarted(runs: started, skipped: skipped)
@@ -81,24 +83,24 @@ public struct AuditService: Sendable {
     /// `started`: called with the audit's run once it is recorded, before any node is touched
     /// (a repair links its audit at once, so a crash mid-audit still shows which audit it was).
     func auditNow(
-        cluster name: String, playbook playbookName: String, requester: String, trigger: String, parameters overrides: [String: String] = [:],
+        cluster name: String, playbook playbookName: String, requester: String, trigger: RunTrigger, parameters overrides: [String: String] = [:],
         started: @Sendable (RunRecord) async throws -> Void = { _ in }
     ) async throws -> (run: RunRecord, result: AuditResult) {
         let playbook = try library.playbook(playbookName, kind: .audit)
         let parameters = try Self.parameters(playbook, overrides: overrides.filter { name, _ in playbook.parameters.contains { $0.name == name } })
         let audit = try await resolve(cluster: name)
-        let run = try await store.insert(RunRecord(
-            kind: "audit", clusterId: audit.cluster.id, clusterName: audit.cluster.name, trigger: trigger, requester: requester,
-            command: nil, parameters: parameters, hostCount: audit.nodes.count, startedAt: clock(), playbook: playbook.name))
+        let run = try await runs.start(RunHistory.Start(
+            kind: .audit, cluster: audit.cluster, trigger: trigger, requester: requester, parameters: parameters,
+            hostCount: audit.nodes.count, playbook: playbook.name))
         do {
             try await started(run)
             try await AuditRunner(store: store, executor: executor, options: options, clock: clock).run(PreparedAudit(
                 run: run, cluster: audit.cluster, nodes: audit.nodes, targets: audit.targets, playbook: playbook, parameters: parameters, concurrency: 64))
         } catch {
-            try? await store.finishRun(id: run.id!, status: RunStatus.failed.rawValue, at: clock())
+            try? await runs.finish(run.id!, .failed)
             throw error
         }
-        return (run, try await result(runId: run.id!))
+        return (run, try await runs.audit(runId: run.id!))
     }
 
     /// Waits for every audit started so far (tests, shutdown).
@@ -120,14 +122,13 @@ public struct AuditService: Sendable {
 
     private func launch(_ audit: PreparedAudit) async {
         let runner = AuditRunner(store: store, executor: executor, options: options, clock: clock)
-        let store = store
-        let clock = clock
+        let runs = runs
         let runId = audit.run.id!
         let task = Task {
             do {
                 try await runner.run(audit)
             } catch {
-                try? await store.finishRun(id: runId, status: RunStatus.failed.rawValue, at: clock())
+                try? await runs.finish(runId, .failed)
             }
         }
         await tasks.add(runId, task)
@@ -159,18 +160,7 @@ public struct AuditService: Sendable {
 
     /// An audit's nodes, findings and facts so far.
     public func result(runId: Int64) async throws -> AuditResult {
-        guard let (run, _) = try await store.run(id: runId) else { throw DomainError.notFound("no run \(runId)") }
-        return try await result(of: run)
-    }
-
-    private func result(of run: RunRecord) async throws -> AuditResult {
-        let (nodes, findings) = try await store.audit(runId: run.id!)
-        let summary = try? JSONCoding.decoder().decode(AuditSummary.self, from: Data(run.summary.utf8))
-        let health = nodes.compactMap { NodeHealth(rawValue: $0.health) }
-        let apiFindings = findings.map(Self.api)
-        return AuditResult(
-            state: summary?.state ?? AuditRunner.state(health, clusterFindings: apiFindings.filter { $0.node == nil }),
-            nodes: nodes.map(Self.api), findings: apiFindings, facts: summary?.facts)
+        try await runs.audit(runId: runId)
     }
 
     /// The cluster's state from its latest finished audit.
@@ -179,21 +169,8 @@ public struct AuditService: Sendable {
         guard let run = try await store.latestFinishedAudit(cluster: cluster.name) else {
             return ClusterHealth(cluster: cluster.name, state: .unknown, run: nil, result: nil)
         }
-        let result = try await result(of: run)
-        let counts = try await store.runOutcomeCounts(ids: [run.id!])[run.id!] ?? [:]
-        return ClusterHealth(cluster: cluster.name, state: result.state, run: ExecService.api(run, outcomes: counts), result: result)
-    }
-
-    static func api(_ record: AuditNodeRecord) -> AuditNode {
-        AuditNode(
-            node: record.nodeName, health: NodeHealth(rawValue: record.health) ?? .unreachable, bootId: record.bootId, bootedAt: record.bootedAt,
-            error: record.error, facts: try? JSONCoding.decoder().decode(NodeFacts.self, from: Data(record.facts.utf8)), finishedAt: record.finishedAt)
-    }
-
-    static func api(_ record: FindingRecord) -> Finding {
-        Finding(
-            check: record.checkId, severity: Severity(rawValue: record.severity) ?? .critical, node: record.nodeName, message: record.message,
-            evidence: record.evidence, repair: record.repair)
+        let result = try await runs.audit(run)
+        return ClusterHealth(cluster: cluster.name, state: result.state, run: try await runs.run(run), result: result)
     }
 }
 

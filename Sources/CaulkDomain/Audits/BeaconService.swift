@@ -29,8 +29,8 @@ public struct BeaconService: Sendable {
         self.clock = clock
     }
 
-    /// Runs the playbook on each node, recorded as a `repair` run with one host row per node.
-    public func install(cluster name: String, _ request: BeaconRequest, requester: String, trigger: String) async throws -> RunDetail {
+    /// Runs the playbook on each node, recorded as a `beacon-install` run with one host row per node.
+    public func install(cluster name: String, _ request: BeaconRequest, requester: String, trigger: RunTrigger) async throws -> RunDetail {
         let url = try Self.url(request.url)
         let playbook = try library.playbook(Self.playbook, kind: .repair)
         let cluster = try await store.requireCluster(named: name).cluster
@@ -44,26 +44,25 @@ public struct BeaconService: Sendable {
             let target = try await resolver.target(cluster: cluster, node: node)
             let token = try await tokens.createNodeToken(cluster: cluster.name, node: node)
             tokenIds[node.name] = token.id
-            let values = ["url": url, "token": token.secret, "cluster": cluster.name, "node": node.name, "node_ip": node.address, "calico_namespace": cluster.calicoNamespace]
+            let values = ["url": url, "token": token.secret, "cluster": cluster.name, "node": node.name, "node_ip": node.address, "calico_namespace": cluster.calicoNamespace.rawValue]
             jobs.append(SSHJob(target: target, commands: playbook.steps(.eachNode).map { $0.sshCommand(values) }))
         }
-        var run = try await store.insert(RunRecord(
-            kind: "repair", clusterId: cluster.id, clusterName: cluster.name, trigger: trigger, requester: requester, command: nil,
-            parameters: ["url": url], hostCount: nodes.count, startedAt: clock(), playbook: playbook.name))
+        let runs = RunHistory(store: store, clock: clock)
+        let run = try await runs.start(RunHistory.Start(
+            kind: .beaconInstall, cluster: cluster, trigger: trigger, requester: requester, parameters: ["url": url], hostCount: nodes.count,
+            playbook: playbook.name))
         let byName = Dictionary(uniqueKeysWithValues: nodes.map { ($0.name, $0) })
         var failed = false
         for await outcome in executor.fanOut(jobs, options: options) {
             let node = byName[outcome.target.name]!
-            let record = ExecService.record(Self.firstFailure(outcome), runId: run.id!, address: node.address, at: clock())
-            let installed = record.outcome == HostOutcomeKind.ok.rawValue
+            let record = HostRecords.record(Self.firstFailure(outcome), runId: run.id!, address: node.address, at: clock())
+            let installed = record.outcome == .ok
             failed = failed || !installed
             try await tokens.settleNodeToken(id: tokenIds[node.name]!, nodeId: node.id!, installed: installed)
             try await store.recordHost(record, nodeId: node.id, seenAt: outcome.hostKey == nil ? nil : record.finishedAt)
         }
-        run.status = (failed ? RunStatus.failed : RunStatus.succeeded).rawValue
-        try await store.finishRun(id: run.id!, status: run.status, at: clock())
-        guard let (finished, hosts) = try await store.run(id: run.id!) else { throw DomainError.notFound("run \(run.id!) vanished") }
-        return RunDetail(run: ExecService.api(finished, outcomes: [:]), hosts: hosts.map(ExecService.api))
+        try await runs.finish(run.id!, failed ? .failed : .succeeded)
+        return try await runs.show(run.id!)
     }
 
     /// Revokes the `node` tokens of the named nodes, or of every node of the cluster: their
@@ -71,7 +70,7 @@ public struct BeaconService: Sendable {
     public func revoke(cluster name: String, nodes names: [String]?) async throws -> [TokenInfo] {
         let cluster = try await store.requireCluster(named: name).cluster
         let nodes = try ExecService.only(names, of: try await store.nodes(NodeFilter(clusterId: cluster.id), limit: Int.max).map(\.node), cluster: cluster.name)
-        return try await store.revokeNodeTokens(nodeIds: nodes.compactMap(\.id), at: clock()).map(TokenService.api)
+        return try await store.revokeNodeTokens(nodeIds: nodes.compactMap(\.id), at: clock()).map(TokenInfo.init)
     }
 
     /// The outcome with only the step that failed (or the last one): what the host row shows.

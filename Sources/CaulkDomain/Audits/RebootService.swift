@@ -29,18 +29,12 @@ public struct RebootService: Sendable {
         let event = try await store.recordBoot(
             nodeId: node.id!, bootId: bootId, bootedAt: announcement.uptimeSeconds.map { now.addingTimeInterval(-$0) }, seenAt: now,
             source: "beacon", runId: nil)
-        return BootRecorded(recorded: event != nil, event: event.map(Self.api))
+        return BootRecorded(recorded: event != nil, event: event.map(RebootEvent.init))
     }
 
     public func list(cluster: String?, node: String?, paging: Paging) async throws -> Page<RebootEvent> {
         if let cluster { _ = try await store.requireCluster(named: cluster) }
         let records = try await store.rebootEvents(cluster: cluster, node: node, before: paging.after, limit: paging.limit)
-        return Page(items: records.map(Self.api), nextCursor: paging.nextCursor(lastId: records.last?.id, count: records.count))
-    }
-
-    static func api(_ record: RebootEventRecord) -> RebootEvent {
-        RebootEvent(
-            id: record.id!, cluster: record.clusterName, node: record.nodeName, oldBootId: record.oldBootId, newBootId: record.newBootId,
-            bootedAt: record.bootedAt, seenAt: record.seenAt, source: record.source, runId: record.runId)
+        return Page(items: records.map(RebootEvent.init), nextCursor: paging.nextCursor(lastId: records.last?.id, count: records.count))
     }
 }

@@ -26,7 +26,7 @@ public struct AutoRepairService: Sendable {
 
     public func policy(cluster name: String) async throws -> AutoRepairPolicy {
         let cluster = try await store.requireCluster(named: name).cluster
-        return Self.api(try await store.autoRepairPolicy(clusterId: cluster.id!), cluster: cluster.name)
+        return AutoRepairPolicy(try await store.autoRepairPolicy(clusterId: cluster.id!), cluster: cluster.name)
     }
 
     public func update(cluster name: String, _ update: AutoRepairPolicyUpdate, by requester: String) async throws -> AutoRepairPolicy {
@@ -50,13 +50,13 @@ public struct AutoRepairService: Sendable {
         policy.updatedBy = requester
         policy.updatedAt = clock()
         try await store.saveAutoRepairPolicy(policy)
-        return Self.api(policy, cluster: cluster.name)
+        return AutoRepairPolicy(policy, cluster: cluster.name)
     }
 
     public func decisions(cluster: String?, paging: Paging) async throws -> Page<AutoRepairDecision> {
         if let cluster { _ = try await store.requireCluster(named: cluster) }
         let records = try await store.autoRepairDecisions(cluster: cluster, before: paging.after, limit: paging.limit)
-        return Page(items: records.map(Self.api), nextCursor: paging.nextCursor(lastId: records.last?.id, count: records.count))
+        return Page(items: records.map(AutoRepairDecision.init), nextCursor: paging.nextCursor(lastId: records.last?.id, count: records.count))
     }
 
     /// Checks for due decisions every second until cancelled, each acted on in the background.
@@ -94,7 +94,7 @@ public struct AutoRepairService: Sendable {
         func decide(_ outcome: AutoRepairOutcome, _ reason: String, audit: Int64? = nil, repair: Int64? = nil) async {
             log("auto-repair of \(decision.clusterName): \(outcome.rawValue): \(reason)")
             do {
-                try await store.decideAutoRepair(id: id, decision: outcome.rawValue, reason: reason, auditRunId: audit, repairRunId: repair, at: clock())
+                try await store.decideAutoRepair(id: id, decision: outcome, reason: reason, auditRunId: audit, repairRunId: repair, at: clock())
             } catch {
                 log("auto-repair: could not record decision \(id): \(error)")
             }
@@ -107,7 +107,7 @@ public struct AutoRepairService: Sendable {
             guard recent < policy.maxPerHour else {
                 return await decide(.skipped, "\(recent) auto-repair(s) of \(found.name) in the last hour already (max_per_hour \(policy.maxPerHour)); a person should look")
             }
-            let audit = try await audits.auditNow(cluster: found.name, playbook: AuditService.defaultPlaybook, requester: Self.requester, trigger: "auto")
+            let audit = try await audits.auditNow(cluster: found.name, playbook: AuditService.defaultPlaybook, requester: Self.requester, trigger: .auto)
             let auditId = audit.run.id!
             if audit.result.state == .healthy {
                 return await decide(.skipped, "the cluster is healthy after the reboot", audit: auditId)
@@ -122,7 +122,7 @@ public struct AutoRepairService: Sendable {
             let nodeCount = try await store.nodes(NodeFilter(clusterId: found.id), limit: Int.max).count
             let batch = max(1, Int((Double(nodeCount) * policy.maxDisruptedShare).rounded(.down)))
             let (runId, status) = try await repairs.runNow(
-                RepairRequest(batch: plan.disruptive ? batch : nil), cluster: found.name, requester: Self.requester, trigger: "auto", before: audit)
+                RepairRequest(batch: plan.disruptive ? batch : nil), cluster: found.name, requester: Self.requester, trigger: .auto, before: audit)
             let summary = try await repairs.result(runId: runId).message ?? ""
             await decide(status == .succeeded ? .repaired : .failed, summary, audit: auditId, repair: runId)
         } catch DomainError.conflict(let message) {
@@ -130,19 +130,5 @@ public struct AutoRepairService: Sendable {
         } catch {
             await decide(.failed, "\(error)")
         }
-    }
-
-    static func api(_ record: AutoRepairPolicyRecord?, cluster: String) -> AutoRepairPolicy {
-        AutoRepairPolicy(
-            cluster: cluster, enabled: record?.enabled ?? false, delaySeconds: record?.delaySeconds ?? defaults.delaySeconds,
-            maxPerHour: record?.maxPerHour ?? defaults.maxPerHour, maxDisruptedShare: record?.maxDisruptedShare ?? defaults.maxDisruptedShare,
-            updatedBy: record?.updatedBy, updatedAt: record?.updatedAt)
-    }
-
-    static func api(_ record: AutoRepairDecisionRecord) -> AutoRepairDecision {
-        AutoRepairDecision(
-            id: record.id!, cluster: record.clusterName, rebootEventId: record.rebootEventId, node: record.nodeName, reboots: record.reboots,
-            dueAt: record.dueAt, decision: AutoRepairOutcome(rawValue: record.decision) ?? .failed, reason: record.reason,
-            auditRunId: record.auditRunId, repairRunId: record.repairRunId, createdAt: record.createdAt, decidedAt: record.decidedAt)
     }
 }

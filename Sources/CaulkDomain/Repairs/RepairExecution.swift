@@ -30,7 +30,7 @@ struct RepairExecution: Sendable {
     func values(_ node: NodeRecord?) -> [String: String] {
         var values = repair.parameters
         values["cluster"] = repair.cluster.name
-        values["calico_namespace"] = repair.cluster.calicoNamespace
+        values["calico_namespace"] = repair.cluster.calicoNamespace.rawValue
         values["control_plane"] = controlPlane?.name ?? ""
         values["vxlan_mtu"] = vxlanMTU.map(String.init) ?? ""
         if let node {
@@ -47,7 +47,7 @@ struct RepairExecution: Sendable {
     func plan(_ plan: RepairPlan, controlPlane: NodeRecord) async throws {
         func planned(_ node: String?, host: String, repair: String, step: String, command: String) async throws {
             try await runner.store.recordRepairStep(RepairStepRecord(
-                runId: self.repair.run.id!, nodeName: node, host: host, repair: repair, step: step, command: command, outcome: "planned",
+                runId: self.repair.run.id!, nodeName: node, host: host, repair: repair, step: step, command: command, outcome: .planned,
                 exitStatus: nil, stdout: "", stderr: "", startedAt: runner.clock(), durationMs: 0))
         }
         for cluster in plan.clusterRepairs {
@@ -84,25 +84,25 @@ struct RepairExecution: Sendable {
         let outcome = await runner.executor.run(
             SSHJob(target: repair.targets[host.name]!, commands: [command]), options: runner.options)
         var record = RepairStepRecord(
-            runId: repair.run.id!, nodeName: node?.name, host: host.name, repair: playbook.name, step: step.name, command: command.command, outcome: "ok",
-            exitStatus: nil, stdout: "", stderr: "", startedAt: started, durationMs: ExecService.milliseconds(outcome.duration))
+            runId: repair.run.id!, nodeName: node?.name, host: host.name, repair: playbook.name, step: step.name, command: command.command, outcome: .ok,
+            exitStatus: nil, stdout: "", stderr: "", startedAt: started, durationMs: HostRecords.milliseconds(outcome.duration))
         let place = "\(playbook.name)/\(step.name) on \(host.name)"
         var failure: String?
         switch outcome.result {
         case .success(let results):
             let result = results.first
             record.exitStatus = result?.exitStatus.map(Int.init)
-            record.stdout = ExecService.text(result?.stdout ?? [])
-            record.stderr = ExecService.text(result?.stderr ?? [])
+            record.stdout = HostRecords.text(result?.stdout ?? [])
+            record.stderr = HostRecords.text(result?.stderr ?? [])
             if result?.timedOut == true {
-                record.outcome = RepairStepOutcome.timedOut.rawValue
+                record.outcome = .timedOut
                 failure = "\(place) timed out after \(step.timeout) s" + Self.lastLine(record.stderr, record.stdout)
             } else if result?.succeeded != true {
-                record.outcome = RepairStepOutcome.failed.rawValue
+                record.outcome = .failed
                 failure = "\(place) failed (exit \(record.exitStatus.map(String.init) ?? result?.exitSignal ?? "?"))" + Self.lastLine(record.stderr, record.stdout)
             }
         case .failure(let error):
-            record.outcome = RepairStepOutcome.error.rawValue
+            record.outcome = .error
             record.stderr = error.description
             failure = "\(place) could not run: \(error.description)"
         }
@@ -158,7 +158,7 @@ struct RepairExecution: Sendable {
     /// Apply each repair's steps, then verify. Returns why the node did not recover, or nil.
     private func repairNode(_ node: RepairPlan.NodePlan, peers: [String], controlPlane: NodeRecord) async throws -> String? {
         let runId = repair.run.id!
-        try await runner.store.updateRepairNode(runId: runId, node: node.node.name, outcome: RepairNodeOutcome.running.rawValue, reason: nil, startedAt: runner.clock())
+        try await runner.store.updateRepairNode(runId: runId, node: node.node.name, outcome: .running, reason: nil, startedAt: runner.clock())
         var failure: String?
         steps: for playbook in node.repairs {
             for step in playbook.steps(.eachNode) {
@@ -168,7 +168,7 @@ struct RepairExecution: Sendable {
         }
         if failure == nil { failure = try await verify(node.node, peers: peers) }
         try await runner.store.updateRepairNode(
-            runId: runId, node: node.node.name, outcome: (failure == nil ? RepairNodeOutcome.recovered : .failed).rawValue, reason: failure ?? node.held,
+            runId: runId, node: node.node.name, outcome: failure == nil ? .recovered : .failed, reason: failure ?? node.held,
             finishedAt: runner.clock())
         return failure
     }
@@ -185,7 +185,7 @@ struct RepairExecution: Sendable {
         let targets = probeTargets(node.name, peers: peers)
         let started = runner.clock()
         var record = RepairStepRecord(
-            runId: repair.run.id!, nodeName: node.name, host: node.name, repair: Self.verifyRepair, step: Self.verifyStep, command: "", outcome: "ok",
+            runId: repair.run.id!, nodeName: node.name, host: node.name, repair: Self.verifyRepair, step: Self.verifyStep, command: "", outcome: .ok,
             exitStatus: 0, stdout: "", stderr: "", startedAt: started, durationMs: 0)
         guard !targets.isEmpty else {
             record.command = "# no healthy peer to probe"
@@ -205,7 +205,7 @@ struct RepairExecution: Sendable {
                 SSHJob(target: repair.targets[node.name]!, commands: [SSHCommand(record.command, timeout: .seconds(probe.timeout + 10))]), options: runner.options)
             switch outcome.result {
             case .success(let results):
-                let output = StepOutput(exitStatus: results.first?.exitStatus.map(Int.init), stdout: ExecService.text(results.first?.stdout ?? []))
+                let output = StepOutput(exitStatus: results.first?.exitStatus.map(Int.init), stdout: HostRecords.text(results.first?.stdout ?? []))
                 let probes = DatapathProbe.parse(output)
                 record.stdout = output.stdout
                 let failed = targets.filter { target in !probes.contains { $0.peer == target.peer && $0.passed } }
@@ -226,10 +226,10 @@ struct RepairExecution: Sendable {
             if failure == nil || clock.now >= deadline || Task.isCancelled { break }
             try? await Task.sleep(for: .seconds(2))
         }
-        record.durationMs = ExecService.milliseconds(clock.now - begun)
+        record.durationMs = HostRecords.milliseconds(clock.now - begun)
         record.stdout += "\n(\(attempts) attempt(s))"
         if let failure {
-            record.outcome = RepairStepOutcome.failed.rawValue
+            record.outcome = .failed
             record.exitStatus = 1
             record.stderr = failure
             try await runner.store.recordRepairStep(record)

@@ -54,7 +54,7 @@ struct RepairRunner: Sendable {
         try await store.recordRepairPlan(runId: runId, auditBeforeId: before.run.id!, nodes: plan.nodes.enumerated().map { index, node in
             RepairNodeRecord(
                 runId: runId, nodeId: node.node.id, nodeName: node.node.name, position: index, findings: node.findings, repairs: node.repairs.map(\.name),
-                outcome: node.skip != nil ? "skipped" : repair.dryRun ? "planned" : "pending", reason: node.skip ?? node.held)
+                outcome: node.skip != nil ? .skipped : repair.dryRun ? .planned : .pending, reason: node.skip ?? node.held)
         })
         var execution = RepairExecution(runner: self, repair: repair, before: before.result, auditPlaybook: library.playbooks[auditPlaybook])
         if Task.isCancelled {
@@ -136,7 +136,7 @@ struct RepairRunner: Sendable {
     }
 
     private func finish(_ runId: Int64, _ status: RunStatus, state: ClusterState?, after: Int64?, _ message: String) async throws -> RunStatus {
-        try await store.finishRepair(runId: runId, status: status.rawValue, auditAfterId: after, summary: AuditRunner.json(RepairSummary(state: state, message: message)), at: clock())
+        try await store.finishRepair(runId: runId, status: status, auditAfterId: after, summary: HostRecords.json(RepairSummary(state: state, message: message)), at: clock())
         return status
     }
 }

@@ -7,6 +7,7 @@ import Foundation
 /// the background, one at a time per cluster (a dry run takes no lock), recorded step by step.
 public struct RepairService: Sendable {
     let store: Store
+    let runs: RunHistory
     let executor: SSHExecutor
     let audits: AuditService
     let library: PlaybookLibrary
@@ -24,6 +25,7 @@ public struct RepairService: Sendable {
         passphrase: Secret? = nil, clock: @escaping @Sendable () -> Date = Date.init
     ) {
         self.store = store
+        self.runs = RunHistory(store: store, clock: clock)
         self.executor = executor
         self.audits = audits
         self.library = library
@@ -33,15 +35,15 @@ public struct RepairService: Sendable {
     }
 
     /// Checks the request, takes the cluster's repair lock and starts the repair in the background.
-    public func start(_ request: RepairRequest, cluster: String, requester: String, trigger: String) async throws -> Run {
+    public func start(_ request: RepairRequest, cluster: String, requester: String, trigger: RunTrigger) async throws -> Run {
         let prepared = try await prepare(request, cluster: cluster, requester: requester, trigger: trigger)
         let runner = runner
         await tasks.add(prepared.run.id!, Task { _ = try? await runner.runRecordingFailure(prepared) })
-        return ExecService.api(prepared.run, outcomes: [:])
+        return Run(prepared.run, outcomes: [:])
     }
 
     /// Runs a repair to its end in the calling task (auto-repair), from an audit just made.
-    func runNow(_ request: RepairRequest, cluster: String, requester: String, trigger: String, before: RepairRunner.Audit) async throws -> (Int64, RunStatus) {
+    func runNow(_ request: RepairRequest, cluster: String, requester: String, trigger: RunTrigger, before: RepairRunner.Audit) async throws -> (Int64, RunStatus) {
         let prepared = try await prepare(request, cluster: cluster, requester: requester, trigger: trigger)
         return (prepared.run.id!, try await runner.runRecordingFailure(prepared, before: before))
     }
@@ -66,7 +68,7 @@ public struct RepairService: Sendable {
         RepairRunner(store: store, executor: executor, audits: audits, library: library, options: options, clock: clock)
     }
 
-    private func prepare(_ request: RepairRequest, cluster name: String, requester: String, trigger: String) async throws -> PreparedRepair {
+    private func prepare(_ request: RepairRequest, cluster name: String, requester: String, trigger: RunTrigger) async throws -> PreparedRepair {
         let playbook = try library.playbook(request.playbook ?? Self.defaultPlaybook, kind: .repair)
         guard playbook.name != BeaconService.playbook else {
             throw DomainError.invalid(field: "playbook", message: "boot-beacon needs the caulk URL and a token per node: use `caulk beacon install CLUSTER --node-url URL`")
@@ -98,20 +100,15 @@ public struct RepairService: Sendable {
         parameters["max_failures"] = String(maxFailures)
         parameters["verify_timeout"] = String(verifyTimeout)
         if let only { parameters["nodes"] = only.joined(separator: ",") }
-        var record = RunRecord(
-            kind: "repair", clusterId: cluster.id, clusterName: cluster.name, trigger: trigger, requester: requester, command: nil,
-            parameters: parameters, hostCount: 0, startedAt: clock(), playbook: playbook.name)
-        record.dryRun = dryRun
-        if dryRun {
-            record = try await store.insert(record)
-        } else {
-            switch try await store.startRun(record) {
-            case .alreadyRunning(let running):
-                throw DomainError.conflict(
-                    "cluster \(cluster.name) is already being repaired by run \(running.id!) (started by \(running.requester) at \(JSONCoding.formatDate(running.startedAt))); wait for it (`caulk runs show \(running.id!)`)")
-            case .started(let run):
-                record = run
-            }
+        let start = RunHistory.Start(
+            kind: .repair, cluster: cluster, trigger: trigger, requester: requester, parameters: parameters, hostCount: 0, playbook: playbook.name)
+        let record: RunRecord
+        switch try await runs.startExclusive(start, dryRun: dryRun) {
+        case .alreadyRunning(let running):
+            throw DomainError.conflict(
+                "cluster \(cluster.name) is already being repaired by run \(running.id!) (started by \(running.requester) at \(JSONCoding.formatDate(running.startedAt))); wait for it (`caulk runs show \(running.id!)`)")
+        case .started(let run):
+            record = run
         }
         return PreparedRepair(
             run: record, cluster: cluster, nodes: all, targets: targets, playbook: playbook, parameters: parameters, batch: batch,
@@ -121,21 +118,7 @@ public struct RepairService: Sendable {
     // MARK: Results
 
     public func result(runId: Int64) async throws -> RepairResult {
-        guard let (run, _) = try await store.run(id: runId) else { throw DomainError.notFound("no run \(runId)") }
-        let (nodes, steps) = try await store.repair(runId: runId)
-        let summary = try? JSONCoding.decoder().decode(RepairSummary.self, from: Data(run.summary.utf8))
-        return RepairResult(
-            dryRun: run.dryRun, auditBefore: run.auditBeforeId, auditAfter: run.auditAfterId, state: summary?.state, message: summary?.message,
-            nodes: nodes.map {
-                RepairNode(
-                    node: $0.nodeName, findings: $0.findings, repairs: $0.repairs, outcome: RepairNodeOutcome(rawValue: $0.outcome) ?? .failed,
-                    reason: $0.reason, startedAt: $0.startedAt, finishedAt: $0.finishedAt)
-            },
-            steps: steps.map {
-                RepairStep(
-                    id: $0.id!, node: $0.nodeName, host: $0.host, repair: $0.repair, step: $0.step, command: $0.command,
-                    outcome: RepairStepOutcome(rawValue: $0.outcome) ?? .error, exitStatus: $0.exitStatus, stdout: $0.stdout, stderr: $0.stderr,
-                    startedAt: $0.startedAt, durationMs: $0.durationMs)
-            })
+        guard let run = try await store.runRecord(id: runId) else { throw DomainError.notFound("no run \(runId)") }
+        return try await runs.repair(run)
     }
 }

@@ -78,7 +78,7 @@ public struct ScheduleService: Sendable {
                 request.all = true
             }
             do {
-                let result = try await audits.start(request, requester: "schedule:\(schedule.name)", trigger: "schedule")
+                let result = try await audits.start(request, requester: "schedule:\(schedule.name)", trigger: .schedule)
                 started += result.runs.count
                 for skipped in result.skipped { log("schedule \(schedule.name): \(skipped); skipped this time") }
             } catch {

@@ -35,7 +35,7 @@ struct AuditsController {
 
 extension Request {
     /// `cli` when the caulk client sent it, else `api`.
-    var trigger: String {
-        headers[.userAgent]?.hasPrefix("caulk/") == true ? "cli" : "api"
+    var trigger: RunTrigger {
+        headers[.userAgent]?.hasPrefix("caulk/") == true ? .cli : .api
     }
 }

@@ -36,9 +36,9 @@ extension Request {
 
     func flag(_ name: String) throws -> Bool {
         switch uri.queryParameters.get(name) {
-        case nil, "false", "0": return false
-        case "true", "1", "": return true
-        case let other?: throw APIError.badRequest(field: name, message: "'\(other)' is not true or false")
+        case nil, "false": return false
+        case "true": return true
+        case let other?: throw APIError.badRequest(field: name, message: "'\(other)' is not true or false; write \(name)=true or \(name)=false")
         }
     }
 }

@@ -5,9 +5,9 @@ import NIOCore
 
 /// `POST /v1/clusters/{name}/exec` (operator), `/v1/runs` (viewer), `POST /v1/clusters/{name}/trust` (admin).
 struct RunsController {
+    let runs: RunHistory
     let exec: ExecService
-    let audits: AuditService
-    let repairs: RepairService
+    let trust: HostKeyTrust
 
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
         group.post("clusters/:name/exec") { request, context in
@@ -29,8 +29,7 @@ struct RunsController {
         }
         group.get("runs") { request, context in
             _ = try context.require(.viewer)
-            let page = try await exec.runs(
-                cluster: try request.name("cluster"), kind: try request.query("kind", as: RunKind.self)?.rawValue, paging: try request.paging())
+            let page = try await runs.list(cluster: try request.name("cluster"), kind: try request.query("kind", as: RunKind.self), paging: try request.paging())
             return try JSON.response(page)
         }
         group.get("runs/:id") { _, context in
@@ -38,24 +37,13 @@ struct RunsController {
             guard let id = Int64(try context.parameters.require("id")) else {
                 throw APIError.badRequest(field: "id", message: "a run id is a number")
             }
-            var detail = try await exec.detail(id)
-            switch detail.run.kind {
-            case "audit": detail.audit = try await audits.result(runId: id)
-            case "repair" where detail.run.playbook != BeaconService.playbook: detail.repair = try await repairs.result(runId: id)
-            default: break
-            }
-            return try JSON.response(detail)
+            return try JSON.response(try await runs.show(id))
         }
         group.post("clusters/:name/trust") { request, context in
             _ = try context.require(.admin)
             let body = try await JSON.decode(TrustRequest.self, from: request, allowedKeys: ["": ["nodes", "expect"]])
-            return try JSON.response(try await exec.trust(cluster: try context.parameters.require("name"), body))
+            return try JSON.response(try await trust.trust(cluster: try context.parameters.require("name"), body))
         }
-    }
-
-    /// The kinds of run, for the `kind` filter.
-    enum RunKind: String, CaseIterable {
-        case exec, audit, repair
     }
 
     static func line<T: Encodable>(_ value: T) throws -> ByteBuffer {

@@ -1,0 +1,179 @@
+import CaulkAPI
+import CaulkSSH
+import CaulkStore
+import Foundation
+
+/// The history of every kind of run. Exec, audits, repairs and beacon installs start their runs
+/// here (recorded `running` before any node is touched), finish them here, and every run is read
+/// back here, in a list or in full with what its kind keeps beside it.
+public struct RunHistory: Sendable {
+    let store: Store
+    let clock: @Sendable () -> Date
+
+    public init(store: Store, clock: @escaping @Sendable () -> Date = Date.init) {
+        self.store = store
+        self.clock = clock
+    }
+
+    /// What a new run is: the rest (status `running`, start time) is filled in when it starts.
+    struct Start: Sendable {
+        var kind: RunKind
+        var cluster: ClusterRecord
+        var trigger: RunTrigger
+        var requester: String
+        var command: String?
+        var parameters: [String: String] = [:]
+        var hostCount: Int
+        var playbook: String?
+
+        func record(at date: Date) -> RunRecord {
+            RunRecord(
+                kind: kind, clusterId: cluster.id, clusterName: cluster.name, trigger: trigger, requester: requester, command: command,
+                parameters: parameters, hostCount: hostCount, startedAt: date, playbook: playbook)
+        }
+    }
+
+    /// Records the run as running.
+    func start(_ start: Start) async throws -> RunRecord {
+        try await store.insert(start.record(at: clock()))
+    }
+
+    /// Records the run as running unless a run of its kind for its cluster already is (the
+    /// cluster's lock for that kind): then that run, and nothing is recorded. A dry run takes no
+    /// lock and is always recorded.
+    func startExclusive(_ start: Start, dryRun: Bool = false) async throws -> RunStart {
+        var record = start.record(at: clock())
+        record.dryRun = dryRun
+        return dryRun ? .started(try await store.insert(record)) : try await store.startRun(record)
+    }
+
+    func finish(_ id: Int64, _ status: RunStatus) async throws {
+        try await store.finishRun(id: id, status: status, at: clock())
+    }
+
+    /// Runs a process that died left `running` are `interrupted` (see `Store.markInterruptedRuns`).
+    public func interruptLeftovers() async throws -> Int {
+        try await store.markInterruptedRuns(at: clock())
+    }
+
+    // MARK: Reading
+
+    /// Runs, newest first.
+    public func list(cluster: String?, kind: RunKind?, paging: Paging) async throws -> Page<Run> {
+        // Newest first: the cursor is the smallest id seen.
+        let records = try await store.runs(cluster: cluster, kind: kind, before: paging.after, limit: paging.limit)
+        let outcomes = try await store.runOutcomeCounts(ids: records.map { $0.id! })
+        let items = records.map { Run($0, outcomes: outcomes[$0.id!] ?? [:]) }
+        return Page(items: items, nextCursor: paging.nextCursor(lastId: records.last?.id, count: records.count))
+    }
+
+    /// A run with what its kind keeps: each host's result (exec, beacon installs), the audit's
+    /// nodes and findings, or the repair's plan and steps.
+    public func show(_ id: Int64) async throws -> RunDetail {
+        guard let (record, hosts) = try await store.run(id: id) else { throw DomainError.notFound("no run \(id)") }
+        var detail = RunDetail(run: try await run(record), hosts: Self.withinBudget(hosts.map(RunHost.init)))
+        switch record.kind {
+        case .exec, .beaconInstall: break
+        case .audit: detail.audit = try await audit(record)
+        case .repair: detail.repair = try await repair(record)
+        }
+        return detail
+    }
+
+    /// The run alone, without what its kind keeps beside it.
+    func run(id: Int64) async throws -> Run {
+        guard let record = try await store.runRecord(id: id) else { throw DomainError.notFound("no run \(id)") }
+        return try await run(record)
+    }
+
+    /// The run as the API shows it, with its hosts counted by outcome so far.
+    func run(_ record: RunRecord) async throws -> Run {
+        Run(record, outcomes: try await store.runOutcomeCounts(ids: [record.id!])[record.id!] ?? [:])
+    }
+
+    /// An audit's nodes, findings and facts so far.
+    func audit(_ run: RunRecord) async throws -> AuditResult {
+        let (nodes, findings) = try await store.audit(runId: run.id!)
+        let summary = try? JSONCoding.decoder().decode(AuditSummary.self, from: Data(run.summary.utf8))
+        let apiFindings = findings.map(Finding.init)
+        return AuditResult(
+            state: summary?.state ?? AuditRunner.state(nodes.map(\.health), clusterFindings: apiFindings.filter { $0.node == nil }),
+            nodes: nodes.map(AuditNode.init), findings: apiFindings, facts: summary?.facts)
+    }
+
+    func audit(runId: Int64) async throws -> AuditResult {
+        guard let run = try await store.runRecord(id: runId) else { throw DomainError.notFound("no run \(runId)") }
+        return try await audit(run)
+    }
+
+    /// A repair's plan, steps and audits.
+    func repair(_ run: RunRecord) async throws -> RepairResult {
+        let (nodes, steps) = try await store.repair(runId: run.id!)
+        let summary = try? JSONCoding.decoder().decode(RepairSummary.self, from: Data(run.summary.utf8))
+        return RepairResult(
+            dryRun: run.dryRun, auditBefore: run.auditBeforeId, auditAfter: run.auditAfterId, state: summary?.state, message: summary?.message,
+            nodes: nodes.map(RepairNode.init), steps: steps.map(RepairStep.init))
+    }
+
+    /// Node output one run's answer carries at most (a 2,000-node exec could otherwise answer with
+    /// 250 MiB). Past it, every node's stdout and stderr are cut to an equal share, at least 4 KiB,
+    /// and flagged truncated; a table shows a few lines per node anyway.
+    public static let detailOutputBudget = 16 << 20
+
+    static func withinBudget(_ hosts: [RunHost]) -> [RunHost] {
+        let total = hosts.reduce(0) { $0 + $1.stdout.utf8.count + $1.stderr.utf8.count }
+        guard total > detailOutputBudget else { return hosts }
+        let share = max(4096, detailOutputBudget / (2 * hosts.count))
+        return hosts.map { host in
+            var host = host
+            if host.stdout.utf8.count > share {
+                host.stdout = String(decoding: host.stdout.utf8.prefix(share), as: UTF8.self)
+                host.stdoutTruncated = true
+            }
+            if host.stderr.utf8.count > share {
+                host.stderr = String(decoding: host.stderr.utf8.prefix(share), as: UTF8.self)
+                host.stderrTruncated = true
+            }
+            return host
+        }
+    }
+}
+
+/// How a host's SSH outcome is kept: output as text SQLite can store, durations in milliseconds.
+enum HostRecords {
+    /// One host of an exec or beacon install. Output was already cut to the engine's cap.
+    static func record(_ outcome: HostOutcome, runId: Int64, address: String, at date: Date) -> RunHostRecord {
+        let ms = milliseconds(outcome.duration)
+        switch outcome.result {
+        case .success(let results):
+            let result = results.first
+            let kind: HostOutcomeKind = result.map { $0.timedOut ? .timedOut : $0.succeeded ? .ok : .failed } ?? .ok
+            return RunHostRecord(
+                runId: runId, nodeName: outcome.target.name, address: address, outcome: kind,
+                exitStatus: result?.exitStatus.map(Int.init), exitSignal: result?.exitSignal, stdout: text(result?.stdout ?? []),
+                stderr: text(result?.stderr ?? []), stdoutTruncated: result?.stdoutTruncated ?? false,
+                stderrTruncated: result?.stderrTruncated ?? false,
+                errorKind: kind == .timedOut ? "timeout" : nil, error: kind == .timedOut ? "timed out; the channel was closed" : nil,
+                hostKey: outcome.hostKey, durationMs: ms, finishedAt: date)
+        case .failure(let error):
+            return RunHostRecord(
+                runId: runId, nodeName: outcome.target.name, address: address, outcome: .error,
+                exitStatus: nil, exitSignal: nil, stdout: "", stderr: "", stdoutTruncated: false, stderrTruncated: false,
+                errorKind: error.summary, error: error.description, hostKey: outcome.hostKey, durationMs: ms, finishedAt: date)
+        }
+    }
+
+    /// Output as stored: SQLite text stops at NUL, so binary output is shown, not lost.
+    static func text(_ bytes: [UInt8]) -> String {
+        String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: "\0", with: "\u{FFFD}")
+    }
+
+    static func milliseconds(_ duration: Duration) -> Int {
+        Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
+    }
+
+    /// A summary or facts object as the JSON text a run or audit node keeps.
+    static func json(_ value: some Encodable) -> String {
+        (try? JSONCoding.encoder().encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+}
