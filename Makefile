@@ -2,6 +2,8 @@
 #
 #   make run    install what is missing, build, start the service on SQLite (var/caulk.db)
 #   make test   install what is missing, build, run the whole test suite
+#   make lint   swift-format's findings against .swift-format (advice; the tree predates it)
+#   make format rewrite changed Swift files in place with swift-format
 #
 # CONFIG=release builds optimised binaries (slower to build).
 
@@ -16,7 +18,7 @@ RUN_PACKAGES  := libsqlite3-dev libssh2-1-dev pkg-config
 # The proofs' venv (schemathesis comes from PyPI).
 PROOF_PACKAGES := python3-venv
 
-.PHONY: run test build deps test-deps apt-install swift-test lab-test proofs clean help
+.PHONY: run test build deps test-deps apt-install swift-test lab-test proofs lint format clean help
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -51,6 +53,14 @@ proofs:
 
 build:
 	$(SWIFT) build -c $(CONFIG) --product caulk
+
+# swift-format ships with the toolchain; .swift-format holds the project's settings.
+lint:
+	$(SWIFT) format lint --recursive Package.swift Sources Tests
+
+# Only the Swift files changed since HEAD, so a commit reformats what it touches and no more.
+format:
+	git diff --name-only --diff-filter=AM HEAD -- '*.swift' | xargs -r $(SWIFT) format --in-place
 
 deps:
 	@$(MAKE) --no-print-directory apt-install PACKAGES="$(RUN_PACKAGES)"

@@ -19,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         // Already in the graph through Hummingbird; named so the scheduler can be a Service.
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // Already in the graph through Hummingbird; the domain logs what fails in the background.
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
         // libssh2 from the system (apt: libssh2-1-dev).
@@ -45,6 +47,7 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HeapModule", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             plugins: ["EmbedFiles"]
         ),
@@ -75,8 +78,10 @@ let package = Package(
         .executableTarget(name: "caulk-embed"),
         .plugin(name: "EmbedFiles", capability: .buildTool(), dependencies: ["caulk-embed"]),
 
-        .testTarget(name: "CaulkSSHTests", dependencies: ["CaulkSSH"]),
-        .testTarget(name: "CaulkFleetTests", dependencies: ["CaulkDomain", "CaulkStore", "CaulkSSH", "CaulkAPI"]),
+        // What several test targets share: running programs, the lab fleet's command and nodes.
+        .target(name: "CaulkTestSupport", path: "Tests/CaulkTestSupport"),
+        .testTarget(name: "CaulkSSHTests", dependencies: ["CaulkSSH", "CaulkTestSupport"]),
+        .testTarget(name: "CaulkFleetTests", dependencies: ["CaulkDomain", "CaulkStore", "CaulkSSH", "CaulkAPI", "CaulkTestSupport"]),
         .testTarget(
             name: "CaulkStoreTests",
             dependencies: ["CaulkStore", "CaulkAPI", .product(name: "GRDB", package: "GRDB.swift")]
@@ -93,7 +98,7 @@ let package = Package(
         .testTarget(
             name: "CaulkCLITests",
             dependencies: [
-                "caulk", "CaulkAPI", "CaulkStore",
+                "caulk", "CaulkAPI", "CaulkStore", "CaulkTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),

@@ -1,5 +1,6 @@
 -- Installing the boot beacon is a run kind of its own, 'beacon-install', instead of a 'repair'
--- told apart by its playbook. SQLite cannot change a CHECK constraint in place, so the table is
+-- told apart by its playbook. A run that failed as a whole (not node by node) keeps why, in
+-- `error`. SQLite cannot change a CHECK constraint in place, so the table is
 -- rebuilt the documented way (new table, copy, drop, rename); foreign keys are checked once the
 -- migration is done, and the tables that point at runs keep their references by name.
 
@@ -20,7 +21,8 @@ CREATE TABLE runs_new (
     summary         TEXT    NOT NULL DEFAULT '{}' CHECK (json_valid(summary)),
     audit_before_id INTEGER REFERENCES runs (id) ON DELETE SET NULL,
     audit_after_id  INTEGER REFERENCES runs (id) ON DELETE SET NULL,
-    dry_run         INTEGER NOT NULL DEFAULT 0
+    dry_run         INTEGER NOT NULL DEFAULT 0,
+    error           TEXT
 );
 
 INSERT INTO runs_new (id, kind, cluster_id, cluster_name, status, trigger, requester, command, parameters, host_count,

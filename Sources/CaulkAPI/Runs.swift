@@ -67,12 +67,15 @@ public struct Run: Codable, Sendable, Equatable {
     public var playbook: String?
     /// A repair that only planned (true); absent otherwise.
     public var dryRun: Bool?
+    /// Why the run failed as a whole, when caulk could not go on (a node's own failure is in its result).
+    public var error: String?
 
     public init(
         id: Int64, kind: RunKind, cluster: String, status: RunStatus, trigger: RunTrigger, requester: String, command: String?,
         parameters: [String: String], hostCount: Int, outcomes: [String: Int], startedAt: Date, finishedAt: Date?, playbook: String? = nil,
-        dryRun: Bool? = nil
+        dryRun: Bool? = nil, error: String? = nil
     ) {
+        self.error = error
         self.playbook = playbook
         self.dryRun = dryRun
         self.id = id

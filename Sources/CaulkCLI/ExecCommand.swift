@@ -134,11 +134,19 @@ struct RunsCommand: AsyncParsableCommand {
             try options.out.emit(detail) { detail in
                 let run = detail.run
                 let header = [["run \(run.id) \(run.kind.rawValue) on \(run.cluster): \(run.status.rawValue), by \(run.requester) (\(run.trigger.rawValue)), started \(Output.date(run.startedAt))"]]
-                if detail.repair != nil { return RepairCommand.rows(detail) }
-                if let audit = detail.audit {
-                    return header + [["playbook \(run.playbook ?? "-"): cluster \(audit.state.rawValue)"], [""]] + NodesTable.rows(audit)
+                let failure = run.error.map { [["failed: \($0)"]] } ?? []
+                let hosts = detail.hosts.map { [ExecCommand.describe($0, lines: lines, width: 24)] }
+                switch run.kind {
+                case .repair:
+                    return RepairCommand.rows(detail)  // its message says why it stopped
+                case .audit:
+                    let state = detail.audit.map { "cluster \($0.state.rawValue)" } ?? "no result"
+                    return header + failure + [["playbook \(run.playbook ?? "-"): \(state)"], [""]] + (detail.audit.map(NodesTable.rows) ?? [])
+                case .exec:
+                    return header + failure + [["command: \(run.command ?? "-")"]] + hosts
+                case .beaconInstall:
+                    return header + failure + [["playbook \(run.playbook ?? "-") (url \(run.parameters["url"] ?? "-"))"]] + hosts
                 }
-                return header + [["command: \(run.command ?? "-")"]] + detail.hosts.map { [ExecCommand.describe($0, lines: lines, width: 24)] }
             }
         }
     }

@@ -23,7 +23,7 @@ extension Node {
         self.init(
             cluster: row.clusterName, name: record.name, address: record.address, role: record.role, labels: record.labels,
             ssh: SSHOverrides(user: record.sshUser, port: record.sshPort, key: record.sshKey, bastion: record.bastion, become: record.sshBecome),
-            hostKey: record.hostKey, lastBootId: record.lastBootId, lastSeenAt: record.lastSeenAt, createdAt: record.createdAt,
+            hostKey: record.hostKey, lastBootId: row.observed?.lastBootId, lastSeenAt: row.observed?.lastSeenAt, createdAt: record.createdAt,
             updatedAt: record.updatedAt)
     }
 }
@@ -41,7 +41,7 @@ extension Run {
             id: record.id!, kind: record.kind, cluster: record.clusterName, status: record.status, trigger: record.trigger,
             requester: record.requester, command: record.command, parameters: record.parameters, hostCount: record.hostCount,
             outcomes: outcomes, startedAt: record.startedAt, finishedAt: record.finishedAt, playbook: record.playbook,
-            dryRun: record.dryRun ? true : nil)
+            dryRun: record.dryRun ? true : nil, error: record.error)
     }
 }
 

@@ -16,9 +16,12 @@ public struct ExecService: Sendable {
     public static let storedOutputCap = 64 * 1024
     public static let maxCommandBytes = 64 * 1024
 
-    public init(store: Store, executor: SSHExecutor, options: SSHOptions = SSHOptions(), passphrase: Secret? = nil, clock: @escaping @Sendable () -> Date = Date.init) {
+    public init(
+        store: Store, executor: SSHExecutor, options: SSHOptions = SSHOptions(), passphrase: Secret? = nil, runs: RunHistory? = nil,
+        clock: @escaping @Sendable () -> Date = Date.init
+    ) {
         self.store = store
-        self.runs = RunHistory(store: store, clock: clock)
+        self.runs = runs ?? RunHistory(store: store, clock: clock)
         self.executor = executor
         self.options = Self.storing(options)
         self.passphrase = passphrase
@@ -97,7 +100,7 @@ public struct ExecService: Sendable {
                 }
             }
         } catch {
-            try? await runs.finish(runId, .failed)
+            await runs.fail(runId, error)
             throw error
         }
         // The stream also ends early when the calling task is cancelled (its client went away).

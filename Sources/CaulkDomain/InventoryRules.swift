@@ -55,9 +55,6 @@ enum InventoryRules {
             bastion: try optional(ssh.bastion, current: base?.bastion) { v throws(DomainError) in try Validate.bastion(v, field: "ssh.bastion") },
             sshBecome: try optional(ssh.become, current: base?.sshBecome) { v throws(DomainError) in try Validate.user(v, field: "ssh.become") },
             hostKey: try optional(input.hostKey, current: base?.hostKey) { v throws(DomainError) in try HostKey.fingerprint(v, field: "host_key") },
-            lastBootId: base?.lastBootId,
-            lastSeenAt: base?.lastSeenAt,
-            lastBootedAt: base?.lastBootedAt,
             createdAt: base?.createdAt ?? now,
             updatedAt: now
         )

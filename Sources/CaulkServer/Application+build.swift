@@ -12,6 +12,9 @@ import ServiceLifecycle
 /// Everything the API needs, built once.
 public struct Services: Sendable {
     public let store: Store
+    /// The SSH engines, shut down with the service once every run has stopped.
+    let executor: SSHExecutor
+    let interactive: SSHExecutor?
     public let inventory: InventoryService
     public let tokens: TokenService
     public let runs: RunHistory
@@ -29,20 +32,22 @@ public struct Services: Sendable {
     /// trust, on threads of its own, so a day-long exec on many nodes never holds up a repair.
     public init(
         store: Store, executor: SSHExecutor = SSHExecutor(), interactive: SSHExecutor? = nil, sshPassphrase: Secret? = nil,
-        playbookDirectories: [String] = []
+        playbookDirectories: [String] = [], logger: Logger = Logger(label: "caulk")
     ) throws {
         self.store = store
+        self.executor = executor
+        self.interactive = interactive
         inventory = InventoryService(store: store)
         tokens = TokenService(store: store)
-        runs = RunHistory(store: store)
-        exec = ExecService(store: store, executor: interactive ?? executor, passphrase: sshPassphrase)
+        runs = RunHistory(store: store, logger: logger)
+        exec = ExecService(store: store, executor: interactive ?? executor, passphrase: sshPassphrase, runs: runs)
         trust = HostKeyTrust(store: store, executor: interactive ?? executor, passphrase: sshPassphrase)
         playbooks = try PlaybookLibrary(directories: playbookDirectories)
-        audits = AuditService(store: store, executor: executor, library: playbooks, passphrase: sshPassphrase)
+        audits = AuditService(store: store, executor: executor, library: playbooks, passphrase: sshPassphrase, runs: runs)
         reboots = RebootService(store: store)
         schedules = ScheduleService(store: store, audits: audits)
-        beacons = BeaconService(store: store, executor: executor, tokens: tokens, library: playbooks, passphrase: sshPassphrase)
-        repairs = RepairService(store: store, executor: executor, audits: audits, library: playbooks, passphrase: sshPassphrase)
+        beacons = BeaconService(store: store, executor: executor, tokens: tokens, library: playbooks, passphrase: sshPassphrase, runs: runs)
+        repairs = RepairService(store: store, executor: executor, audits: audits, library: playbooks, passphrase: sshPassphrase, runs: runs)
         autoRepairs = AutoRepairService(store: store, audits: audits, repairs: repairs)
     }
 }
@@ -77,7 +82,7 @@ public func buildApplication(
     // runs interrupted.
     let lock = try ServingLock(database: configuration.database)
     let store = try Store.open(path: configuration.database)
-    let interrupted = try await RunHistory(store: store).interruptLeftovers()
+    let interrupted = try await RunHistory(store: store, logger: logger).interruptLeftovers()
     if interrupted > 0 {
         logger.warning("\(interrupted) run(s) were in flight when caulk last stopped; marked interrupted with the hosts they finished")
     }
@@ -86,7 +91,7 @@ public func buildApplication(
     let services = try Services(
         store: store, executor: SSHExecutor(threads: configuration.sshThreads, sessions: sessions),
         interactive: SSHExecutor(threads: configuration.sshExecThreads, sessions: sessions, sweeps: false),
-        sshPassphrase: try configuration.sshPassphrase(), playbookDirectories: configuration.playbookDirectories)
+        sshPassphrase: try configuration.sshPassphrase(), playbookDirectories: configuration.playbookDirectories, logger: logger)
     return Application(
         router: buildRouter(services),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "caulk"),
@@ -110,7 +115,8 @@ public func buildApplication(
 }
 
 /// The scheduler and the auto-repair policy; on shutdown, the audits and repairs still running
-/// (they end `cancelled`, with the nodes they finished; a repair touches no further node).
+/// (they end `cancelled`, with the nodes they finished; a repair touches no further node), then
+/// the SSH engines' threads and kept connections.
 struct BackgroundWork: Service {
     let services: Services
     /// Held while the service runs: one server per database.
@@ -128,6 +134,13 @@ struct BackgroundWork: Service {
         }
         await services.repairs.cancelAll()
         await services.audits.cancelAll()
+        for executor in [services.executor, services.interactive].compactMap({ $0 }) {
+            do {
+                try await executor.shutdown()
+            } catch {
+                logger.warning("the SSH engine did not shut down cleanly: \(error)")
+            }
+        }
     }
 }
 

@@ -2,7 +2,8 @@ import CaulkAPI
 import Foundation
 import GRDB
 
-/// A row of `nodes`. `labels` is a JSON object of strings.
+/// A row of `nodes`: what the inventory declares of a node. `labels` is a JSON object of strings.
+/// What caulk observes of it is a `NodeObservation`, kept apart.
 public struct NodeRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
     public static let databaseTableName = "nodes"
     public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
@@ -21,10 +22,6 @@ public struct NodeRecord: Codable, Sendable, Equatable, FetchableRecord, Mutable
     /// Overrides the cluster's `sshBecome`.
     public var sshBecome: String?
     public var hostKey: String?
-    public var lastBootId: String?
-    public var lastSeenAt: Date?
-    /// When the boot `lastBootId` names began (from the node's uptime).
-    public var lastBootedAt: Date?
     public var createdAt: Date
     public var updatedAt: Date
 
@@ -38,7 +35,7 @@ public struct NodeRecord: Codable, Sendable, Equatable, FetchableRecord, Mutable
     public init(
         id: Int64? = nil, clusterId: Int64, name: String, address: String, role: NodeRole, labels: [String: String],
         sshUser: String?, sshPort: Int?, sshKey: String?, bastion: String?, sshBecome: String? = nil, hostKey: String?,
-        lastBootId: String? = nil, lastSeenAt: Date? = nil, lastBootedAt: Date? = nil, createdAt: Date, updatedAt: Date
+        createdAt: Date, updatedAt: Date
     ) {
         self.id = id
         self.clusterId = clusterId
@@ -52,9 +49,6 @@ public struct NodeRecord: Codable, Sendable, Equatable, FetchableRecord, Mutable
         self.bastion = bastion
         self.sshBecome = sshBecome
         self.hostKey = hostKey
-        self.lastBootId = lastBootId
-        self.lastSeenAt = lastSeenAt
-        self.lastBootedAt = lastBootedAt
         self.createdAt = createdAt
         self.updatedAt = updatedAt
     }
@@ -63,29 +57,49 @@ public struct NodeRecord: Codable, Sendable, Equatable, FetchableRecord, Mutable
         id = inserted.rowID
     }
 
-    /// True when everything an inventory sets is equal; ids, timestamps and observed state
-    /// (boot id and time, last seen) are not compared.
+    /// True when everything an inventory sets is equal; ids and timestamps are not compared.
     public func hasSameContent(as other: NodeRecord) -> Bool {
         var other = other
         other.id = id
         other.clusterId = clusterId
-        other.lastBootId = lastBootId
-        other.lastSeenAt = lastSeenAt
-        other.lastBootedAt = lastBootedAt
         other.createdAt = createdAt
         other.updatedAt = updatedAt
         return self == other
     }
 }
 
-/// A node row with its cluster's name.
+/// A row of `node_observations`: what caulk last saw of a node (none before it first answers).
+public struct NodeObservation: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "node_observations"
+    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+
+    public var nodeId: Int64
+    /// The boot the node last reported.
+    public var lastBootId: String?
+    /// When the boot `lastBootId` names began (from the node's uptime).
+    public var lastBootedAt: Date?
+    /// When it last answered over SSH.
+    public var lastSeenAt: Date?
+
+    public init(nodeId: Int64, lastBootId: String? = nil, lastBootedAt: Date? = nil, lastSeenAt: Date? = nil) {
+        self.nodeId = nodeId
+        self.lastBootId = lastBootId
+        self.lastBootedAt = lastBootedAt
+        self.lastSeenAt = lastSeenAt
+    }
+}
+
+/// A node row with its cluster's name and what caulk observed of it.
 public struct NodeRow: Sendable, Equatable {
     public var node: NodeRecord
     public var clusterName: String
+    public var observed: NodeObservation?
 
-    public init(node: NodeRecord, clusterName: String) {
+    public init(node: NodeRecord, clusterName: String, observed: NodeObservation? = nil) {
         self.node = node
         self.clusterName = clusterName
+        self.observed = observed
     }
 }
 

@@ -29,6 +29,8 @@ public struct RunRecord: Codable, Sendable, Equatable, FetchableRecord, MutableP
     public var auditAfterId: Int64?
     /// A repair that only planned: it showed its commands and changed nothing.
     public var dryRun = false
+    /// Why the run failed as a whole (caulk could not go on), when it did.
+    public var error: String?
 
     public enum Columns {
         public static let id = Column("id")

@@ -76,17 +76,20 @@ extension Store {
     ) async throws -> RebootEventRecord? {
         try await writer.write { db in
             guard let node = try NodeRecord.fetchOne(db, key: nodeId) else { return nil }
-            if node.lastBootId == bootId { return nil }
+            let observed = try NodeObservation.fetchOne(db, key: nodeId) ?? NodeObservation(nodeId: nodeId)
+            if observed.lastBootId == bootId { return nil }
             let known = try RebootEventRecord.filter(Column("node_id") == nodeId && Column("new_boot_id") == bootId).fetchCount(db) > 0
             if known { return nil }
             // Boot times from uptime jitter by a second or two; a minute is far beyond that.
-            if let last = node.lastBootedAt, let bootedAt, bootedAt < last.addingTimeInterval(-60) { return nil }
-            try db.execute(
-                sql: "UPDATE nodes SET last_boot_id = ?, last_booted_at = ? WHERE id = ?", arguments: [bootId, bootedAt, nodeId])
-            if node.lastBootId == nil, source == "audit" { return nil }
+            if let last = observed.lastBootedAt, let bootedAt, bootedAt < last.addingTimeInterval(-60) { return nil }
+            var now = observed
+            now.lastBootId = bootId
+            now.lastBootedAt = bootedAt
+            try now.save(db)
+            if observed.lastBootId == nil, source == "audit" { return nil }
             let cluster = try String.fetchOne(db, sql: "SELECT name FROM clusters WHERE id = ?", arguments: [node.clusterId]) ?? "?"
             var event = RebootEventRecord(
-                nodeId: nodeId, clusterName: cluster, nodeName: node.name, oldBootId: node.lastBootId, newBootId: bootId,
+                nodeId: nodeId, clusterName: cluster, nodeName: node.name, oldBootId: observed.lastBootId, newBootId: bootId,
                 bootedAt: bootedAt, seenAt: seenAt, source: source, runId: runId)
             try event.insert(db)
             if let policy = try AutoRepairPolicyRecord.fetchOne(db, key: node.clusterId), policy.enabled {

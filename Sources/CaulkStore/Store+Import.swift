@@ -89,8 +89,6 @@ extension Store {
                         continue
                     }
                     node.id = existing.id
-                    node.lastBootId = existing.lastBootId
-                    node.lastSeenAt = existing.lastSeenAt
                     node.createdAt = existing.createdAt
                     node.updatedAt = now
                     try node.update(db)

@@ -82,13 +82,12 @@ extension Store {
             }
             let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
             let sql = """
-                SELECT nodes.*, clusters.name AS cluster_name FROM nodes
+                SELECT nodes.*, clusters.name AS cluster_name, \(Self.observationColumns) FROM nodes
                 JOIN clusters ON clusters.id = nodes.cluster_id
+                LEFT JOIN node_observations ON node_observations.node_id = nodes.id
                 \(whereClause) ORDER BY nodes.id LIMIT \(limit)
                 """
-            return try Row.fetchAll(db, sql: sql, arguments: arguments).map {
-                NodeRow(node: try NodeRecord(row: $0), clusterName: $0["cluster_name"])
-            }
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map { try Self.nodeRow($0, clusterName: $0["cluster_name"]) }
         }
     }
 
@@ -102,11 +101,26 @@ extension Store {
     public func node(cluster: String, name: String) async throws -> NodeRow? {
         try await writer.read { db in
             let sql = """
-                SELECT nodes.* FROM nodes JOIN clusters ON clusters.id = nodes.cluster_id
+                SELECT nodes.*, \(Self.observationColumns) FROM nodes JOIN clusters ON clusters.id = nodes.cluster_id
+                LEFT JOIN node_observations ON node_observations.node_id = nodes.id
                 WHERE clusters.name = ? AND nodes.name = ?
                 """
-            return try NodeRecord.fetchOne(db, sql: sql, arguments: [cluster, name]).map { NodeRow(node: $0, clusterName: cluster) }
+            return try Row.fetchOne(db, sql: sql, arguments: [cluster, name]).map { try Self.nodeRow($0, clusterName: cluster) }
         }
+    }
+
+    /// The observation's columns under names of their own, beside `nodes.*`.
+    static let observationColumns =
+        "node_observations.node_id AS observed_node_id, node_observations.last_boot_id AS observed_last_boot_id, "
+        + "node_observations.last_booted_at AS observed_last_booted_at, node_observations.last_seen_at AS observed_last_seen_at"
+
+    static func nodeRow(_ row: Row, clusterName: String) throws -> NodeRow {
+        let observed: NodeObservation? = (row["observed_node_id"] as Int64?).map {
+            NodeObservation(
+                nodeId: $0, lastBootId: row["observed_last_boot_id"], lastBootedAt: row["observed_last_booted_at"],
+                lastSeenAt: row["observed_last_seen_at"])
+        }
+        return NodeRow(node: try NodeRecord(row: row), clusterName: clusterName, observed: observed)
     }
 
     /// Returns false when there was no such node.

@@ -15,7 +15,12 @@ extension Store {
     /// Notes when a node last answered, if it did.
     static func markSeen(_ db: Database, nodeId: Int64?, at date: Date?) throws {
         guard let nodeId, let date else { return }
-        try db.execute(sql: "UPDATE nodes SET last_seen_at = ? WHERE id = ?", arguments: [date, nodeId])
+        try db.execute(
+            sql: """
+                INSERT INTO node_observations (node_id, last_seen_at) VALUES (?, ?)
+                ON CONFLICT (node_id) DO UPDATE SET last_seen_at = excluded.last_seen_at
+                """,
+            arguments: [nodeId, date])
     }
 
     /// Pins a node's host key.
@@ -25,10 +30,11 @@ extension Store {
         }
     }
 
-    /// Marks the run finished with `status`.
-    public func finishRun(id: Int64, status: RunStatus, at date: Date) async throws {
+    /// Marks the run finished with `status`, and why it failed when it failed as a whole.
+    public func finishRun(id: Int64, status: RunStatus, error: String? = nil, at date: Date) async throws {
         try await writer.write { db in
-            try db.execute(sql: "UPDATE runs SET status = ?, finished_at = ? WHERE id = ?", arguments: [status, date, id])
+            try db.execute(
+                sql: "UPDATE runs SET status = ?, error = coalesce(?, error), finished_at = ? WHERE id = ?", arguments: [status, error, date, id])
         }
     }
 

@@ -1,4 +1,5 @@
 import CaulkAPI
+import CaulkTestSupport
 import Foundation
 import Testing
 
@@ -7,36 +8,12 @@ import Testing
 @Suite(.serialized) struct AuditCLITests {
     static let cluster = "lab4"
 
-    static func ssh(_ address: String, _ command: String) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/ssh")
-        process.arguments = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
-                             "-i", "/run/caulk-lab/id_ed25519", "root@\(address)", command]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = out
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
-
-    static func lab(_ arguments: String...) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: LiveServer.lab)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "caulk-lab \(arguments.joined(separator: " ")) failed")
-    }
-
     @Test func auditHealthRebootsSchedulesAndTheBootBeacon() throws {
         let server = try LiveServer()
         try server.start(listen: "198.18.0.1:0")
         let admin = server.adminToken
         try server.importLab()
-        try Self.lab("clear", "\(Self.cluster)-n3")
+        try LabFleet.lab("clear", "\(Self.cluster)-n3")
 
         // A fresh lab cluster: every node healthy, F8's risk reported for the cluster → exit 3.
         var result = try server.caulk(["audit", Self.cluster, "-o", "json"], token: admin)
@@ -65,14 +42,14 @@ import Testing
         result = try server.caulk(["runs", "list", "--kind", "repair", "-o", "json"], token: viewer)
         #expect(try JSONCoding.decoder().decode([Run].self, from: Data(result.stdout.utf8)).isEmpty, "a beacon install is not a repair")
         let address = "198.18.4.3"
-        #expect(try Self.ssh(address, "stat -c %a /etc/caulk/beacon.token").output == "600\n")
-        let nodeToken = try Self.ssh(address, "cat /etc/caulk/beacon.token").output.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try LabFleet.ssh(address, "stat -c %a /etc/caulk/beacon.token").stdout == "600\n")
+        let nodeToken = try LabFleet.ssh(address, "cat /etc/caulk/beacon.token").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(try server.caulk(["clusters", "list"], token: nodeToken).status == 1, "a node token reads nothing")
-        try Self.lab("reboot", "\(Self.cluster)-n3")
+        try LabFleet.lab("reboot", "\(Self.cluster)-n3")
         // What systemd runs once the network is online after the boot.
-        let beacon = try Self.ssh(address, "/etc/caulk/boot-beacon")
-        #expect(beacon.status == 0 && beacon.output.contains("\"recorded\":true"), "\(beacon.output)")
-        #expect(try Self.ssh("198.18.4.4", "sed -i 's/lab4-n4/lab4-n3/' /etc/caulk/beacon.conf && /etc/caulk/boot-beacon").status != 0,
+        let beacon = try LabFleet.ssh(address, "/etc/caulk/boot-beacon")
+        #expect(beacon.status == 0 && beacon.stdout.contains("\"recorded\":true"), "\(beacon.stdout) \(beacon.stderr)")
+        #expect(try LabFleet.ssh("198.18.4.4", "sed -i 's/lab4-n4/lab4-n3/' /etc/caulk/beacon.conf && /etc/caulk/boot-beacon").status != 0,
                 "one node's token cannot announce another node's boot")
         result = try server.caulk(["audit", Self.cluster, "-o", "json"], token: admin)
         result = try server.caulk(["reboots", "--cluster", Self.cluster, "-o", "json"], token: admin)
@@ -81,8 +58,8 @@ import Testing
 
         // With Calico's offload override set, nothing is left to report: exit 0.
         let patch = "kubectl patch felixconfiguration default --type merge -p '{\"spec\":{\"featureDetectOverride\":\"ChecksumOffloadBroken=true\"}}'"
-        #expect(try Self.ssh("198.18.4.1", patch).status == 0)
-        defer { _ = try? Self.ssh("198.18.4.1", "kubectl patch felixconfiguration default --type json -p '[{\"op\":\"remove\",\"path\":\"/spec/featureDetectOverride\"}]'") }
+        #expect(try LabFleet.ssh("198.18.4.1", patch).status == 0)
+        defer { _ = try? LabFleet.ssh("198.18.4.1", "kubectl patch felixconfiguration default --type json -p '[{\"op\":\"remove\",\"path\":\"/spec/featureDetectOverride\"}]'") }
         result = try server.caulk(["audit", Self.cluster], token: admin)
         #expect(result.status == 0, "\(result.stdout)")
         result = try server.caulk(["health", Self.cluster], token: viewer)

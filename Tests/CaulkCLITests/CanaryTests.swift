@@ -1,4 +1,5 @@
 import CaulkAPI
+import CaulkTestSupport
 import Foundation
 import Testing
 
@@ -13,7 +14,7 @@ import Testing
         let server = try LiveServer()
         let passphrase = "canary-pass-\(UUID().uuidString)"
         let key = server.directory.appending(path: "id_canary").path
-        try shell("ssh-keygen -q -t ed25519 -N '\(passphrase)' -C canary -f '\(key)'")
+        try Command.shell("ssh-keygen -q -t ed25519 -N '\(passphrase)' -C canary -f '\(key)'")
         let publicKey = try String(contentsOfFile: key + ".pub", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         let keyBody = try String(contentsOfFile: key, encoding: .utf8).split(separator: "\n").filter { !$0.hasPrefix("-----") }
         var canaries = ["passphrase": passphrase, "private key": String(keyBody[1].prefix(40)), "private key (last line)": String(keyBody.last!.prefix(30))]
@@ -49,9 +50,9 @@ import Testing
         #expect(nodes.allSatisfy { exec.contains($0.name) }, "exec logged in with the encrypted key on every node")
         _ = try caulk(["beacon", "install", Self.cluster, "--node-url", server.url, "-o", "json"], token: server.adminToken)
         for node in nodes {
-            let token = try AuditCLITests.ssh(node.address, "cat /etc/caulk/beacon.token")
-            try #require(token.status == 0 && token.output.hasPrefix("caulk_"), "no beacon token on \(node.name): \(token.output)")
-            canaries["node token of \(node.name)"] = token.output.trimmingCharacters(in: .whitespacesAndNewlines)
+            let token = try LabFleet.ssh(node.address, "cat /etc/caulk/beacon.token")
+            try #require(token.status == 0 && token.stdout.hasPrefix("caulk_"), "no beacon token on \(node.name): \(token.stdout) \(token.stderr)")
+            canaries["node token of \(node.name)"] = token.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         }
         _ = try caulk(["repair", Self.cluster, "-o", "json"], token: operatorToken, expect: [0, 1, 3])
 
@@ -79,14 +80,5 @@ import Testing
                 Issue.record("the \(what) appears in the \(place): …\(context)…")
             }
         }
-    }
-
-    private func shell(_ command: String) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", command]
-        try process.run()
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "failed: \(command)")
     }
 }

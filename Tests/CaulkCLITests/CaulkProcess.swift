@@ -1,3 +1,4 @@
+import CaulkTestSupport
 import Foundation
 import Testing
 
@@ -66,20 +67,14 @@ final class LiveServer: @unchecked Sendable {
     /// Imports the running lab's inventory (`lab/caulk-lab inventory`), failing with how to start it.
     func importLab() throws {
         let inventory = directory.appending(path: "lab.yaml")
-        let lab = Process()
-        lab.executableURL = URL(fileURLWithPath: Self.lab)
-        lab.arguments = ["inventory", "--format", "caulk"]
-        FileManager.default.createFile(atPath: inventory.path, contents: nil)
-        lab.standardOutput = try FileHandle(forWritingTo: inventory)
-        try lab.run()
-        lab.waitUntilExit()
-        try #require(lab.terminationStatus == 0, "the test fleet is not up: run `make test`, or `make test` (it brings the fleet up as root)")
+        let text = try? LabFleet.lab("inventory", "--format", "caulk")
+        try #require(text != nil, "the test fleet is not up: run `make test` (it brings the fleet up as root)")
+        try Data(text!.utf8).write(to: inventory)
         let result = try caulk(["inventory", "import", inventory.path], token: adminToken)
         try #require(result.status == 0, "\(result.stderr)")
     }
 
-    static let lab = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appending(path: "lab/caulk-lab").path
+    static let lab = LabFleet.command
 
     /// SIGKILL, as a crash would: no shutdown code runs.
     func kill() {
@@ -94,44 +89,15 @@ final class LiveServer: @unchecked Sendable {
         process.waitUntilExit()
     }
 
-    struct Result {
-        let status: Int32
-        let stdout: String
-        let stderr: String
-    }
+    typealias Result = Command.Result
 
     /// Runs `caulk ARGS` with CAULK_URL and CAULK_TOKEN set (token nil: none).
     @discardableResult
     func caulk(_ arguments: [String], token: String?, input: Data? = nil, environment: [String: String] = [:]) throws -> Result {
-        let process = Process()
-        process.executableURL = Self.binary
-        process.arguments = arguments
-        process.currentDirectoryURL = directory
         var env = ["PATH": "/usr/bin:/bin", "HOME": directory.path, "CAULK_URL": url]
         if let token { env["CAULK_TOKEN"] = token }
-        process.environment = env.merging(environment) { _, new in new }
-        let out = directory.appending(path: "cli-\(UUID().uuidString).out")
-        let err = directory.appending(path: "cli-\(UUID().uuidString).err")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        FileManager.default.createFile(atPath: err.path, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: out)
-        process.standardError = try FileHandle(forWritingTo: err)
-        if let input {
-            let pipe = Pipe()
-            process.standardInput = pipe
-            try process.run()
-            pipe.fileHandleForWriting.write(input)
-            try pipe.fileHandleForWriting.close()
-        } else {
-            process.standardInput = FileHandle.nullDevice
-            try process.run()
-        }
-        process.waitUntilExit()
-        return Result(
-            status: process.terminationStatus,
-            stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
-            stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? ""
-        )
+        return try Command.run(
+            Self.binary.path, arguments, input: input, environment: env.merging(environment) { _, new in new }, directory: directory)
     }
 
     /// Starts `caulk ARGS` without waiting for it.

@@ -1,4 +1,5 @@
 import CaulkAPI
+import CaulkTestSupport
 import Foundation
 import Testing
 
@@ -8,9 +9,9 @@ import Testing
     static let removeOverride = "kubectl patch felixconfiguration default --type json -p '[{\"op\":\"remove\",\"path\":\"/spec/featureDetectOverride\"}]'"
 
     static func restore() throws {
-        _ = try AuditCLITests.ssh("198.18.4.1", removeOverride)
-        for index in 1...6 { try AuditCLITests.lab("clear", "\(cluster)-n\(index)") }
-        try AuditCLITests.lab("verify", cluster, "--wait", "40")
+        _ = try LabFleet.ssh("198.18.4.1", removeOverride)
+        for index in 1...6 { try LabFleet.lab("clear", "\(cluster)-n\(index)") }
+        try LabFleet.lab("verify", cluster, "--wait", "40")
     }
 
     @Test func dryRunRepairConflictAndAutoRepairPolicy() throws {
@@ -20,7 +21,7 @@ import Testing
         try server.start()
         let admin = server.adminToken
         try server.importLab()
-        try AuditCLITests.lab("inject", "firewall", "\(Self.cluster)-n5")
+        try LabFleet.lab("inject", "firewall", "\(Self.cluster)-n5")
 
         // A dry run lists every command with real values, changes nothing, and exits 3: there is work to do.
         var result = try server.caulk(["repair", Self.cluster, "--dry-run"], token: admin)
@@ -28,7 +29,7 @@ import Testing
         #expect(result.stdout.contains("commands that would run (nothing was changed)"), "\(result.stdout)")
         #expect(result.stdout.contains("# \(Self.cluster)-n5 — firewall-open/") && result.stdout.contains("firewall-cmd --permanent"), "\(result.stdout)")
         #expect(result.stdout.contains("# cluster-wide — offload-off/"), "F8's override is planned for the cluster")
-        #expect(try AuditCLITests.ssh("198.18.4.5", "firewall-cmd --query-port=4789/udp").status != 0, "the port is still closed")
+        #expect(try LabFleet.ssh("198.18.4.5", "firewall-cmd --query-port=4789/udp").status != 0, "the port is still closed")
         result = try server.caulk(["runs", "list", "--cluster", Self.cluster, "--kind", "repair"], token: admin)
         #expect(result.stdout.contains("1/1 planned"), "the history tells a dry run from a repair: \(result.stdout)")
 
@@ -49,7 +50,7 @@ import Testing
         #expect(detail?.repair?.nodes.map(\.node) == ["\(Self.cluster)-n5"] && detail?.repair?.nodes.first?.outcome == .recovered)
         result = try server.caulk(["runs", "show", String(run.id)], token: admin)
         #expect(result.stdout.contains("\(Self.cluster)-n5") && result.stdout.contains("recovered") && result.stdout.contains("offload-off/"), "\(result.stdout)")
-        try AuditCLITests.lab("verify", Self.cluster, "--wait", "10")
+        try LabFleet.lab("verify", Self.cluster, "--wait", "10")
 
         // A healthy cluster: nothing to do, exit 0.
         result = try server.caulk(["repair", Self.cluster], token: admin)

@@ -49,12 +49,13 @@ import Testing
         let context = CalicoChecks.NodeContext(
             node: "n2", kubernetesName: "n2", nodeIP: "198.18.1.2", facts: NodeFacts.parse(steps, nodeIP: "198.18.1.2"), steps: steps, cluster: cluster)
         var fired: [String: (Severity, String)] = [:]
-        for builtin in CalicoChecks.requiredSteps.keys where !CalicoChecks.clusterWide.contains(builtin) {
+        for builtin in BuiltinCheck.allCases where !builtin.isClusterWide {
+            let name = builtin.rawValue
             for outcome in CalicoChecks.node(builtin, context) {
                 switch outcome {
-                case .finding(let severity, let message, _) where fired[builtin]?.0 ?? .info <= severity: fired[builtin] = (severity, message)
+                case .finding(let severity, let message, _) where fired[name]?.0 ?? .info <= severity: fired[name] = (severity, message)
                 case .finding: continue
-                case .unknown(let why, _): fired[builtin] = (.warning, "unknown: " + why)
+                case .unknown(let why, _): fired[name] = (.warning, "unknown: " + why)
                 }
             }
         }
@@ -188,9 +189,9 @@ import Testing
     @Test func probeTargetsAreTheNextPeersPreferringPods() {
         var facts = Self.cluster
         facts.probePods = ["n3": ["198.19.0.129"]]
-        let targets = DatapathProbe.targets(for: "n2", ring: .init(["n1", "n2", "n3"]), facts: facts, limit: 8, podPort: 53, vtepPort: 10250)
+        let targets = DatapathProbe.targets(for: "n2", ring: .init(["n1", "n2", "n3"]), facts: facts, settings: .init())
         #expect(targets == [.init(peer: "n3", address: "198.19.0.129", port: 53), .init(peer: "n1", address: "198.19.0.0", port: 10250)])
-        #expect(DatapathProbe.targets(for: "n2", ring: .init(["n1", "n2", "n3"]), facts: facts, limit: 1, podPort: 53, vtepPort: 10250).count == 1)
+        #expect(DatapathProbe.targets(for: "n2", ring: .init(["n1", "n2", "n3"]), facts: facts, settings: .init(["probe_peers": "1"])).count == 1)
         let command = DatapathProbe.command(targets, timeout: 2)
         #expect(command.contains("p 'n3' '198.19.0.129' 53 &") && command.hasSuffix("wait"))
         #expect(command.contains("ping -M do -s \"$s\""), "a full-size packet with DF set")
@@ -207,7 +208,7 @@ import Testing
                        "n3.dc.example": .init(internalIp: "198.18.1.3", vtep: "198.19.0.128", vxlanMac: nil, kernel: nil, bootId: nil)]
         facts.probePods = ["n3.dc.example": ["198.19.0.129"]]
         facts.kubernetesNames = ["n1": "n1.dc.example", "n3": "n3.dc.example"]
-        let targets = DatapathProbe.targets(for: "n2", ring: .init(["n1", "n2", "n3"]), facts: facts, limit: 8, podPort: 53, vtepPort: 10250)
+        let targets = DatapathProbe.targets(for: "n2", ring: .init(["n1", "n2", "n3"]), facts: facts, settings: .init())
         #expect(targets == [.init(peer: "n3", address: "198.19.0.129", port: 53), .init(peer: "n1", address: "198.19.0.0", port: 10250)])
     }
 

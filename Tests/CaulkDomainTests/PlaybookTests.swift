@@ -1,4 +1,5 @@
 import CaulkAPI
+import CaulkStore
 import Foundation
 import Testing
 
@@ -56,6 +57,26 @@ import Testing
         }
     }
 
+    /// Audits, repairs and the beacon fill placeholders from one builder: every value caulk sets
+    /// is there for a node, the run's parameters come first and cannot shadow them.
+    @Test func everyContextValueIsSetForANode() throws {
+        let cluster = ClusterRecord(
+            id: 1, name: "prod-a", apiEndpoint: "https://198.18.0.1:6443", podCidr: nil, encapsulation: .vxlan, calicoNamespace: .calicoSystem,
+            sshUser: "root", sshPort: 22, sshKey: nil, bastion: nil, createdAt: Date(), updatedAt: Date())
+        let node = NodeRecord(
+            id: 2, clusterId: 1, name: "n1", address: "198.18.0.2", role: .worker, labels: [:], sshUser: nil, sshPort: nil, sshKey: nil,
+            bastion: nil, hostKey: nil, createdAt: Date(), updatedAt: Date())
+        var facts = ClusterFacts()
+        facts.kubernetesNames = ["n1": "n1.dc.example"]
+        let context = PlaybookContext(parameters: ["unit": "chronyd", "cluster": "spoofed"], cluster: cluster, facts: facts, controlPlane: "cp1", vxlanMTU: 1450)
+        let values = context.values(node)
+        #expect(ContextValue.names.isSubset(of: Set(values.keys)))
+        #expect(values["cluster"] == "prod-a" && values["calico_namespace"] == "calico-system" && values["control_plane"] == "cp1")
+        #expect(values["vxlan_mtu"] == "1450" && values["k8s_node"] == "n1.dc.example" && values["node_ip"] == "198.18.0.2" && values["unit"] == "chronyd")
+        #expect(context.values(nil)["node"] == nil, "no node, no node values")
+        #expect(CommandTemplate.contextParameters == ContextValue.names)
+    }
+
     @Test func aCustomPlaybookWithARuleLoads() throws {
         let playbook = try PlaybookLoader.parse(Self.minimal, source: "chrony.yaml")
         #expect(playbook.steps[0].timeout == 30 && playbook.steps[0].output == .text)
@@ -69,6 +90,8 @@ import Testing
         (minimal.replacingOccurrences(of: "exit: nonzero", with: "exit: sometimes"), "checks[0].when.exit: expected zero, nonzero or an exit status"),
         (minimal.replacingOccurrences(of: "when: {step: active, exit: nonzero}", with: "builtin: vxlan-device"), "built-in check 'vxlan-device' reads step 'links', which this playbook does not have"),
         (minimal.replacingOccurrences(of: "command: systemctl is-active {{unit}}", with: "builtin: magic"), "unknown built-in step 'magic'"),
+        (minimal.replacingOccurrences(of: "when: {step: active, exit: nonzero}", with: "builtin: vxlan-devise"), "unknown built-in check 'vxlan-devise'; expected one of: calico-pods, checksum-offload, datapath,"),
+        (minimal.replacingOccurrences(of: "{{unit}}", with: "{{vxlan_mtu}}"), "{{vxlan_mtu}} is known only to repairs"),
         (minimal.replacingOccurrences(of: "kind: audit\n", with: ""), "'kind' is required"),
         ("", "chrony.yaml: the file is empty"),
         (minimal + "\ndisruptive: true\n", "'disruptive' applies to repair playbooks only"),

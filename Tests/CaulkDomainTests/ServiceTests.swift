@@ -131,7 +131,8 @@ import Testing
         let booted = Date(timeIntervalSince1970: 1_790_000_000)
         _ = try await store.recordBoot(nodeId: id, bootId: "boot-1", bootedAt: booted, seenAt: booted.addingTimeInterval(60), source: "audit", runId: nil)
         _ = try await inventory.updateNode(cluster: "b", name: "n1", NodeInput(labels: ["zone": "a"]))
-        let after = try #require(try await store.node(cluster: "b", name: "n1")?.node)
+        let after = try #require(try await store.node(cluster: "b", name: "n1")?.observed)
         #expect(after.lastBootId == "boot-1" && after.lastBootedAt == booted)
+        #expect(try await inventory.node(cluster: "b", name: "n1").lastBootId == "boot-1")
     }
 }

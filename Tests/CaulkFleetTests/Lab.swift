@@ -2,6 +2,7 @@ import CaulkAPI
 import CaulkDomain
 import CaulkSSH
 import CaulkStore
+import CaulkTestSupport
 import Foundation
 import Testing
 
@@ -20,8 +21,7 @@ enum Lab {
     /// and no root logins: caulk logs in as `caulk` and runs commands through `sudo -n`.
     static let mixedCluster = "lab6"
 
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let command = root.appending(path: "lab/caulk-lab").path
+    static let command = LabFleet.command
 
     /// The lab's inventory in caulk format, read once.
     static let inventory: Result<String, LabError> = {
@@ -155,8 +155,7 @@ enum Lab {
 
     /// Runs a command on a node over plain OpenSSH, as an operator would to check caulk's work.
     static func ssh(_ address: String, _ command: String, user: String = "root") throws -> String {
-        try run("/usr/bin/ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-                "-o", "LogLevel=ERROR", "-i", "/run/caulk-lab/id_ed25519", "\(user)@\(address)", command)
+        try checked(LabFleet.ssh(address, command, user: user), "ssh \(user)@\(address) \(command)")
     }
 
     @discardableResult
@@ -165,17 +164,13 @@ enum Lab {
     }
 
     static func run(_ executable: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw LabError("\(executable) \(arguments.joined(separator: " ")) exited \(process.terminationStatus)") }
-        return String(decoding: data, as: UTF8.self)
+        try checked(Command.run(executable, arguments), "\(executable) \(arguments.joined(separator: " "))")
+    }
+
+    /// Its stdout when it exited 0.
+    private static func checked(_ result: Command.Result, _ what: String) throws -> String {
+        guard result.succeeded else { throw LabError("\(what) exited \(result.status): \(result.stderr.prefix(500))") }
+        return result.stdout
     }
 }
 

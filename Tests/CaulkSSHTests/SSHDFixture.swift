@@ -1,3 +1,4 @@
+import CaulkTestSupport
 import Foundation
 import Testing
 
@@ -68,17 +69,7 @@ final class SSHDFixture: @unchecked Sendable {
 
     @discardableResult
     static func shell(_ command: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", command]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw FixtureError("failed (\(process.terminationStatus)): \(command)") }
-        return String(decoding: data, as: UTF8.self)
+        try Command.shell(command)
     }
 
     /// A port nothing listens on right now.

@@ -208,7 +208,30 @@ import Testing
         // an audit that read the node before its reboot reports the older boot late
         #expect(try await boot("b2", bootedAt: t0.addingTimeInterval(600), source: "audit") == nil)
         #expect(try await store.rebootEvents(cluster: "a", node: nil, before: nil, limit: 10).map(\.newBootId) == ["b3", "b2"])
-        #expect(try await store.node(cluster: "a", name: "n1")?.node.lastBootId == "b3")
+        #expect(try await store.node(cluster: "a", name: "n1")?.observed?.lastBootId == "b3")
+    }
+
+    /// Imports write only what the inventory declares; what caulk observed stays, whatever the file says.
+    @Test func reImportingKeepsWhatWasObservedAndDeletingANodeTakesItAlong() async throws {
+        let store = try Store.inMemory()
+        let inventory = [InventoryCluster(cluster: Self.cluster("a"), nodes: [Self.node("n1", clusterId: 0)])]
+        _ = try await store.applyInventory(inventory, dryRun: false)
+        let id = try #require(try await store.node(cluster: "a", name: "n1")?.node.id)
+        #expect(try await store.node(cluster: "a", name: "n1")?.observed == nil, "nothing observed before the node first answers")
+        let booted = Date(timeIntervalSince1970: 1_800_000_000)
+        _ = try await store.recordBoot(nodeId: id, bootId: "b1", bootedAt: booted, seenAt: booted, source: "audit", runId: nil)
+        try await store.writer.write { db in try Store.markSeen(db, nodeId: id, at: booted.addingTimeInterval(5)) }
+
+        var changed = Self.node("n1", clusterId: 0)
+        changed.labels = ["zone": "b"]
+        let counts = try await store.applyInventory([InventoryCluster(cluster: Self.cluster("a"), nodes: [changed])], dryRun: false)
+        #expect(counts.nodes == UpsertCounts(updated: 1))
+        let row = try #require(try await store.node(cluster: "a", name: "n1"))
+        #expect(row.node.labels == ["zone": "b"])
+        #expect(row.observed == NodeObservation(nodeId: id, lastBootId: "b1", lastBootedAt: booted, lastSeenAt: booted.addingTimeInterval(5)))
+
+        #expect(try await store.deleteNode(id: id))
+        #expect(try await store.writer.read { db in try NodeObservation.fetchCount(db) } == 0)
     }
 
     @Test func onlyOneRunOfAKindPerClusterRunsAtOnce() async throws {

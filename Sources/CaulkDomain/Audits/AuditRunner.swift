@@ -44,7 +44,7 @@ struct AuditRunner: Sendable {
             options.outputCap = max(options.outputCap, batch.outputCap)
             jobs.append(SSHJob(target: audit.targets[node.name]!, commands: [batch.command]))
         }
-        let probeStep = audit.playbook.steps(.eachNode).first { $0.builtin == "datapath-probe" }?.name
+        let probeStep = audit.playbook.steps(.eachNode).first { $0.builtin == .datapathProbe }?.name
         let byName = Dictionary(uniqueKeysWithValues: audit.nodes.map { ($0.name, $0) })
         var worst: [String: NodeHealth] = [:]
         var nodeFacts: [String: NodeFacts] = [:]
@@ -141,7 +141,7 @@ struct AuditRunner: Sendable {
 
     /// The checks that judge one node from its own steps; the rest compare nodes at the end.
     static func nodeChecks(_ playbook: Playbook) -> [Playbook.Check] {
-        playbook.checks.filter { $0.rule != nil || ($0.builtin.map { !CalicoChecks.clusterWide.contains($0) } ?? false) }
+        playbook.checks.filter { $0.rule != nil || ($0.builtin.map { !$0.isClusterWide } ?? false) }
     }
 
     /// Why the probe says nothing about this node, when it does not: it had no peer to probe, or
@@ -196,12 +196,11 @@ struct AuditRunner: Sendable {
         var steps: [StepBatch.Step] = []
         for step in audit.playbook.steps(.eachNode) {
             let command: String
-            if step.builtin == "datapath-probe" {
-                let targets = DatapathProbe.targets(
-                    for: node.name, ring: ring, facts: facts, limit: Int(values["probe_peers"] ?? "") ?? 8,
-                    podPort: Int(values["probe_port"] ?? "") ?? 53, vtepPort: Int(values["vtep_port"] ?? "") ?? 10250)
+            if step.builtin == .datapathProbe {
+                let settings = DatapathProbe.Settings(values)
+                let targets = DatapathProbe.targets(for: node.name, ring: ring, facts: facts, settings: settings)
                 guard !targets.isEmpty else { continue }
-                command = DatapathProbe.command(targets, timeout: Int(values["probe_timeout"] ?? "") ?? 2)
+                command = DatapathProbe.command(targets, timeout: settings.timeout)
             } else {
                 command = CommandTemplate.render(step.command ?? "", values)
             }
@@ -211,14 +210,10 @@ struct AuditRunner: Sendable {
     }
 
     /// `facts`: kubectl's, once read; the node's Kubernetes name and InternalIP come from them.
+    /// Before they are read, kubectl runs on `node`, so that is the control plane.
     private func values(_ audit: PreparedAudit, node: NodeRecord, facts: ClusterFacts?) -> [String: String] {
-        var values = audit.parameters
-        values["cluster"] = audit.cluster.name
-        values["calico_namespace"] = audit.cluster.calicoNamespace.rawValue
-        values["node"] = node.name
-        values["k8s_node"] = facts?.kubernetesName(of: node.name) ?? ""
-        values["node_ip"] = facts?.node(node.name)?.internalIp ?? node.address
-        return values
+        PlaybookContext(parameters: audit.parameters, cluster: audit.cluster, facts: facts, controlPlane: facts?.controlPlane ?? node.name)
+            .values(node)
     }
 
     /// `nodeFindings`: each node's own findings, which tell whom a failed probe most likely
@@ -238,20 +233,20 @@ struct AuditRunner: Sendable {
         }
         for check in audit.playbook.checks {
             switch check.builtin {
-            case "offload-risk":
+            case .offloadRisk:
                 if let (severity, message, evidence) = CalicoChecks.offloadRisk(facts, nodes: nodeFacts) {
                     findings.append(Finding(check: check.id, severity: severity, node: nil, message: message, evidence: evidence, repair: check.repair))
                 }
-            case "datapath":
-                let checkId = { (builtin: String) in audit.playbook.checks.first { $0.builtin == builtin }?.id }
+            case .datapath:
+                let checkId = { (builtin: BuiltinCheck) in audit.playbook.checks.first { $0.builtin == builtin }?.id }
                 findings += DatapathProbe.findings(
                     probes: nodeFacts.compactMapValues(\.probes), suspects: suspects, explained: explained,
-                    checks: .init(datapath: check.id, repair: check.repair, offload: checkId("checksum-offload"), mtu: checkId("vxlan-mtu")))
-            case "calico-pods":
+                    checks: .init(datapath: check.id, repair: check.repair, offload: checkId(.checksumOffload), mtu: checkId(.vxlanMTU)))
+            case .calicoPods:
                 findings += CalicoChecks.calicoPods(facts, nodes: audit.nodes.map(\.name)).map {
                     Finding(check: check.id, severity: $0.1, node: $0.node, message: $0.2, evidence: $0.3, repair: check.repair)
                 }
-            default:
+            case .vxlanDevice, .checksumOffload, .vxlanPeers, .firewallVXLANPort, .vxlanMTU, .networkManagerUnmanaged, .rpFilter, nil:
                 continue
             }
         }

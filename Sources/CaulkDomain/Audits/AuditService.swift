@@ -19,10 +19,10 @@ public struct AuditService: Sendable {
 
     public init(
         store: Store, executor: SSHExecutor, library: PlaybookLibrary, options: SSHOptions = SSHOptions(), passphrase: Secret? = nil,
-        clock: @escaping @Sendable () -> Date = Date.init
+        runs: RunHistory? = nil, clock: @escaping @Sendable () -> Date = Date.init
     ) {
         self.store = store
-        self.runs = RunHistory(store: store, clock: clock)
+        self.runs = runs ?? RunHistory(store: store, clock: clock)
         self.executor = executor
         self.library = library
         self.options = options
@@ -97,7 +97,7 @@ public struct AuditService: Sendable {
             try await AuditRunner(store: store, executor: executor, options: options, clock: clock).run(PreparedAudit(
                 run: run, cluster: audit.cluster, nodes: audit.nodes, targets: audit.targets, playbook: playbook, parameters: parameters, concurrency: 64))
         } catch {
-            try? await runs.finish(run.id!, .failed)
+            await runs.fail(run.id!, error)
             throw error
         }
         return (run, try await runs.audit(runId: run.id!))
@@ -128,7 +128,7 @@ public struct AuditService: Sendable {
             do {
                 try await runner.run(audit)
             } catch {
-                try? await runs.finish(runId, .failed)
+                await runs.fail(runId, error)
             }
         }
         await tasks.add(runId, task)

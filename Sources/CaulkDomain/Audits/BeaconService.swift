@@ -7,6 +7,7 @@ import Foundation
 /// `node` token per node, written to the node (mode 0600) and never stored in clear.
 public struct BeaconService: Sendable {
     let store: Store
+    let runs: RunHistory
     let executor: SSHExecutor
     let tokens: TokenService
     let library: PlaybookLibrary
@@ -18,9 +19,10 @@ public struct BeaconService: Sendable {
 
     public init(
         store: Store, executor: SSHExecutor, tokens: TokenService, library: PlaybookLibrary, options: SSHOptions = SSHOptions(),
-        passphrase: Secret? = nil, clock: @escaping @Sendable () -> Date = Date.init
+        passphrase: Secret? = nil, runs: RunHistory? = nil, clock: @escaping @Sendable () -> Date = Date.init
     ) {
         self.store = store
+        self.runs = runs ?? RunHistory(store: store, clock: clock)
         self.executor = executor
         self.tokens = tokens
         self.library = library
@@ -44,24 +46,28 @@ public struct BeaconService: Sendable {
             let target = try await resolver.target(cluster: cluster, node: node)
             let token = try await tokens.createNodeToken(cluster: cluster.name, node: node)
             tokenIds[node.name] = token.id
-            let values = ["url": url, "token": token.secret, "cluster": cluster.name, "node": node.name, "node_ip": node.address, "calico_namespace": cluster.calicoNamespace.rawValue]
+            let values = PlaybookContext(parameters: ["url": url, "token": token.secret], cluster: cluster).values(node)
             jobs.append(SSHJob(target: target, commands: playbook.steps(.eachNode).map { $0.sshCommand(values) }))
         }
-        let runs = RunHistory(store: store, clock: clock)
         let run = try await runs.start(RunHistory.Start(
             kind: .beaconInstall, cluster: cluster, trigger: trigger, requester: requester, parameters: ["url": url], hostCount: nodes.count,
             playbook: playbook.name))
         let byName = Dictionary(uniqueKeysWithValues: nodes.map { ($0.name, $0) })
         var failed = false
-        for await outcome in executor.fanOut(jobs, options: options) {
-            let node = byName[outcome.target.name]!
-            let record = HostRecords.record(Self.firstFailure(outcome), runId: run.id!, address: node.address, at: clock())
-            let installed = record.outcome == .ok
-            failed = failed || !installed
-            try await tokens.settleNodeToken(id: tokenIds[node.name]!, nodeId: node.id!, installed: installed)
-            try await store.recordHost(record, nodeId: node.id, seenAt: outcome.hostKey == nil ? nil : record.finishedAt)
+        do {
+            for await outcome in executor.fanOut(jobs, options: options) {
+                let node = byName[outcome.target.name]!
+                let record = HostRecords.record(Self.firstFailure(outcome), runId: run.id!, address: node.address, at: clock())
+                let installed = record.outcome == .ok
+                failed = failed || !installed
+                try await tokens.settleNodeToken(id: tokenIds[node.name]!, nodeId: node.id!, installed: installed)
+                try await store.recordHost(record, nodeId: node.id, seenAt: outcome.hostKey == nil ? nil : record.finishedAt)
+            }
+            try await runs.finish(run.id!, failed ? .failed : .succeeded)
+        } catch {
+            await runs.fail(run.id!, error)
+            throw error
         }
-        try await runs.finish(run.id!, failed ? .failed : .succeeded)
         return try await runs.show(run.id!)
     }
 

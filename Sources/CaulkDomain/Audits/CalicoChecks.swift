@@ -1,27 +1,10 @@
 import CaulkAPI
 import Foundation
 
-/// The built-in checks of the Calico VXLAN failure modes (F1–F8, docs/playbooks.md). Each reads named steps' output (the
+/// The built-in checks of the Calico VXLAN failure modes (F1–F8, docs/failure-modes.md). Each reads named steps' output (the
 /// loader refuses a playbook that names a check without its steps) and returns findings with
 /// the severity the failure deserves; the playbook gives the check id and the repair.
 enum CalicoChecks {
-    /// Built-in check → the steps it reads.
-    static let requiredSteps: [String: [String]] = [
-        "vxlan-device": ["links"],
-        "checksum-offload": ["links", "offload", "nic-driver"],
-        "vxlan-peers": ["links", "routes", "fdb", "neighbours", "k8s-nodes"],
-        "firewall-vxlan-port": ["firewalld", "nftables"],
-        "vxlan-mtu": ["links"],
-        "networkmanager-unmanaged": ["networkmanager", "nm-calico-conf"],
-        "rp-filter": ["rp-filter"],
-        "offload-risk": ["calico-node-ds", "felixconfiguration", "kernel", "nic-driver"],
-        "datapath": ["probe"],
-        "calico-pods": ["calico-pods", "kube-controllers", "kube-controllers-log"],
-    ]
-
-    /// Runs after the whole cluster is done (they compare nodes); the rest run per node.
-    static let clusterWide: Set<String> = ["offload-risk", "datapath", "calico-pods"]
-
     /// What a per-node check sees.
     struct NodeContext {
         let node: String
@@ -41,37 +24,36 @@ enum CalicoChecks {
     }
 
     /// The steps a check reads from the node itself, as opposed to kubectl's.
-    static func nodeSteps(of builtin: String) -> [String] {
-        (requiredSteps[builtin] ?? []).filter { !clusterSteps.contains($0) }
+    static func nodeSteps(of builtin: BuiltinCheck) -> [String] {
+        builtin.requiredSteps.filter { !clusterSteps.contains($0) }
     }
 
     /// The steps of the built-in checks that kubectl runs once for the cluster.
     static let clusterSteps: Set<String> = ["k8s-nodes", "calico-node-ds", "felixconfiguration", "calico-pods", "kube-controllers", "kube-controllers-log", "ippools", "probe-pods"]
 
-    static func node(_ builtin: String, _ context: NodeContext) -> [Outcome] {
-        // VXLAN checks mean nothing on an IP-in-IP or unencapsulated cluster.
-        let vxlanChecks: Set<String> = ["vxlan-device", "checksum-offload", "vxlan-peers", "vxlan-mtu"]
-        if vxlanChecks.contains(builtin), context.cluster.usesVXLAN == false { return [] }
+    /// A per-node check's outcomes on one node; a cluster-wide check gives none here.
+    static func node(_ builtin: BuiltinCheck, _ context: NodeContext) -> [Outcome] {
+        if builtin.isVXLANOnly, context.cluster.usesVXLAN == false { return [] }
         // A step cut off, timed out or over its limit tells nothing either way.
         for step in nodeSteps(of: builtin) {
             guard let output = context.steps[step] else { return [.unknown("step \(step) gave no output (the node's batch ended before it)", "")] }
             guard output.complete else { return [.unknown("step \(step): \(output.problem)", Excerpt.of(output.stderr, lines: 3))] }
         }
         switch builtin {
-        case "vxlan-device": return vxlanDevice(context)
-        case "checksum-offload": return checksumOffload(context)
-        case "vxlan-peers": return vxlanPeers(context)
-        case "firewall-vxlan-port": return firewall(context)
-        case "vxlan-mtu": return vxlanMTU(context)
-        case "networkmanager-unmanaged": return networkManager(context)
-        case "rp-filter":
+        case .vxlanDevice: return vxlanDevice(context)
+        case .checksumOffload: return checksumOffload(context)
+        case .vxlanPeers: return vxlanPeers(context)
+        case .firewallVXLANPort: return firewall(context)
+        case .vxlanMTU: return vxlanMTU(context)
+        case .networkManagerUnmanaged: return networkManager(context)
+        case .rpFilter:
             guard let values = context.facts.rpFilter, !values.isEmpty else {
                 return [.unknown("no rp_filter value could be read", context.steps["rp-filter"].map(\.problem) ?? "")]
             }
             let strict = values.filter { $0.value == 1 }.keys.sorted()
             guard !strict.isEmpty else { return [] }
             return [.finding(.info, "strict reverse-path filtering (rp_filter=1) on \(strict.joined(separator: ", ")); Calico 3.22+ works with it, so this is not a fault", strict.map { "net.ipv4.conf.\($0).rp_filter = 1" }.joined(separator: "\n"))]
-        default:
+        case .offloadRisk, .datapath, .calicoPods:
             return []
         }
     }

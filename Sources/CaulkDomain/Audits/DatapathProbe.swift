@@ -32,13 +32,30 @@ enum DatapathProbe {
         }
     }
 
-    /// Peers `node` probes: the next `limit` nodes after it in `ring`. Each peer's address is a
-    /// selected pod on it, or else its VXLAN tunnel address. Names are the inventory's; `facts`
-    /// knows their Kubernetes names.
-    static func targets(for node: String, ring: Ring, facts: ClusterFacts, limit: Int, podPort: Int, vtepPort: Int) -> [Target] {
-        ring.peers(of: node, limit: limit).compactMap { peer in
-            if let pod = facts.probePods(on: peer).first { return Target(peer: peer, address: pod, port: podPort) }
-            if let vtep = facts.node(peer)?.vtep { return Target(peer: peer, address: vtep, port: vtepPort) }
+    /// How the probe runs, from the audit playbook's parameters (`probe_peers`, `probe_port`,
+    /// `vtep_port`, `probe_timeout`); the same defaults where one is absent or not a number.
+    struct Settings: Sendable, Equatable {
+        var peers = 8
+        var podPort = 53
+        var vtepPort = 10250
+        var timeout = 2
+
+        init(_ parameters: [String: String] = [:]) {
+            func number(_ name: String) -> Int? { parameters[name].flatMap { Int($0) } }
+            peers = number("probe_peers") ?? peers
+            podPort = number("probe_port") ?? podPort
+            vtepPort = number("vtep_port") ?? vtepPort
+            timeout = number("probe_timeout") ?? timeout
+        }
+    }
+
+    /// Peers `node` probes: the next `settings.peers` nodes after it in `ring`. Each peer's
+    /// address is a selected pod on it, or else its VXLAN tunnel address. Names are the
+    /// inventory's; `facts` knows their Kubernetes names.
+    static func targets(for node: String, ring: Ring, facts: ClusterFacts, settings: Settings) -> [Target] {
+        ring.peers(of: node, limit: settings.peers).compactMap { peer in
+            if let pod = facts.probePods(on: peer).first { return Target(peer: peer, address: pod, port: settings.podPort) }
+            if let vtep = facts.node(peer)?.vtep { return Target(peer: peer, address: vtep, port: settings.vtepPort) }
             return nil
         }
     }

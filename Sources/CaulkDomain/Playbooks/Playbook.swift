@@ -40,7 +40,7 @@ public struct Playbook: Sendable, Equatable {
         /// A shell command with `{{parameter}}` placeholders, each replaced by its shell-quoted value.
         public var command: String?
         /// A step whose command caulk builds (`datapath-probe`), instead of `command`.
-        public var builtin: String?
+        public var builtin: BuiltinStep?
         public var timeout: Int
         public var output: Output
         public var on: Host = .node
@@ -70,7 +70,7 @@ public struct Playbook: Sendable, Equatable {
     /// Turns step output into findings: a built-in analysis, or a declarative rule.
     public struct Check: Sendable, Equatable {
         public var id: String
-        public var builtin: String?
+        public var builtin: BuiltinCheck?
         public var rule: Rule?
         public var severity: Severity
         public var message: String?
@@ -116,10 +116,8 @@ public struct Playbook: Sendable, Equatable {
 /// Fills `{{name}}` placeholders with shell-quoted values, so nothing from the inventory or a
 /// request is ever pasted into a command unquoted.
 public enum CommandTemplate {
-    /// Parameters every command may use, set per node and cluster by the runner. `k8s_node` is
-    /// the node's Kubernetes Node name as the audit matched it (empty when it found none);
-    /// `vxlan_mtu` (repairs) is the smallest NIC MTU the audit saw in the cluster, minus 50.
-    public static let contextParameters: Set<String> = ["cluster", "node", "k8s_node", "node_ip", "calico_namespace", "control_plane", "vxlan_mtu"]
+    /// Parameters every command may use, set per node and cluster by the runner (`ContextValue`).
+    public static var contextParameters: Set<String> { ContextValue.names }
 
     /// The placeholder names a template uses.
     public static func placeholders(in template: String) -> [String] {

@@ -12,7 +12,6 @@ public enum PlaybookLoader {
     static let ruleKeys: Set<String> = ["step", "exit", "stdout_matches", "stdout_not_matches"]
 
     /// Steps whose command caulk builds.
-    public static let builtinSteps: Set<String> = ["datapath-probe"]
 
     public static func parse(_ text: String, source: String) throws(DomainError) -> Playbook {
         do throws(DomainError) {
@@ -104,6 +103,9 @@ public enum PlaybookLoader {
                 for placeholder in CommandTemplate.placeholders(in: text) where !parameters.contains(placeholder) {
                     throw field.fail("{{\(placeholder)}} is not a parameter of this playbook; declare it under 'parameters' or use one of \(CommandTemplate.contextParameters.sorted().joined(separator: ", "))")
                 }
+                if kind == .audit, CommandTemplate.placeholders(in: text).contains(ContextValue.vxlanMTU.rawValue) {
+                    throw field.fail("{{vxlan_mtu}} is known only to repairs (from the NIC MTUs the audit before them read); an audit's commands run before any NIC is read")
+                }
                 if key == "command" {
                     step.command = text
                 } else {
@@ -112,8 +114,10 @@ public enum PlaybookLoader {
                     step.stdin = text
                 }
             case "builtin":
-                let builtin = try field.string()
-                guard builtinSteps.contains(builtin) else { throw field.fail("unknown built-in step '\(builtin)'; expected one of: \(builtinSteps.sorted().joined(separator: ", "))") }
+                let name = try field.string()
+                guard let builtin = BuiltinStep(rawValue: name) else {
+                    throw field.fail("unknown built-in step '\(name)'; expected one of: \(BuiltinStep.allCases.map(\.rawValue).sorted().joined(separator: ", "))")
+                }
                 step.builtin = builtin
             case "timeout":
                 step.timeout = try field.int()
@@ -154,12 +158,12 @@ public enum PlaybookLoader {
             switch key {
             case "id": check.id = try field.string()
             case "builtin":
-                let builtin = try field.string()
-                guard let required = CalicoChecks.requiredSteps[builtin] else {
-                    throw field.fail("unknown built-in check '\(builtin)'; expected one of: \(CalicoChecks.requiredSteps.keys.sorted().joined(separator: ", "))")
+                let name = try field.string()
+                guard let builtin = BuiltinCheck(rawValue: name) else {
+                    throw field.fail("unknown built-in check '\(name)'; expected one of: \(BuiltinCheck.allCases.map(\.rawValue).sorted().joined(separator: ", "))")
                 }
-                if let missing = required.first(where: { steps[$0] == nil }) {
-                    throw field.fail("built-in check '\(builtin)' reads step '\(missing)', which this playbook does not have")
+                if let missing = builtin.requiredSteps.first(where: { steps[$0] == nil }) {
+                    throw field.fail("built-in check '\(name)' reads step '\(missing)', which this playbook does not have")
                 }
                 check.builtin = builtin
             case "when": check.rule = try parseRule(field, steps: steps)

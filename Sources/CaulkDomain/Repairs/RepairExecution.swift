@@ -10,7 +10,7 @@ struct RepairExecution: Sendable {
     let repair: PreparedRepair
     let facts: ClusterFacts
     let controlPlane: NodeRecord?
-    let probe: (peers: Int, podPort: Int, vtepPort: Int, timeout: Int)
+    let probe: DatapathProbe.Settings
     /// Nodes the audit found without a critical problem, and those repaired since.
     var goodPeers: [String]
     var failures: [String] = []
@@ -21,24 +21,14 @@ struct RepairExecution: Sendable {
         self.repair = repair
         facts = before.facts ?? ClusterFacts()
         controlPlane = facts.controlPlane.flatMap { name in repair.nodes.first { $0.name == name } }
-        let defaults = Dictionary(uniqueKeysWithValues: (auditPlaybook?.parameters ?? []).map { ($0.name, Int($0.defaultValue)) })
-        probe = ((defaults["probe_peers"] ?? nil) ?? 8, (defaults["probe_port"] ?? nil) ?? 53, (defaults["vtep_port"] ?? nil) ?? 10250, (defaults["probe_timeout"] ?? nil) ?? 2)
+        probe = DatapathProbe.Settings(Dictionary((auditPlaybook?.parameters ?? []).map { ($0.name, $0.defaultValue) }) { first, _ in first })
         goodPeers = before.nodes.filter { $0.health == .healthy || $0.health == .degraded }.map(\.node)
         vxlanMTU = before.nodes.compactMap { $0.facts?.nicMtu }.min().map { $0 - 50 }
     }
 
     func values(_ node: NodeRecord?) -> [String: String] {
-        var values = repair.parameters
-        values["cluster"] = repair.cluster.name
-        values["calico_namespace"] = repair.cluster.calicoNamespace.rawValue
-        values["control_plane"] = controlPlane?.name ?? ""
-        values["vxlan_mtu"] = vxlanMTU.map(String.init) ?? ""
-        if let node {
-            values["node"] = node.name
-            values["k8s_node"] = facts.kubernetesName(of: node.name) ?? ""
-            values["node_ip"] = facts.node(node.name)?.internalIp ?? node.address
-        }
-        return values
+        PlaybookContext(parameters: repair.parameters, cluster: repair.cluster, facts: facts, controlPlane: controlPlane?.name, vxlanMTU: vxlanMTU)
+            .values(node)
     }
 
     // MARK: Dry run
@@ -176,7 +166,7 @@ struct RepairExecution: Sendable {
     private func probeTargets(_ node: String, peers: [String]? = nil) -> [DatapathProbe.Target] {
         let peers = (peers ?? goodPeers).filter { $0 != node }
         return DatapathProbe.targets(
-            for: node, ring: DatapathProbe.Ring([node] + peers), facts: facts, limit: probe.peers, podPort: probe.podPort, vtepPort: probe.vtepPort)
+            for: node, ring: DatapathProbe.Ring([node] + peers), facts: facts, settings: probe)
     }
 
     /// TCP (not ICMP) and a full-size don't-fragment ping from the node to pods on known-good

@@ -30,6 +30,7 @@ struct RepairSummary: Codable {
 /// committed as it finishes.
 struct RepairRunner: Sendable {
     let store: Store
+    let runs: RunHistory
     let executor: SSHExecutor
     let audits: AuditService
     let library: PlaybookLibrary
@@ -130,7 +131,10 @@ struct RepairRunner: Sendable {
         do {
             return try await run(repair, before: before)
         } catch {
+            // The summary says it in the repair's words; `fail` records the error and logs it (and
+            // that the summary could not be written, if so).
             _ = try? await finish(repair.run.id!, .failed, state: nil, after: nil, "the repair stopped: \(error)")
+            await runs.fail(repair.run.id!, error)
             throw error
         }
     }

@@ -22,10 +22,10 @@ public struct RepairService: Sendable {
 
     public init(
         store: Store, executor: SSHExecutor, audits: AuditService, library: PlaybookLibrary, options: SSHOptions = SSHOptions(),
-        passphrase: Secret? = nil, clock: @escaping @Sendable () -> Date = Date.init
+        passphrase: Secret? = nil, runs: RunHistory? = nil, clock: @escaping @Sendable () -> Date = Date.init
     ) {
         self.store = store
-        self.runs = RunHistory(store: store, clock: clock)
+        self.runs = runs ?? RunHistory(store: store, clock: clock)
         self.executor = executor
         self.audits = audits
         self.library = library
@@ -38,6 +38,7 @@ public struct RepairService: Sendable {
     public func start(_ request: RepairRequest, cluster: String, requester: String, trigger: RunTrigger) async throws -> Run {
         let prepared = try await prepare(request, cluster: cluster, requester: requester, trigger: trigger)
         let runner = runner
+        // A failure is recorded with the run and logged by `runRecordingFailure`.
         await tasks.add(prepared.run.id!, Task { _ = try? await runner.runRecordingFailure(prepared) })
         return Run(prepared.run, outcomes: [:])
     }
@@ -65,7 +66,7 @@ public struct RepairService: Sendable {
     }
 
     private var runner: RepairRunner {
-        RepairRunner(store: store, executor: executor, audits: audits, library: library, options: options, clock: clock)
+        RepairRunner(store: store, runs: runs, executor: executor, audits: audits, library: library, options: options, clock: clock)
     }
 
     private func prepare(_ request: RepairRequest, cluster name: String, requester: String, trigger: RunTrigger) async throws -> PreparedRepair {

@@ -2,6 +2,7 @@ import CaulkAPI
 import CaulkSSH
 import CaulkStore
 import Foundation
+import Logging
 
 /// The history of every kind of run. Exec, audits, repairs and beacon installs start their runs
 /// here (recorded `running` before any node is touched), finish them here, and every run is read
@@ -9,9 +10,11 @@ import Foundation
 public struct RunHistory: Sendable {
     let store: Store
     let clock: @Sendable () -> Date
+    let logger: Logger
 
-    public init(store: Store, clock: @escaping @Sendable () -> Date = Date.init) {
+    public init(store: Store, logger: Logger = Logger(label: "caulk"), clock: @escaping @Sendable () -> Date = Date.init) {
         self.store = store
+        self.logger = logger
         self.clock = clock
     }
 
@@ -49,6 +52,18 @@ public struct RunHistory: Sendable {
 
     func finish(_ id: Int64, _ status: RunStatus) async throws {
         try await store.finishRun(id: id, status: status, at: clock())
+    }
+
+    /// The run could not go on: it ends `failed` with why, and the log says so with its id. A
+    /// failure to record that is logged too; the next start marks the run interrupted.
+    func fail(_ id: Int64, _ error: any Error) async {
+        let reason = (error as? CustomStringConvertible)?.description ?? "\(error)"
+        logger.error("run \(id) failed: \(reason)", metadata: ["run": "\(id)"])
+        do {
+            try await store.finishRun(id: id, status: .failed, error: String(reason.prefix(4096)), at: clock())
+        } catch {
+            logger.error("run \(id): could not record its failure: \(error)", metadata: ["run": "\(id)"])
+        }
     }
 
     /// Runs a process that died left `running` are `interrupted` (see `Store.markInterruptedRuns`).
