@@ -12,6 +12,8 @@ import ServiceLifecycle
 /// Everything the API needs, built once.
 public struct Services: Sendable {
     public let store: Store
+    /// Audits, repairs and auto-repair decisions that go on after their request was answered.
+    let background: BackgroundRuns
     /// The SSH engines, shut down with the service once every run has stopped.
     let executor: SSHExecutor
     let interactive: SSHExecutor?
@@ -32,9 +34,10 @@ public struct Services: Sendable {
     /// trust, on threads of its own, so a day-long exec on many nodes never holds up a repair.
     public init(
         store: Store, executor: SSHExecutor = SSHExecutor(), interactive: SSHExecutor? = nil, sshPassphrase: Secret? = nil,
-        playbookDirectories: [String] = [], logger: Logger = Logger(label: "caulk")
+        playbookDirectories: [String] = [], logger: Logger = Logger(label: "caulk"), background: BackgroundRuns = BackgroundRuns()
     ) throws {
         self.store = store
+        self.background = background
         self.executor = executor
         self.interactive = interactive
         inventory = InventoryService(store: store)
@@ -43,12 +46,13 @@ public struct Services: Sendable {
         exec = ExecService(store: store, executor: interactive ?? executor, passphrase: sshPassphrase, runs: runs)
         trust = HostKeyTrust(store: store, executor: interactive ?? executor, passphrase: sshPassphrase)
         playbooks = try PlaybookLibrary(directories: playbookDirectories)
-        audits = AuditService(store: store, executor: executor, library: playbooks, passphrase: sshPassphrase, runs: runs)
+        audits = AuditService(store: store, executor: executor, library: playbooks, passphrase: sshPassphrase, runs: runs, background: background)
         reboots = RebootService(store: store)
         schedules = ScheduleService(store: store, audits: audits)
         beacons = BeaconService(store: store, executor: executor, tokens: tokens, library: playbooks, passphrase: sshPassphrase, runs: runs)
-        repairs = RepairService(store: store, executor: executor, audits: audits, library: playbooks, passphrase: sshPassphrase, runs: runs)
-        autoRepairs = AutoRepairService(store: store, audits: audits, repairs: repairs)
+        repairs = RepairService(
+            store: store, executor: executor, audits: audits, library: playbooks, passphrase: sshPassphrase, runs: runs, background: background)
+        autoRepairs = AutoRepairService(store: store, audits: audits, repairs: repairs, background: background)
     }
 }
 
@@ -91,7 +95,9 @@ public func buildApplication(
     let services = try Services(
         store: store, executor: SSHExecutor(threads: configuration.sshThreads, sessions: sessions),
         interactive: SSHExecutor(threads: configuration.sshExecThreads, sessions: sessions, sweeps: false),
-        sshPassphrase: try configuration.sshPassphrase(), playbookDirectories: configuration.playbookDirectories, logger: logger)
+        sshPassphrase: try configuration.sshPassphrase(), playbookDirectories: configuration.playbookDirectories, logger: logger,
+        // Every background job is a child task of BackgroundWork's, from the first request on.
+        background: BackgroundRuns(attached: true))
     return Application(
         router: buildRouter(services),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "caulk"),
@@ -114,9 +120,10 @@ public func buildApplication(
     )
 }
 
-/// The scheduler and the auto-repair policy; on shutdown, the audits and repairs still running
-/// (they end `cancelled`, with the nodes they finished; a repair touches no further node), then
-/// the SSH engines' threads and kept connections.
+/// The scheduler, the auto-repair policy, and the audits and repairs started over the API, all
+/// child tasks of this service's. On shutdown they are cancelled and waited for (audits end
+/// `cancelled` with the nodes they finished; a repair touches no further node), then the SSH
+/// engines' threads and kept connections are let go.
 struct BackgroundWork: Service {
     let services: Services
     /// Held while the service runs: one server per database.
@@ -130,10 +137,9 @@ struct BackgroundWork: Service {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await services.schedules.run { logger.info("\($0)") } }
                 group.addTask { await services.autoRepairs.run { logger.info("\($0)") } }
+                group.addTask { await services.background.run() }
             }
         }
-        await services.repairs.cancelAll()
-        await services.audits.cancelAll()
         for executor in [services.executor, services.interactive].compactMap({ $0 }) {
             do {
                 try await executor.shutdown()

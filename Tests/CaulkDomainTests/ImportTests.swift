@@ -311,7 +311,7 @@ import Testing
         let refusal = DomainError.invalidInventory(line: 7, field: nil, message: message)
         let asKey = levels.prefix(6).joined(separator: "\n") + "\n? [*f, *f]\n: x\n"
         let clock = ContinuousClock()
-        let took = try await clock.measure {
+        let took = await clock.measure {
             for format in [InventoryFormat.auto, .ansibleYaml, .caulk] {
                 await #expect(throws: refusal) { try await inventory.importInventory(bomb, format: format, dryRun: false) }
             }

@@ -33,7 +33,7 @@ import Testing
     }
 
     @Test func exitCodesStderrAndCappedOutputComeBackExactly() async throws {
-        let (_, inventory, exec) = try await Lab.services(executor: Self.executor)
+        let (_, _, exec) = try await Lab.services(executor: Self.executor)
         let cluster = Lab.execClusters[0]
         let (run, hosts) = try await self.exec(exec, cluster, ExecRequest(command: "echo out; echo \"err $(hostname)\" >&2; exit 7", role: .worker))
         #expect(run.status == .failed)

@@ -13,15 +13,16 @@ public struct AuditService: Sendable {
     let passphrase: Secret?
     let library: PlaybookLibrary
     let clock: @Sendable () -> Date
-    let tasks = BackgroundRuns()
+    let background: BackgroundRuns
 
     public static let defaultPlaybook = "calico-vxlan"
 
     public init(
         store: Store, executor: SSHExecutor, library: PlaybookLibrary, options: SSHOptions = SSHOptions(), passphrase: Secret? = nil,
-        runs: RunHistory? = nil, clock: @escaping @Sendable () -> Date = Date.init
+        runs: RunHistory? = nil, background: BackgroundRuns = BackgroundRuns(), clock: @escaping @Sendable () -> Date = Date.init
     ) {
         self.store = store
+        self.background = background
         self.runs = runs ?? RunHistory(store: store, clock: clock)
         self.executor = executor
         self.library = library
@@ -68,7 +69,7 @@ public struct AuditService: Sendable {
                 if names.count == 1 { throw DomainError.conflict(message) }
                 skipped.append(message)
             case .started(let run):
-                await launch(PreparedAudit(
+                launch(PreparedAudit(
                     run: run, cluster: audit.cluster, nodes: audit.nodes, targets: audit.targets, playbook: playbook, parameters: parameters,
                     concurrency: concurrency))
                 started.append(Run(run, outcomes: [:]))
@@ -105,12 +106,12 @@ public struct AuditService: Sendable {
 
     /// Waits for every audit started so far (tests, shutdown).
     public func waitForAll() async {
-        await tasks.waitForAll()
+        await background.waitForAll()
     }
 
     /// Stops every running audit; each ends `cancelled` with the nodes it finished.
     public func cancelAll() async {
-        await tasks.cancelAll()
+        await background.cancelAll()
     }
 
     private func resolve(cluster name: String) async throws -> (cluster: ClusterRecord, nodes: [NodeRecord], targets: [String: SSHTarget]) {
@@ -120,18 +121,16 @@ public struct AuditService: Sendable {
         return (cluster, nodes, try await SSHTargets(store: store, passphrase: passphrase).targets(cluster: cluster, nodes: nodes))
     }
 
-    private func launch(_ audit: PreparedAudit) async {
+    private func launch(_ audit: PreparedAudit) {
         let runner = AuditRunner(store: store, executor: executor, options: options, clock: clock)
         let runs = runs
-        let runId = audit.run.id!
-        let task = Task {
+        background.add {
             do {
                 try await runner.run(audit)
             } catch {
-                await runs.fail(runId, error)
+                await runs.fail(audit.run.id!, error)
             }
         }
-        await tasks.add(runId, task)
     }
 
     /// The playbook's defaults with the request's overrides; unknown names are refused.
@@ -171,32 +170,5 @@ public struct AuditService: Sendable {
         }
         let result = try await runs.audit(run)
         return ClusterHealth(cluster: cluster.name, state: result.state, run: try await runs.run(run), result: result)
-    }
-}
-
-/// Audits running in the background, so shutdown can stop them and tests can wait for them.
-actor BackgroundRuns {
-    private var running: [Int64: Task<Void, Never>] = [:]
-
-    func add(_ id: Int64, _ task: Task<Void, Never>) {
-        running[id] = task
-        Task {
-            await task.value
-            self.remove(id)
-        }
-    }
-
-    private func remove(_ id: Int64) { running[id] = nil }
-
-    func waitForAll() async {
-        while let (id, task) = running.first {
-            await task.value
-            running[id] = nil
-        }
-    }
-
-    func cancelAll() async {
-        for task in running.values { task.cancel() }
-        await waitForAll()
     }
 }

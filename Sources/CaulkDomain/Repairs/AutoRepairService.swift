@@ -12,13 +12,17 @@ public struct AutoRepairService: Sendable {
     let audits: AuditService
     let repairs: RepairService
     let clock: @Sendable () -> Date
-    let tasks = BackgroundRuns()
+    let background: BackgroundRuns
 
     public static let requester = "auto-repair"
     static let defaults = (delaySeconds: 120, maxPerHour: 2, maxDisruptedShare: 0.25)
 
-    public init(store: Store, audits: AuditService, repairs: RepairService, clock: @escaping @Sendable () -> Date = Date.init) {
+    public init(
+        store: Store, audits: AuditService, repairs: RepairService, background: BackgroundRuns = BackgroundRuns(),
+        clock: @escaping @Sendable () -> Date = Date.init
+    ) {
         self.store = store
+        self.background = background
         self.audits = audits
         self.repairs = repairs
         self.clock = clock
@@ -69,7 +73,7 @@ public struct AutoRepairService: Sendable {
             }
             try? await Task.sleep(for: .seconds(1))
         }
-        await tasks.cancelAll()
+        await background.cancelAll()
     }
 
     /// Starts every due decision; returns how many.
@@ -79,14 +83,14 @@ public struct AutoRepairService: Sendable {
         for decision in try await store.dueAutoRepairs(at: clock()) where try await store.claimAutoRepair(id: decision.id!) {
             started += 1
             let service = self
-            await tasks.add(decision.id!, Task { await service.act(on: decision, log: log) })
+            background.add { await service.act(on: decision, log: log) }
         }
         return started
     }
 
     /// Waits for every decision being acted on (tests).
     public func waitForAll() async {
-        await tasks.waitForAll()
+        await background.waitForAll()
     }
 
     private func act(on decision: AutoRepairDecisionRecord, log: @Sendable (String) -> Void) async {

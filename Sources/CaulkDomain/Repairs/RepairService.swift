@@ -14,7 +14,7 @@ public struct RepairService: Sendable {
     let options: SSHOptions
     let passphrase: Secret?
     let clock: @Sendable () -> Date
-    let tasks = BackgroundRuns()
+    let background: BackgroundRuns
 
     public static let defaultPlaybook = "calico-recover"
     /// Nodes at once when no chosen repair disrupts traffic.
@@ -22,9 +22,11 @@ public struct RepairService: Sendable {
 
     public init(
         store: Store, executor: SSHExecutor, audits: AuditService, library: PlaybookLibrary, options: SSHOptions = SSHOptions(),
-        passphrase: Secret? = nil, runs: RunHistory? = nil, clock: @escaping @Sendable () -> Date = Date.init
+        passphrase: Secret? = nil, runs: RunHistory? = nil, background: BackgroundRuns = BackgroundRuns(),
+        clock: @escaping @Sendable () -> Date = Date.init
     ) {
         self.store = store
+        self.background = background
         self.runs = runs ?? RunHistory(store: store, clock: clock)
         self.executor = executor
         self.audits = audits
@@ -39,7 +41,7 @@ public struct RepairService: Sendable {
         let prepared = try await prepare(request, cluster: cluster, requester: requester, trigger: trigger)
         let runner = runner
         // A failure is recorded with the run and logged by `runRecordingFailure`.
-        await tasks.add(prepared.run.id!, Task { _ = try? await runner.runRecordingFailure(prepared) })
+        background.add { _ = try? await runner.runRecordingFailure(prepared) }
         return Run(prepared.run, outcomes: [:])
     }
 
@@ -57,12 +59,12 @@ public struct RepairService: Sendable {
     }
 
     public func waitForAll() async {
-        await tasks.waitForAll()
+        await background.waitForAll()
     }
 
     /// Stops every running repair between steps; each ends `cancelled`, its remaining nodes untouched.
     public func cancelAll() async {
-        await tasks.cancelAll()
+        await background.cancelAll()
     }
 
     private var runner: RepairRunner {
