@@ -59,6 +59,15 @@ public struct ClusterFacts: Codable, Sendable, Equatable {
         return vxlanMode != "Never"
     }
 
+    /// The encapsulation the IP pools say is in use: VXLAN when any pool uses it, else IP-in-IP
+    /// when any pool uses that, else none; nil when kubectl gave no pools.
+    public var encapsulationInUse: Encapsulation? {
+        guard let vxlanMode else { return nil }
+        if vxlanMode != "Never" { return .vxlan }
+        if let ipipMode, ipipMode != "Never" { return .ipip }
+        return Encapsulation.none
+    }
+
     public init() {}
 
     /// The Kubernetes Node name of an inventory node, when the audit matched one.

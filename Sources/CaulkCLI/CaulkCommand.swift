@@ -17,7 +17,7 @@ public struct CaulkCommand: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             ServeCommand.self, ClustersCommand.self, NodesCommand.self, InventoryCommand.self, ExecCommand.self,
-            AuditCommand.self, RepairCommand.self, AutoRepairCommand.self, HealthCommand.self, RebootsCommand.self, SchedulesCommand.self, BeaconCommand.self, PlaybooksCommand.self,
+            AuditCommand.self, RepairCommand.self, AutoRepairCommand.self, HealthCommand.self, RebootsCommand.self, ReportCommand.self, SchedulesCommand.self, BeaconCommand.self, PlaybooksCommand.self,
             RunsCommand.self, TokensCommand.self, LoginCommand.self, WhoamiCommand.self,
         ]
     )
@@ -59,7 +59,7 @@ struct ClientOptions: ParsableArguments {
     @Option(help: "Bearer token (default: CAULK_TOKEN or the config file).")
     var token: String?
 
-    @Option(name: .shortAndLong, help: "Output format: table, json or yaml.")
+    @Option(name: .shortAndLong, help: "Output format: table, json, yaml or csv (the table as RFC 4180 CSV).")
     var output: OutputFormat = .table
 
     func client() throws -> APIClient {

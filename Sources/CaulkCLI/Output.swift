@@ -3,9 +3,11 @@ import CaulkAPI
 import Foundation
 import Yams
 
-/// `-o table|json|yaml`.
+/// `-o table|json|yaml|csv`.
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case table, json, yaml
+    /// The table's rows as RFC 4180 CSV (the first row is the header).
+    case csv
 }
 
 /// Renders results: a readable table by default, or the API's own JSON / the same as YAML.
@@ -23,7 +25,20 @@ struct Output {
         case .table:
             let rows = table(value)
             if rows.count > 1 || rows.first.map({ !$0.isEmpty }) == true { print(Self.render(rows)) }
+        case .csv:
+            // Headings and spacers (rows of one cell) belong to the table, not to the data.
+            print(Self.csv(table(value).filter { $0.count > 1 }), terminator: "")
         }
+    }
+
+    /// RFC 4180: CRLF line ends; a field with a comma, quote or line break is quoted, its quotes doubled.
+    static func csv(_ rows: [[String]]) -> String {
+        rows.map { row in
+            row.map { field in
+                field.unicodeScalars.contains(where: { ",\"\r\n".unicodeScalars.contains($0) })
+                    ? "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : field
+            }.joined(separator: ",") + "\r\n"
+        }.joined()
     }
 
     /// Aligns columns. A row of one cell is a line of its own (a heading) and sets no width.

@@ -29,6 +29,7 @@ public struct Services: Sendable {
     public let beacons: BeaconService
     public let repairs: RepairService
     public let autoRepairs: AutoRepairService
+    public let reports: ReportService
 
     /// `executor` runs audits, repairs and beacon installs; `interactive` runs `exec` and host-key
     /// trust, on threads of its own, so a day-long exec on many nodes never holds up a repair.
@@ -53,6 +54,7 @@ public struct Services: Sendable {
         repairs = RepairService(
             store: store, executor: executor, audits: audits, library: playbooks, passphrase: sshPassphrase, runs: runs, background: background)
         autoRepairs = AutoRepairService(store: store, audits: audits, repairs: repairs, background: background)
+        reports = ReportService(store: store)
     }
 }
 
@@ -73,6 +75,7 @@ public func buildRouter(_ services: Services) -> Router<AppRequestContext> {
     AuditsController(audits: services.audits, playbooks: services.playbooks).addRoutes(to: v1)
     RebootsController(reboots: services.reboots, beacons: services.beacons).addRoutes(to: v1)
     SchedulesController(schedules: services.schedules).addRoutes(to: v1)
+    ReportsController(reports: services.reports).addRoutes(to: v1)
     // Last, so that it wraps only the not-found responder: a served path with another method is a 405.
     router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes))
     return router

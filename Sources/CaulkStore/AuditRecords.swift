@@ -17,6 +17,9 @@ public struct AuditNodeRecord: Codable, Sendable, Equatable, FetchableRecord, Mu
     public var bootedAt: Date?
     public var kernel: String?
     public var nicDriver: String?
+    /// The cluster's Calico version and encapsulation when the node was audited.
+    public var calicoVersion: String?
+    public var encapsulation: Encapsulation?
     /// A JSON object of what the checks read.
     public var facts: String
     public var error: String?
@@ -30,8 +33,10 @@ public struct AuditNodeRecord: Codable, Sendable, Equatable, FetchableRecord, Mu
 
     public init(
         runId: Int64, nodeId: Int64?, nodeName: String, health: NodeHealth, bootId: String?, bootedAt: Date?, kernel: String?,
-        nicDriver: String?, facts: String, error: String?, finishedAt: Date
+        nicDriver: String?, calicoVersion: String? = nil, encapsulation: Encapsulation? = nil, facts: String, error: String?, finishedAt: Date
     ) {
+        self.calicoVersion = calicoVersion
+        self.encapsulation = encapsulation
         self.runId = runId
         self.nodeId = nodeId
         self.nodeName = nodeName

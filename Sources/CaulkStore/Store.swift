@@ -95,6 +95,8 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
     case invalidMigration(name: String, reason: String)
     /// Another `caulk serve` (process `holder`) serves this database.
     case inUse(path: String, holder: String)
+    /// A query this store cannot answer (the domain checks first; this is the backstop).
+    case unsupported(String)
 
     public var description: String {
         switch self {
@@ -107,6 +109,8 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
             "migrating database \(path) failed, nothing was changed by the failed step: \(reason)"
         case .invalidMigration(let name, let reason):
             "migration \(name) is invalid: \(reason)"
+        case .unsupported(let what):
+            what
         case .inUse(let path, let holder):
             "database \(path) is already served by another caulk serve\(holder.isEmpty ? "" : " (process \(holder))"); stop it first, or give this one its own --database"
         }

@@ -23,6 +23,36 @@ import Testing
         #expect(try JSONCoding.decoder().decode([TokenInfo].self, from: Data(tokens.stdout.utf8)).count == 1)
     }
 
+    /// `caulk report` reads the history the server keeps; -o csv is RFC 4180 (quoted where a
+    /// field needs it, CRLF line ends, one header row).
+    @Test func reportsAsATableAndAsCSV() throws {
+        let server = try LiveServer()
+        try server.start()
+        // History as audits leave it: a node audited on an odd kernel string, then its reboot.
+        let queue = try DatabaseQueue(path: server.database)
+        try queue.write { db in
+            try db.execute(sql: """
+                INSERT INTO runs (id, kind, cluster_name, status, trigger, requester, host_count, started_at, finished_at)
+                VALUES (1, 'audit', 'prod-a', 'succeeded', 'cli', 'test', 1, datetime('now', '-1 day'), datetime('now', '-1 day'));
+                INSERT INTO audit_nodes (run_id, node_name, health, kernel, calico_version, encapsulation, finished_at)
+                VALUES (1, 'cp1', 'healthy', '5.14.0, "rt"', '3.27.3', 'vxlan', datetime('now', '-1 day'));
+                INSERT INTO reboot_events (cluster_name, node_name, new_boot_id, seen_at, source, run_id)
+                VALUES ('prod-a', 'cp1', 'b1', datetime('now', '-1 day'), 'audit', 1);
+                """)
+        }
+        try queue.close()
+        let viewer = try Self.token(server)
+        var result = try server.caulk(["report", "reboots", "--group-by", "kernel", "-o", "csv"], token: viewer)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == "kernel,reboots,nodes,clusters\r\n\"5.14.0, \"\"rt\"\"\",1,1,1\r\n")
+        result = try server.caulk(["report", "reboots", "--since", "2d", "--cluster", "prod-a"], token: viewer)
+        #expect(result.status == 0 && result.stdout.contains("CLUSTER  REBOOTS  NODES  CLUSTERS") && result.stdout.contains("prod-a   1"), "\(result.stdout)")
+        result = try server.caulk(["report", "reboots", "--group-by", "os"], token: viewer)
+        #expect(result.status == 1 && result.stderr.contains("operating system"), "\(result.stderr)")
+        result = try server.caulk(["report", "uptime"], token: viewer)
+        #expect(result.status != 0 && result.stderr.contains("reboots, findings"), "\(result.stderr)")
+    }
+
     @Test func clusterAndNodeRoundTrips() throws {
         let server = try LiveServer()
         try server.start()

@@ -37,7 +37,7 @@ final class LiveServer: @unchecked Sendable {
     func start(listen: String = "127.0.0.1:0", environment: [String: String] = [:]) throws {
         let log = directory.appending(path: "serve-\(UUID().uuidString).out")
         logs.append(log)
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let process = Process()
         process.executableURL = Self.binary
         process.arguments = ["serve", "--listen", listen, "--database", database, "--bootstrap-token-file", directory.appending(path: "admin.token").path]

@@ -92,6 +92,16 @@ import Testing
         try Lab.lab("reboot", Self.node(5))
         verdict = try Lab.verify(Self.cluster, wait: 30)
         #expect(verdict.ok, "\(verdict.pairs.filter { !$0.tcp || !$0.fullSize })")
+
+        // The next audit notices both reboots, and reports count them under what the cluster ran
+        // then: the operator's Calico (another version than our default) over VXLAN.
+        _ = try await audit(fixture)
+        let reports = ReportService(store: fixture.store)
+        let byVersion = try await reports.report(.reboots, since: "1d", until: nil, clusters: [Self.cluster], groupBy: .calicoVersion)
+        #expect(byVersion.rows.count == 1 && byVersion.rows[0].first?.description.contains("3.27.3") == true, "\(byVersion.rows)")
+        #expect(byVersion.rows.first.map { Array($0.dropFirst()) } == [.int(2), .int(2), .int(1)], "n3 and n5 rebooted once each: \(byVersion.rows)")
+        let byEncapsulation = try await reports.report(.reboots, since: "1d", until: nil, clusters: [Self.cluster], groupBy: .encapsulation)
+        #expect(byEncapsulation.rows.map { $0.first } == [.string("vxlan")], "\(byEncapsulation.rows)")
     }
 
     /// sudo that wants a password on one node: that node says so and nothing runs there, the

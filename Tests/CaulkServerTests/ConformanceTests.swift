@@ -99,4 +99,29 @@ import Testing
             #expect(reply.status == 200)
         }
     }
+
+    /// Reports answer over the API as the OpenAPI document says: a known name, its group keys,
+    /// times in the forms it names; anything else a 4xx naming the field.
+    @Test func reportsAnswerWithTheirColumnsAndRefuseWhatTheyCannotGroupBy() async throws {
+        let h = try await Harness()
+        try await h.application().test(.router) { client in
+            _ = try await client.call(.post, "/v1/clusters", token: h.admin, json: APITests.cluster)
+            var reply = try await client.call(.get, "/v1/reports/reboots?since=8w&group_by=week&cluster=prod-a&cluster=prod-b", token: h.viewer)
+            #expect(reply.status == 200)
+            let report = try reply.decode(Report.self)
+            #expect(report.columns == ["week", "reboots", "nodes", "clusters"] && report.clusters == ["prod-a", "prod-b"] && report.rows.isEmpty)
+            reply = try await client.call(.get, "/v1/reports/findings", token: h.viewer)
+            #expect(try reply.decode(Report.self).groupBy == .check)
+
+            reply = try await client.call(.get, "/v1/reports/uptime", token: h.viewer)
+            #expect(reply.status == 404 && reply.error?.code == "not_found")
+            for (query, field) in [("group_by=os", "group_by"), ("group_by=check", "group_by"), ("since=yesterday", "since"), ("until=2026-02-30", "until"),
+                                   ("cluster=Not_A_Name", "cluster")] {
+                reply = try await client.call(.get, "/v1/reports/reboots?\(query)", token: h.viewer)
+                #expect(reply.status == 400 && reply.error?.field == field, "\(query)")
+            }
+            reply = try await client.call(.post, "/v1/reports/reboots", token: h.admin)
+            #expect(reply.status == 405)
+        }
+    }
 }

@@ -68,7 +68,7 @@ proof_name=schemathesis-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 # format; these generate values of those formats (only valid ones: schemathesis drops a format
 # when it makes invalid data).
 cat >"$work/hooks.py" <<'PY'
-import base64, ipaddress, struct
+import base64, datetime, ipaddress, struct
 
 import schemathesis
 from hypothesis import strategies as st
@@ -95,6 +95,14 @@ cron = st.one_of(
 )
 
 
+# A report's since/until: how long ago, a date, or an RFC 3339 time.
+report_time = st.one_of(
+    st.builds(lambda count, unit: f"{count}{unit}", st.integers(0, 9999), st.sampled_from("hdw")),
+    st.dates(min_value=datetime.date(1970, 1, 1), max_value=datetime.date(2999, 12, 31)).map(lambda d: d.isoformat()),
+    st.datetimes(min_value=datetime.datetime(1970, 1, 1), max_value=datetime.datetime(2999, 12, 31)).map(lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")),
+)
+
+
 def _blob(kind, key):
     name = kind.encode()
     return base64.b64encode(struct.pack(">I", len(name)) + name + struct.pack(">I", len(key)) + key).decode()
@@ -109,6 +117,7 @@ host_key = st.one_of(
 )
 
 schemathesis.openapi.format("cidr", cidr)
+schemathesis.openapi.format("report-time", report_time)
 schemathesis.openapi.format("cron", cron)
 schemathesis.openapi.format("ssh-host-key", host_key)
 PY

@@ -58,13 +58,13 @@ struct AuditRunner: Sendable {
             case .failure(let error):
                 worst[node.name] = .unreachable
                 let finding = Finding(check: "SSH", severity: .critical, node: node.name, message: "unreachable: \(error.description)", evidence: error.summary, repair: nil)
-                try await recordUnreachable(node, finding, error: error.description, audit: audit, at: now)
+                try await recordUnreachable(node, finding, error: error.description, audit: audit, facts: facts, at: now)
             case .success(let results):
                 let batch = batches[node.name]!
                 let steps = results.first.map { batch.split($0) } ?? [:]
                 if steps.isEmpty, let refused = Self.sudoRefusal(results.first, node: node.name, target: audit.targets[node.name]!) {
                     worst[node.name] = .unreachable
-                    try await recordUnreachable(node, refused, error: refused.message, audit: audit, at: now)
+                    try await recordUnreachable(node, refused, error: refused.message, audit: audit, facts: facts, at: now)
                     continue
                 }
                 let nodeIP = facts.node(node.name)?.internalIp ?? node.address
@@ -88,7 +88,8 @@ struct AuditRunner: Sendable {
                 let bootedAt = parsed.uptimeSeconds.map { now.addingTimeInterval(-$0) }
                 try await store.recordAuditNode(
                     AuditNodeRecord(runId: runId, nodeId: node.id, nodeName: node.name, health: health, bootId: parsed.bootId, bootedAt: bootedAt,
-                                    kernel: parsed.kernel, nicDriver: parsed.nicDriver, facts: HostRecords.json(parsed), error: nil, finishedAt: now),
+                                    kernel: parsed.kernel, nicDriver: parsed.nicDriver, calicoVersion: facts.calicoVersion,
+                                    encapsulation: Self.encapsulation(audit, facts), facts: HostRecords.json(parsed), error: nil, finishedAt: now),
                     findings: findings.map { Self.record($0, runId: runId, cluster: audit.cluster.name, at: now) }, seenAt: now)
                 if let nodeId = node.id, let bootId = parsed.bootId {
                     _ = try await store.recordBoot(nodeId: nodeId, bootId: bootId, bootedAt: bootedAt, seenAt: now, source: "audit", runId: runId)
@@ -119,11 +120,20 @@ struct AuditRunner: Sendable {
             status: done < jobs.count ? .cancelled : .succeeded, summary: HostRecords.json(summary), at: now)
     }
 
+    /// What the cluster ran at the time, kept with each audited node: the IP pools' word when
+    /// kubectl read them, else the inventory's.
+    static func encapsulation(_ audit: PreparedAudit, _ facts: ClusterFacts) -> Encapsulation {
+        facts.encapsulationInUse ?? audit.cluster.encapsulation
+    }
+
     /// A node reached over SSH where no command could run: recorded with its one finding.
-    private func recordUnreachable(_ node: NodeRecord, _ finding: Finding, error: String, audit: PreparedAudit, at now: Date) async throws {
+    private func recordUnreachable(
+        _ node: NodeRecord, _ finding: Finding, error: String, audit: PreparedAudit, facts: ClusterFacts, at now: Date
+    ) async throws {
         try await store.recordAuditNode(
             AuditNodeRecord(runId: audit.run.id!, nodeId: node.id, nodeName: node.name, health: .unreachable, bootId: nil, bootedAt: nil,
-                            kernel: nil, nicDriver: nil, facts: "{}", error: error, finishedAt: now),
+                            kernel: nil, nicDriver: nil, calicoVersion: facts.calicoVersion, encapsulation: Self.encapsulation(audit, facts),
+                            facts: "{}", error: error, finishedAt: now),
             findings: [Self.record(finding, runId: audit.run.id!, cluster: audit.cluster.name, at: now)], seenAt: nil)
     }
 

@@ -57,7 +57,7 @@ public struct RunHistory: Sendable {
     /// The run could not go on: it ends `failed` with why, and the log says so with its id. A
     /// failure to record that is logged too; the next start marks the run interrupted.
     func fail(_ id: Int64, _ error: any Error) async {
-        let reason = (error as? CustomStringConvertible)?.description ?? "\(error)"
+        let reason = String(describing: error)
         logger.error("run \(id) failed: \(reason)", metadata: ["run": "\(id)"])
         do {
             try await store.finishRun(id: id, status: .failed, error: String(reason.prefix(4096)), at: clock())

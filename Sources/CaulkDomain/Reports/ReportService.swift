@@ -1,0 +1,72 @@
+import CaulkAPI
+import CaulkStore
+import Foundation
+
+/// Questions asked of the fleet's history (`caulk report`, `GET /v1/reports/{name}`), answered
+/// from what was recorded at the time: reboot events, and audits with what each node ran then.
+public struct ReportService: Sendable {
+    let store: Store
+    let clock: @Sendable () -> Date
+
+    public init(store: Store, clock: @escaping @Sendable () -> Date = Date.init) {
+        self.store = store
+        self.clock = clock
+    }
+
+    /// What each report can be grouped by, and its default.
+    static func groups(of report: ReportName) -> (all: [ReportGroup], default: ReportGroup) {
+        switch report {
+        case .reboots: (ReportGroup.allCases.filter { $0 != .check && $0 != .os }, .cluster)
+        case .findings: (ReportGroup.allCases.filter { $0 != .os }, .check)
+        }
+    }
+
+    /// `since` and `until`: a time (`2026-11-01`, `2026-11-01T06:00:00Z`) or how long ago
+    /// (`12h`, `30d`, `8w`); by default the last 30 days up to now. `clusters`: only these.
+    public func report(_ name: ReportName, since: String?, until: String?, clusters: [String], groupBy: ReportGroup?) async throws -> Report {
+        let now = clock()
+        let from = try since.map { text throws(DomainError) in try Self.time(text, field: "since", now: now) } ?? now.addingTimeInterval(-30 * 86_400)
+        let to = try until.map { text throws(DomainError) in try Self.time(text, field: "until", now: now) } ?? now
+        guard clusters.count <= 100 else { throw DomainError.invalid(field: "cluster", message: "at most 100 clusters; leave it out for every cluster") }
+        let names = try clusters.map { name throws(DomainError) in try Validate.name(name, field: "cluster") }
+        let groups = Self.groups(of: name)
+        let group = groupBy ?? groups.default
+        guard groups.all.contains(group) else {
+            let why = group == .os ? "caulk does not record the nodes' operating system yet" : "\(name.rawValue) have no \(group.rawValue)"
+            throw DomainError.invalid(
+                field: "group_by", message: "\(why); group \(name.rawValue) by one of: \(groups.all.map(\.rawValue).joined(separator: ", "))")
+        }
+        let only = names.isEmpty ? nil : Array(Set(names)).sorted()
+        let (columns, rows): ([String], [[ReportCell]])
+        switch name {
+        case .reboots:
+            columns = [group.rawValue, "reboots", "nodes", "clusters"]
+            rows = try await store.rebootReport(since: from, until: to, clusters: only, groupBy: group)
+        case .findings:
+            columns = [group.rawValue, "findings", "nodes", "open", "resolved"]
+            rows = try await store.findingReport(since: from, until: to, clusters: only, groupBy: group)
+        }
+        return Report(report: name, since: from, until: to, clusters: only, groupBy: group, columns: columns, rows: rows)
+    }
+
+    /// `12h`, `30d`, `8w` before `now`, or a date (midnight UTC) or date and time (RFC 3339).
+    static func time(_ text: String, field: String, now: Date) throws(DomainError) -> Date {
+        if let match = text.wholeMatch(of: /([0-9]{1,4})([hdw])/), let count = Int(match.1) {
+            let unit: Double = switch match.2 {
+            case "h": 3600
+            case "d": 86_400
+            default: 7 * 86_400
+            }
+            return now.addingTimeInterval(-Double(count) * unit)
+        }
+        // A calendar date that exists (no 2026-02-30), alone or with a time of day and zone.
+        if let match = text.wholeMatch(of: /([0-9]{4}-[0-9]{2}-[0-9]{2})(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?/),
+            let midnight = try? Date(String(match.1) + "T00:00:00Z", strategy: .iso8601),
+            JSONCoding.formatDate(midnight).hasPrefix(String(match.1))
+        {
+            guard match.2 != nil else { return midnight }
+            if let date = JSONCoding.parseDate(text) ?? (try? Date(text, strategy: .iso8601)) { return date }
+        }
+        throw .invalid(field: field, message: "'\(text)' is not a time; write how long ago (12h, 30d, 8w), a date (2026-11-01) or a date and time (2026-11-01T06:00:00Z)")
+    }
+}

@@ -1,0 +1,20 @@
+import CaulkAPI
+import CaulkDomain
+import Hummingbird
+
+/// `GET /v1/reports/{reboots,findings}` (viewer): the fleet's history, grouped.
+struct ReportsController {
+    let reports: ReportService
+
+    func addRoutes(to group: RouterGroup<AppRequestContext>) {
+        for name in ReportName.allCases {
+            group.get("reports/\(name.rawValue)") { request, context in
+                _ = try context.require(.viewer)
+                let query = request.uri.queryParameters
+                return try JSON.response(try await reports.report(
+                    name, since: query.get("since"), until: query.get("until"), clusters: query.getAll("cluster").map { String($0) },
+                    groupBy: try request.query("group_by", as: ReportGroup.self)))
+            }
+        }
+    }
+}
