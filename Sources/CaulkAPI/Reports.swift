@@ -4,6 +4,10 @@ import Foundation
 public enum ReportName: String, Codable, Sendable, CaseIterable {
     /// Reboot events: how many, on how many nodes and clusters.
     case reboots
+    /// Reboots, and how many of those the node's first audit afterwards found faulty (with which
+    /// checks), and how many of those were healthy again later: the fleet's own answer to "does
+    /// the pod network survive a reboot?".
+    case postReboot = "post-reboot"
     /// Findings at warning or above: how many, on how many nodes, and how many of those faults the
     /// cluster's latest audit still shows (open) or no longer does (resolved).
     case findings

@@ -5,22 +5,28 @@ import Foundation
 struct ReportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
-        abstract: "Ask the fleet's history a question: reboots, findings.",
+        abstract: "Ask the fleet's history a question: reboots, post-reboot, findings.",
         discussion: """
-            reboots   reboot events: how many, on how many nodes and clusters
-            findings  findings at warning or above: how many, on how many
-                      nodes, and how many of those faults the cluster's latest
-                      audit still shows (open) or no longer does (resolved)
+            reboots      reboot events: how many, on how many nodes and clusters
+            post-reboot  reboots, and how the node's first audit afterwards
+                         judged each: faulty (which checks) or not, and
+                         healthy again later; a reboot no audit could judge
+                         (node unreachable, UNKNOWN) is counted, not judged
+            findings     findings at warning or above: how many, on how many
+                         nodes, and how many of those faults the cluster's
+                         latest audit still shows (open) or no longer does
+                         (resolved)
 
-            --group-by sets the rows (reboots: cluster by default; findings:
-            check). A reboot counts under what its node ran at the time
-            (kernel, NIC driver, Calico version, encapsulation), as the audit
-            that saw it, or the node's next audit, recorded it; what was never
-            recorded shows as `unknown`. -o csv writes RFC 4180 CSV with a
-            header row; -o json the API's answer.
+            --group-by sets the rows (cluster by default; findings: check).
+            A reboot counts under what its node ran at the time (kernel, NIC
+            driver, Calico version, encapsulation), as the audit that saw it,
+            or the node's next audit, recorded it; what was never recorded
+            shows as `unknown`. -o csv writes RFC 4180 CSV with a header row;
+            -o json the API's answer.
 
             Examples:
               caulk report reboots --since 8w --group-by week
+              caulk report post-reboot --group-by encapsulation
               caulk report findings --cluster prod-a -o csv > findings.csv
             """
     )

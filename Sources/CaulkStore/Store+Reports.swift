@@ -11,14 +11,7 @@ extension Store {
         }
         let (clusterFilter, clusterArguments) = Self.clusterFilter(clusters, column: "e.cluster_name")
         let sql = """
-            WITH events AS (
-                SELECT e.*, coalesce(
-                    (SELECT a.id FROM audit_nodes a WHERE a.run_id = e.run_id AND a.node_name = e.node_name),
-                    (SELECT a.id FROM audit_nodes a WHERE a.node_id = e.node_id AND a.finished_at >= e.seen_at ORDER BY a.finished_at LIMIT 1)
-                ) AS audit_node_id
-                FROM reboot_events e
-                WHERE e.seen_at >= ? AND e.seen_at < ? \(clusterFilter)
-            )
+            WITH \(Self.rebootsWithTheirAudit(clusterFilter))
             SELECT \(key) AS grp, count(*) AS reboots, count(DISTINCT e.cluster_name || '/' || e.node_name) AS nodes,
                 count(DISTINCT e.cluster_name) AS clusters
             FROM events e LEFT JOIN audit_nodes a ON a.id = e.audit_node_id
@@ -26,9 +19,83 @@ extension Store {
             """
         return try await writer.read { db in
             try Row.fetchAll(db, sql: sql, arguments: StatementArguments([since, until]) + clusterArguments).map { row in
-                [.string(row["grp"]), .int(row["reboots"]), .int(row["nodes"]), .int(row["clusters"])]
+                [.string(Self.group(row)), .int(row["reboots"]), .int(row["nodes"]), .int(row["clusters"])]
             }
         }
+    }
+
+    /// Reboot events seen in `[since, until)`, per group: how many; how many an audit judged
+    /// afterwards (the one that noticed the reboot, or the node's next, having reached the node);
+    /// how many of those found a warning or critical fault on the node, and which checks; and how
+    /// many of those the node was healthy again in a later audit. An audit that could not tell
+    /// (the node unreachable, or an UNKNOWN, SSH, SUDO or IDENTITY finding on it) judges nothing:
+    /// its reboot is counted, neither faulty nor fine.
+    public func postRebootReport(since: Date, until: Date, clusters: [String]?, groupBy: ReportGroup) async throws -> [[ReportCell]] {
+        guard let key = Self.reportKey(groupBy, time: "e.seen_at", cluster: "e.cluster_name", check: nil) else {
+            throw StoreError.unsupported("post-reboot cannot be grouped by \(groupBy.rawValue)")
+        }
+        let (clusterFilter, clusterArguments) = Self.clusterFilter(clusters, column: "e.cluster_name")
+        let sql = """
+            WITH \(Self.rebootsWithTheirAudit(clusterFilter))
+            SELECT \(key) AS grp, a.id AS audit_node, a.health AS health,
+                EXISTS (SELECT 1 FROM findings u WHERE u.run_id = a.run_id AND u.node_name = a.node_name
+                    AND u.check_id IN ('UNKNOWN', 'SSH', 'SUDO', 'IDENTITY')) AS undetermined,
+                (SELECT group_concat(check_id, ' ') FROM (
+                    SELECT DISTINCT f.check_id FROM findings f
+                    WHERE f.run_id = a.run_id AND f.node_name = a.node_name AND f.severity != 'info'
+                        ORDER BY f.check_id)) AS checks,
+                EXISTS (SELECT 1 FROM audit_nodes b WHERE b.node_id = a.node_id AND b.finished_at > a.finished_at AND b.health = 'healthy') AS healthy_later
+            FROM events e LEFT JOIN audit_nodes a ON a.id = e.audit_node_id
+            ORDER BY grp
+            """
+        struct Tally {
+            var reboots = 0, judged = 0, faulty = 0, recovered = 0
+            var checks: [String: Int] = [:]
+        }
+        let tallies = try await writer.read { db in
+            var tallies: [(String, Tally)] = []
+            for row in try Row.fetchAll(db, sql: sql, arguments: StatementArguments([since, until]) + clusterArguments) {
+                let group = Self.group(row)
+                if tallies.last?.0 != group { tallies.append((group, Tally())) }
+                var tally = tallies[tallies.count - 1].1
+                tally.reboots += 1
+                if (row["audit_node"] as Int64?) != nil, (row["health"] as String?) != NodeHealth.unreachable.rawValue, !(row["undetermined"] as Bool) {
+                    tally.judged += 1
+                    let checks = (row["checks"] as String?)?.split(separator: " ").map(String.init) ?? []
+                    if !checks.isEmpty {
+                        tally.faulty += 1
+                        if row["healthy_later"] as Bool { tally.recovered += 1 }
+                        for check in checks { tally.checks[check, default: 0] += 1 }
+                    }
+                }
+                tallies[tallies.count - 1].1 = tally
+            }
+            return tallies
+        }
+        return tallies.map { group, tally in
+            let checks = tally.checks.sorted { ($1.value, $0.key) < ($0.value, $1.key) }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            return [
+                .string(group), .int(tally.reboots), .int(tally.judged), .int(tally.faulty),
+                tally.judged == 0 ? .null : .int(Int((100 * Double(tally.faulty) / Double(tally.judged)).rounded())),
+                .int(tally.recovered), .string(checks),
+            ]
+        }
+    }
+
+    /// Reboot events in `[since, until)` (and the clusters the filter names) as `events`, each
+    /// with `audit_node_id`: the audit of the node that noticed the reboot, or else the node's
+    /// first audit after it.
+    static func rebootsWithTheirAudit(_ clusterFilter: String) -> String {
+        """
+        events AS (
+            SELECT e.*, coalesce(
+                (SELECT a.id FROM audit_nodes a WHERE a.run_id = e.run_id AND a.node_name = e.node_name),
+                (SELECT a.id FROM audit_nodes a WHERE a.node_id = e.node_id AND a.finished_at >= e.seen_at ORDER BY a.finished_at LIMIT 1)
+            ) AS audit_node_id
+            FROM reboot_events e
+            WHERE e.seen_at >= ? AND e.seen_at < ? \(clusterFilter)
+        )
+        """
     }
 
     /// Findings at warning or above made in `[since, until)`, per group: how many, on how many
@@ -62,7 +129,7 @@ extension Store {
             """
         return try await writer.read { db in
             try Row.fetchAll(db, sql: sql, arguments: StatementArguments([since, until]) + clusterArguments).map { row in
-                [.string(row["grp"]), .int(row["findings"]), .int(row["nodes"]), .int(row["open"]), .int(row["resolved"])]
+                [.string(Self.group(row)), .int(row["findings"]), .int(row["nodes"]), .int(row["open"]), .int(row["resolved"])]
             }
         }
     }
@@ -82,6 +149,11 @@ extension Store {
         case .check: check
         case .os: nil
         }
+    }
+
+    /// A row's group label; one the history never recorded reads `unknown`.
+    static func group(_ row: Row) -> String {
+        (row["grp"] as String?) ?? "unknown"
     }
 
     static func clusterFilter(_ clusters: [String]?, column: String) -> (String, StatementArguments) {

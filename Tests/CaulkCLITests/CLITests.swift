@@ -50,7 +50,7 @@ import Testing
         result = try server.caulk(["report", "reboots", "--group-by", "os"], token: viewer)
         #expect(result.status == 1 && result.stderr.contains("operating system"), "\(result.stderr)")
         result = try server.caulk(["report", "uptime"], token: viewer)
-        #expect(result.status == 2 && result.stderr.contains("one of 'reboots' and 'findings'"), "\(result.stderr)")
+        #expect(result.status == 2 && result.stderr.contains("'reboots', 'post-reboot' or 'findings'"), "\(result.stderr)")
     }
 
     @Test func clusterAndNodeRoundTrips() throws {

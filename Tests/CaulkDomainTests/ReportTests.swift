@@ -80,10 +80,39 @@ import Testing
         report = try await reports.report(.reboots, since: "30d", until: "2026-11-30", clusters: [], groupBy: .kernel)
         #expect(report.rows == [[.string("4.18"), .int(1), .int(1), .int(1)], [.string("5.14"), .int(1), .int(1), .int(1)]])
 
+        // After a reboot: a/n1's first reboot was followed by F1 and healthy again a week later;
+        // a/n2's by F3, not yet healthy again; the other two by clean audits.
+        report = try await reports.report(.postReboot, since: "30d", until: nil, clusters: [], groupBy: nil)
+        #expect(report.columns == ["cluster", "reboots", "judged", "faulty", "faulty_percent", "recovered", "checks"])
+        #expect(report.rows == [
+            [.string("a"), .int(3), .int(3), .int(2), .int(67), .int(1), .string("F1 1, F3 1")],
+            [.string("b"), .int(1), .int(1), .int(0), .int(0), .int(0), .string("")],
+        ])
+        report = try await reports.report(.postReboot, since: "30d", until: nil, clusters: [], groupBy: .calicoVersion)
+        #expect(report.rows.map { $0[0] } == [.string("3.26.1"), .string("3.27.3")] && report.rows[0][3] == .int(1) && report.rows[1][3] == .int(1))
+
         // Findings: F1 on a/n1 was resolved by a later audit; F3 on a/n2 is still open.
         report = try await reports.report(.findings, since: "30d", until: nil, clusters: [], groupBy: nil)
         #expect(report.columns == ["check", "findings", "nodes", "open", "resolved"])
         #expect(report.rows == [[.string("F1"), .int(1), .int(1), .int(0), .int(1)], [.string("F3"), .int(1), .int(1), .int(1), .int(0)]])
+    }
+
+    /// What an audit could not tell is not a verdict: a reboot followed by an UNKNOWN finding, or
+    /// by no audit yet, is counted, neither faulty nor fine.
+    @Test func aRebootNoAuditCouldJudgeIsCountedNotJudged() async throws {
+        _ = try await inventory.createCluster(ClusterInput(name: "c", apiEndpoint: "https://198.18.0.1:6443"))
+        for node in ["n1", "n2", "n3"] { _ = try await inventory.createNode(NodeInput(cluster: "c", name: node, address: "198.18.0.2")) }
+        let t0 = Self.t0
+        for node in ["n1", "n2", "n3"] {
+            try await boot("c", node, "boot-0", at: t0, source: "audit")
+            try await boot("c", node, "boot-1", at: t0.addingTimeInterval(3600))
+        }
+        _ = try await audit("c", at: t0.addingTimeInterval(7200), calico: nil, nodes: [("n1", "5.14", ["UNKNOWN"]), ("n2", "5.14", ["F4"])])
+        // n3 was never audited after its reboot.
+        let report = try await reports.report(.postReboot, since: "30d", until: nil, clusters: ["c"], groupBy: .calicoVersion)
+        #expect(report.rows == [[.string("unknown"), .int(3), .int(1), .int(1), .int(100), .int(0), .string("F4 1")]], "n1 (UNKNOWN only) and n3 (no audit yet) are not judged")
+        let none = try await reports.report(.postReboot, since: "30d", until: "2026-11-23T00:30:00Z", clusters: ["c"], groupBy: nil)
+        #expect(none.rows.isEmpty)
     }
 
     @Test func whatCannotBeAnsweredIsRefusedNamingTheField() async throws {

@@ -102,6 +102,9 @@ import Testing
         #expect(byVersion.rows.first.map { Array($0.dropFirst()) } == [.int(2), .int(2), .int(1)], "n3 and n5 rebooted once each: \(byVersion.rows)")
         let byEncapsulation = try await reports.report(.reboots, since: "1d", until: nil, clusters: [Self.cluster], groupBy: .encapsulation)
         #expect(byEncapsulation.rows.map { $0.first } == [.string("vxlan")], "\(byEncapsulation.rows)")
+        // Repaired nodes survive a plain reboot: the audit after it judged both and found no fault.
+        let afterwards = try await reports.report(.postReboot, since: "1d", until: nil, clusters: [Self.cluster], groupBy: .encapsulation)
+        #expect(afterwards.rows == [[.string("vxlan"), .int(2), .int(2), .int(0), .int(0), .int(0), .string("")]], "\(afterwards.rows)")
     }
 
     /// sudo that wants a password on one node: that node says so and nothing runs there, the

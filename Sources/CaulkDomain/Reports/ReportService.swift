@@ -16,7 +16,7 @@ public struct ReportService: Sendable {
     /// What each report can be grouped by, and its default.
     static func groups(of report: ReportName) -> (all: [ReportGroup], default: ReportGroup) {
         switch report {
-        case .reboots: (ReportGroup.allCases.filter { $0 != .check && $0 != .os }, .cluster)
+        case .reboots, .postReboot: (ReportGroup.allCases.filter { $0 != .check && $0 != .os }, .cluster)
         case .findings: (ReportGroup.allCases.filter { $0 != .os }, .check)
         }
     }
@@ -42,6 +42,9 @@ public struct ReportService: Sendable {
         case .reboots:
             columns = [group.rawValue, "reboots", "nodes", "clusters"]
             rows = try await store.rebootReport(since: from, until: to, clusters: only, groupBy: group)
+        case .postReboot:
+            columns = [group.rawValue, "reboots", "judged", "faulty", "faulty_percent", "recovered", "checks"]
+            rows = try await store.postRebootReport(since: from, until: to, clusters: only, groupBy: group)
         case .findings:
             columns = [group.rawValue, "findings", "nodes", "open", "resolved"]
             rows = try await store.findingReport(since: from, until: to, clusters: only, groupBy: group)
