@@ -6,10 +6,7 @@ extension Store {
     /// Reboot events seen in `[since, until)`, counted per group. A reboot is grouped by what the
     /// node ran at the time: the audit that noticed it, or else the node's first audit after it.
     public func rebootReport(since: Date, until: Date, clusters: [String]?, groupBy: ReportGroup) async throws -> [[ReportCell]] {
-        guard let key = Self.reportKey(groupBy, time: "e.seen_at", cluster: "e.cluster_name", check: nil) else {
-            throw StoreError.unsupported("reboots cannot be grouped by \(groupBy.rawValue)")
-        }
-        let (clusterFilter, clusterArguments) = Self.clusterFilter(clusters, column: "e.cluster_name")
+        let (key, clusterFilter, clusterArguments) = try Self.overReboots("reboots", groupBy, clusters)
         let sql = """
             WITH \(Self.rebootsWithTheirAudit(clusterFilter))
             SELECT \(key) AS grp, count(*) AS reboots, count(DISTINCT e.cluster_name || '/' || e.node_name) AS nodes,
@@ -31,10 +28,7 @@ extension Store {
     /// (the node unreachable, or an UNKNOWN, SSH, SUDO or IDENTITY finding on it) judges nothing:
     /// its reboot is counted, neither faulty nor fine.
     public func postRebootReport(since: Date, until: Date, clusters: [String]?, groupBy: ReportGroup) async throws -> [[ReportCell]] {
-        guard let key = Self.reportKey(groupBy, time: "e.seen_at", cluster: "e.cluster_name", check: nil) else {
-            throw StoreError.unsupported("post-reboot cannot be grouped by \(groupBy.rawValue)")
-        }
-        let (clusterFilter, clusterArguments) = Self.clusterFilter(clusters, column: "e.cluster_name")
+        let (key, clusterFilter, clusterArguments) = try Self.overReboots("post-reboot", groupBy, clusters)
         let sql = """
             WITH \(Self.rebootsWithTheirAudit(clusterFilter))
             SELECT \(key) AS grp, a.id AS audit_node, a.health AS health,
@@ -80,6 +74,15 @@ extension Store {
                 .int(tally.recovered), .string(checks),
             ]
         }
+    }
+
+    /// The group key and cluster filter of a report over reboot events (`e`).
+    static func overReboots(_ report: String, _ groupBy: ReportGroup, _ clusters: [String]?) throws -> (String, String, StatementArguments) {
+        guard let key = reportKey(groupBy, time: "e.seen_at", cluster: "e.cluster_name", check: nil) else {
+            throw StoreError.unsupported("\(report) cannot be grouped by \(groupBy.rawValue)")
+        }
+        let (filter, arguments) = clusterFilter(clusters, column: "e.cluster_name")
+        return (key, filter, arguments)
     }
 
     /// Reboot events in `[since, until)` (and the clusters the filter names) as `events`, each
