@@ -48,6 +48,8 @@ public struct NodeFacts: Codable, Sendable, Equatable {
     public var bootId: String?
     public var uptimeSeconds: Double?
     public var kernel: String?
+    /// `ID VERSION_ID` of /etc/os-release, such as `rhel 9.4`.
+    public var os: String?
     public var nic: String?
     public var nicDriver: String?
     public var nicMtu: Int?

@@ -30,12 +30,14 @@ public struct Services: Sendable {
     public let repairs: RepairService
     public let autoRepairs: AutoRepairService
     public let reports: ReportService
+    public let retention: RetentionService
 
     /// `executor` runs audits, repairs and beacon installs; `interactive` runs `exec` and host-key
     /// trust, on threads of its own, so a day-long exec on many nodes never holds up a repair.
     public init(
         store: Store, executor: SSHExecutor = SSHExecutor(), interactive: SSHExecutor? = nil, sshPassphrase: Secret? = nil,
-        playbookDirectories: [String] = [], logger: Logger = Logger(label: "caulk"), background: BackgroundRuns = BackgroundRuns()
+        playbookDirectories: [String] = [], logger: Logger = Logger(label: "caulk"), background: BackgroundRuns = BackgroundRuns(),
+        retention: RetentionPolicy = .defaults
     ) throws {
         self.store = store
         self.background = background
@@ -54,7 +56,8 @@ public struct Services: Sendable {
         repairs = RepairService(
             store: store, executor: executor, audits: audits, library: playbooks, passphrase: sshPassphrase, runs: runs, background: background)
         autoRepairs = AutoRepairService(store: store, audits: audits, repairs: repairs, background: background)
-        reports = ReportService(store: store)
+        reports = ReportService(store: store, library: playbooks)
+        self.retention = RetentionService(store: store, policy: retention)
     }
 }
 
@@ -76,6 +79,7 @@ public func buildRouter(_ services: Services) -> Router<AppRequestContext> {
     RebootsController(reboots: services.reboots, beacons: services.beacons).addRoutes(to: v1)
     SchedulesController(schedules: services.schedules).addRoutes(to: v1)
     ReportsController(reports: services.reports).addRoutes(to: v1)
+    AdminController(retention: services.retention).addRoutes(to: v1)
     // Last, so that it wraps only the not-found responder: a served path with another method is a 405.
     router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes))
     return router
@@ -89,6 +93,11 @@ public func buildApplication(
     // runs interrupted.
     let lock = try ServingLock(database: configuration.database)
     let store = try Store.open(path: configuration.database)
+    if try await !store.incrementalVacuumEnabled() {
+        // Once per database: from then on retention gives freed pages back to the file system.
+        logger.notice("turning on incremental vacuum in \(configuration.database) (once; a large file takes a while)")
+        try await store.enableIncrementalVacuum()
+    }
     let interrupted = try await RunHistory(store: store, logger: logger).interruptLeftovers()
     if interrupted > 0 {
         logger.warning("\(interrupted) run(s) were in flight when caulk last stopped; marked interrupted with the hosts they finished")
@@ -100,7 +109,7 @@ public func buildApplication(
         interactive: SSHExecutor(threads: configuration.sshExecThreads, sessions: sessions, sweeps: false),
         sshPassphrase: try configuration.sshPassphrase(), playbookDirectories: configuration.playbookDirectories, logger: logger,
         // Every background job is a child task of BackgroundWork's, from the first request on.
-        background: BackgroundRuns(attached: true))
+        background: BackgroundRuns(attached: true), retention: configuration.retention)
     return Application(
         router: buildRouter(services),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "caulk"),
@@ -141,6 +150,7 @@ struct BackgroundWork: Service {
                 group.addTask { await services.schedules.run { logger.info("\($0)") } }
                 group.addTask { await services.autoRepairs.run { logger.info("\($0)") } }
                 group.addTask { await services.background.run() }
+                group.addTask { await services.retention.run(logger: logger) }
             }
         }
         for executor in [services.executor, services.interactive].compactMap({ $0 }) {

@@ -1,3 +1,5 @@
+import CaulkAPI
+import CaulkDomain
 import CaulkSSH
 import Foundation
 import Yams
@@ -23,6 +25,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var sshThreads = 64
     /// SSH threads of their own for `exec` and host-key trust, so neither can starve the other.
     public var sshExecThreads = 16
+    /// How long each class of data is kept.
+    public var retention = RetentionPolicy.defaults
 
     public enum PassphraseSource: Sendable, Equatable {
         case value(Secret)
@@ -71,9 +75,20 @@ public struct ServerConfiguration: Sendable, Equatable {
             case "ssh_keep_seconds": try setSSHKeepSeconds(text, source: "\(source): ssh_keep_seconds")
             case "ssh_threads": sshThreads = try Self.threads(text, source: "\(source): ssh_threads")
             case "ssh_exec_threads": sshExecThreads = try Self.threads(text, source: "\(source): ssh_exec_threads")
+            case "retention":
+                guard let settings = value as? [String: Any] else {
+                    throw ConfigurationError("\(source): retention: expected keys such as output_days: 90")
+                }
+                for (name, days) in settings {
+                    guard let kind = RetentionClass.allCases.first(where: { "\($0.rawValue)_days" == name }) else {
+                        throw ConfigurationError(
+                            "\(source): retention: unknown key '\(name)' (known: \(RetentionClass.allCases.map { "\($0.rawValue)_days" }.joined(separator: ", ")))")
+                    }
+                    try setRetention(kind, "\(days)", source: "\(source): retention: \(name)")
+                }
             default:
                 throw ConfigurationError(
-                    "\(source): unknown key '\(key)' (known: listen, database, bootstrap_token_file, playbook_dirs, ssh_keep_seconds, ssh_threads, ssh_exec_threads)")
+                    "\(source): unknown key '\(key)' (known: listen, database, bootstrap_token_file, playbook_dirs, ssh_keep_seconds, ssh_threads, ssh_exec_threads, retention)")
             }
         }
     }
@@ -83,6 +98,14 @@ public struct ServerConfiguration: Sendable, Equatable {
             throw ConfigurationError("\(source): '\(value)' is not a number of seconds from 0 (keep no connection) to 3600")
         }
         sshKeepSeconds = seconds
+    }
+
+    /// Days to keep a class of data; 0 keeps it forever.
+    public mutating func setRetention(_ kind: RetentionClass, _ value: String, source: String) throws {
+        guard let days = Int(value), (0...36_500).contains(days) else {
+            throw ConfigurationError("\(source): '\(value)' is not a number of days from 1 to 36500, or 0 to keep forever")
+        }
+        retention.keepDays[kind] = days == 0 ? nil : days
     }
 
     static func threads(_ value: String, source: String) throws -> Int {
@@ -122,6 +145,10 @@ public struct ServerConfiguration: Sendable, Equatable {
         if let keep = environment["CAULK_SSH_KEEP_SECONDS"] { try configuration.setSSHKeepSeconds(keep, source: "CAULK_SSH_KEEP_SECONDS") }
         if let value = environment["CAULK_SSH_THREADS"] { configuration.sshThreads = try threads(value, source: "CAULK_SSH_THREADS") }
         if let value = environment["CAULK_SSH_EXEC_THREADS"] { configuration.sshExecThreads = try threads(value, source: "CAULK_SSH_EXEC_THREADS") }
+        for kind in RetentionClass.allCases {
+            let name = "CAULK_RETENTION_\(kind.rawValue.uppercased())_DAYS"
+            if let value = environment[name] { try configuration.setRetention(kind, value, source: name) }
+        }
         if let value = environment["CAULK_SSH_KEY_PASSPHRASE"] {
             configuration.sshPassphraseSource = .value(Secret(value))
         } else if let file = environment["CAULK_SSH_KEY_PASSPHRASE_FILE"] {

@@ -20,6 +20,8 @@ public struct AuditNodeRecord: Codable, Sendable, Equatable, FetchableRecord, Mu
     /// The cluster's Calico version and encapsulation when the node was audited.
     public var calicoVersion: String?
     public var encapsulation: Encapsulation?
+    /// `ID VERSION_ID` of the node's /etc/os-release, such as `rhel 9.4`.
+    public var os: String?
     /// A JSON object of what the checks read.
     public var facts: String
     public var error: String?
@@ -33,8 +35,10 @@ public struct AuditNodeRecord: Codable, Sendable, Equatable, FetchableRecord, Mu
 
     public init(
         runId: Int64, nodeId: Int64?, nodeName: String, health: NodeHealth, bootId: String?, bootedAt: Date?, kernel: String?,
-        nicDriver: String?, calicoVersion: String? = nil, encapsulation: Encapsulation? = nil, facts: String, error: String?, finishedAt: Date
+        nicDriver: String?, calicoVersion: String? = nil, encapsulation: Encapsulation? = nil, os: String? = nil, facts: String, error: String?,
+        finishedAt: Date
     ) {
+        self.os = os
         self.calicoVersion = calicoVersion
         self.encapsulation = encapsulation
         self.runId = runId

@@ -32,8 +32,7 @@ extension Store {
         let sql = """
             WITH \(Self.rebootsWithTheirAudit(clusterFilter))
             SELECT \(key) AS grp, a.id AS audit_node, a.health AS health,
-                EXISTS (SELECT 1 FROM findings u WHERE u.run_id = a.run_id AND u.node_name = a.node_name
-                    AND u.check_id IN ('UNKNOWN', 'SSH', 'SUDO', 'IDENTITY')) AS undetermined,
+                EXISTS (\(Self.undeterminedFindings("a"))) AS undetermined,
                 (SELECT group_concat(check_id, ' ') FROM (
                     SELECT DISTINCT f.check_id FROM findings f
                     WHERE f.run_id = a.run_id AND f.node_name = a.node_name AND f.severity != 'info'
@@ -137,10 +136,12 @@ extension Store {
         }
     }
 
-    /// The SQL a group's label comes from, with `a` the audit node of the time; nil where the
-    /// report has no such thing (no check for reboots) or caulk does not record it (the OS).
-    static func reportKey(_ group: ReportGroup, time: String, cluster: String, check: String?) -> String? {
+    /// The SQL a group's label comes from, with `a` the audit node of the time and `run` the run;
+    /// nil where the report has no such thing (no check for reboots, no playbook for findings).
+    static func reportKey(_ group: ReportGroup, time: String, cluster: String, check: String?, run: String? = nil) -> String? {
         switch group {
+        case .playbook: run.map { "coalesce(\($0).playbook, 'unknown')" }
+        case .trigger: run.map { "\($0).trigger" }
         case .cluster: cluster
         case .day: "substr(\(time), 1, 10)"
         // The Monday the week starts on.
@@ -149,8 +150,8 @@ extension Store {
         case .nicDriver: "coalesce(a.nic_driver, 'unknown')"
         case .calicoVersion: "coalesce(a.calico_version, 'unknown')"
         case .encapsulation: "coalesce(a.encapsulation, 'unknown')"
+        case .os: "coalesce(a.os, 'unknown')"
         case .check: check
-        case .os: nil
         }
     }
 

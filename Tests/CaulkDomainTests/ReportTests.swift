@@ -15,30 +15,74 @@ import Testing
 
     init() throws {
         store = try Store.inMemory()
-        reports = ReportService(store: store, clock: { Self.t0.addingTimeInterval(14 * 86_400) })
+        reports = ReportService(store: store, library: try PlaybookLibrary(), clock: { Self.t0.addingTimeInterval(14 * 86_400) })
         inventory = InventoryService(store: store)
     }
 
     /// An audit of `cluster` at `time`: each node with its kernel, Calico version and findings.
-    func audit(_ cluster: String, at time: Date, calico: String?, nodes: [(name: String, kernel: String, findings: [String])]) async throws -> Int64 {
+    /// RHEL 9's kernel is 5.14, RHEL 8's 4.18.
+    func audit(
+        _ cluster: String, at time: Date, calico: String?, nodes: [(name: String, kernel: String, findings: [String])], playbook: String? = nil,
+        facts: [String: String] = [:], clusterFindings: [String] = []
+    ) async throws -> Int64 {
         let row = try #require(try await store.cluster(named: cluster))
         var run = RunRecord(
             kind: .audit, clusterId: row.cluster.id, clusterName: cluster, trigger: .schedule, requester: "test", command: nil, parameters: [:],
-            hostCount: nodes.count, startedAt: time)
+            hostCount: nodes.count, startedAt: time, playbook: playbook)
         run = try await store.insert(run)
         for node in nodes {
             let id = try await store.node(cluster: cluster, name: node.name)?.node.id
             try await store.recordAuditNode(
                 AuditNodeRecord(
                     runId: run.id!, nodeId: id, nodeName: node.name, health: node.findings.isEmpty ? .healthy : .broken, bootId: nil, bootedAt: nil,
-                    kernel: node.kernel, nicDriver: "vmxnet3", calicoVersion: calico, encapsulation: .vxlan, facts: "{}", error: nil, finishedAt: time),
+                    kernel: node.kernel, nicDriver: "vmxnet3", calicoVersion: calico, encapsulation: .vxlan,
+                    os: node.kernel.hasPrefix("5.") ? "rhel 9.4" : "rhel 8.10", facts: facts[node.name] ?? "{}", error: nil, finishedAt: time),
                 findings: node.findings.map {
                     FindingRecord(runId: run.id!, clusterName: cluster, nodeName: node.name, checkId: $0, severity: .critical, message: "m", evidence: "", repair: nil, createdAt: time)
                 },
                 seenAt: time)
         }
+        if !clusterFindings.isEmpty {
+            try await store.finishAudit(
+                runId: run.id!, findings: clusterFindings.map {
+                    FindingRecord(runId: run.id!, clusterName: cluster, nodeName: nil, checkId: $0, severity: .warning, message: "m", evidence: "", repair: nil, createdAt: time)
+                }, health: [:], status: .succeeded, summary: "{}", at: time)
+        }
         try await store.finishRun(id: run.id!, status: .succeeded, at: time)
         return run.id!
+    }
+
+    /// A repair run on `cluster` at `time`: each node with its outcome and its steps' outcomes.
+    @discardableResult
+    func repair(
+        _ cluster: String, at time: Date, playbook: String, trigger: RunTrigger, status: RunStatus, dryRun: Bool = false,
+        nodes: [(name: String, outcome: RepairNodeOutcome, steps: [RepairStepOutcome])]
+    ) async throws -> Int64 {
+        let row = try #require(try await store.cluster(named: cluster))
+        var run = RunRecord(
+            kind: .repair, clusterId: row.cluster.id, clusterName: cluster, trigger: trigger, requester: "test", command: nil, parameters: [:],
+            hostCount: nodes.count, startedAt: time, playbook: playbook)
+        run.dryRun = dryRun
+        run = try await store.insert(run)
+        let runId = run.id!
+        var plan: [RepairNodeRecord] = []
+        for (position, node) in nodes.enumerated() {
+            let id = try await store.node(cluster: cluster, name: node.name)?.node.id
+            plan.append(RepairNodeRecord(runId: runId, nodeId: id, nodeName: node.name, position: position, findings: [], repairs: [playbook], outcome: .pending, reason: nil))
+        }
+        let before = try await audit(cluster, at: time.addingTimeInterval(-1), calico: nil, nodes: [])
+        try await store.recordRepairPlan(runId: runId, auditBeforeId: before, nodes: plan)
+        for node in nodes {
+            try await store.updateRepairNode(runId: runId, node: node.name, outcome: node.outcome, reason: nil, startedAt: time, finishedAt: time.addingTimeInterval(60))
+            for step in node.steps {
+                try await store.recordRepairStep(
+                    RepairStepRecord(
+                        runId: runId, nodeName: node.name, host: node.name, repair: playbook, step: "s", command: "true", outcome: step, exitStatus: nil,
+                        stdout: "out", stderr: "", startedAt: time, durationMs: 5))
+            }
+        }
+        try await store.finishRepair(runId: runId, status: status, auditAfterId: nil, summary: "{}", at: time.addingTimeInterval(120))
+        return runId
     }
 
     func boot(_ cluster: String, _ node: String, _ bootId: String, at time: Date, runId: Int64? = nil, source: String = "beacon") async throws {
@@ -79,6 +123,9 @@ import Testing
 
         report = try await reports.report(.reboots, since: "30d", until: "2026-11-30", clusters: [], groupBy: .kernel)
         #expect(report.rows == [[.string("4.18"), .int(1), .int(1), .int(1)], [.string("5.14"), .int(1), .int(1), .int(1)]])
+        report = try await reports.report(.reboots, since: "30d", until: "2026-11-30", clusters: [], groupBy: .os)
+        #expect(report.rows == [[.string("rhel 8.10"), .int(1), .int(1), .int(1)], [.string("rhel 9.4"), .int(1), .int(1), .int(1)]])
+        #expect(report.purgedBefore == nil)
 
         // After a reboot: a/n1's first reboot was followed by F1 and healthy again a week later;
         // a/n2's by F3, not yet healthy again; the other two by clean audits.
@@ -115,11 +162,77 @@ import Testing
         #expect(none.rows.isEmpty)
     }
 
+    /// Recovery times computed by hand: n1 rebooted into F2 and a repair healed it 3 h after the
+    /// reboot; n2 turned faulty with no reboot and was healthy a day after that audit; n3 rebooted
+    /// into F1 and a failed repair later is still faulty.
+    @Test func recoveryTimesRunFromTheRebootOrFirstFaultyAuditToTheNextHealthyOne() async throws {
+        _ = try await inventory.createCluster(ClusterInput(name: "m", apiEndpoint: "https://198.18.0.1:6443"))
+        for node in ["n1", "n2", "n3"] { _ = try await inventory.createNode(NodeInput(cluster: "m", name: node, address: "198.18.0.2")) }
+        let t0 = Self.t0, hour = 3600.0
+        for node in ["n1", "n2", "n3"] { try await boot("m", node, "boot-0", at: t0.addingTimeInterval(-hour), source: "audit") }
+        _ = try await audit("m", at: t0, calico: "3.28.2", nodes: [("n1", "5.14", []), ("n2", "5.14", []), ("n3", "5.14", [])])
+        try await boot("m", "n1", "boot-1", at: t0.addingTimeInterval(hour))
+        _ = try await audit("m", at: t0.addingTimeInterval(2 * hour), calico: "3.28.2", nodes: [("n1", "5.14", ["F2"]), ("n2", "5.14", ["F4"]), ("n3", "5.14", [])])
+        try await repair("m", at: t0.addingTimeInterval(3 * hour), playbook: "calico-recover", trigger: .cli, status: .succeeded, nodes: [("n1", .recovered, [.ok, .ok])])
+        _ = try await audit("m", at: t0.addingTimeInterval(4 * hour), calico: "3.28.2", nodes: [("n1", "5.14", []), ("n2", "5.14", ["F4"]), ("n3", "5.14", [])])
+        try await boot("m", "n3", "boot-1", at: t0.addingTimeInterval(5 * hour))
+        _ = try await audit("m", at: t0.addingTimeInterval(6 * hour), calico: "3.28.2", nodes: [("n1", "5.14", []), ("n2", "5.14", ["F4"]), ("n3", "5.14", ["F1"])])
+        try await repair("m", at: t0.addingTimeInterval(7 * hour), playbook: "offload-off", trigger: .auto, status: .failed, nodes: [("n3", .failed, [.ok, .failed])])
+        // A dry run plans and touches nothing: not a repair in the report.
+        try await repair("m", at: t0.addingTimeInterval(7 * hour), playbook: "offload-off", trigger: .cli, status: .succeeded, dryRun: true, nodes: [("n3", .planned, [.planned])])
+        _ = try await audit("m", at: t0.addingTimeInterval(26 * hour), calico: "3.28.2", nodes: [("n1", "5.14", []), ("n2", "5.14", []), ("n3", "5.14", ["F1"])])
+
+        let report = try await reports.report(.mttr, since: "30d", until: nil, clusters: [], groupBy: nil)
+        #expect(report.columns == ["cluster", "incidents", "after_reboot", "recovered", "median_seconds", "p90_seconds", "max_seconds", "repairs", "unrecovered"])
+        // Recovered in 3 h (10,800 s) and 24 h (86,400 s): median their mean, p90 and max the larger.
+        #expect(report.rows == [[.string("m"), .int(3), .int(2), .int(2), .int(48_600), .int(86_400), .int(86_400), .int(2), .int(1)]])
+        #expect(report.details?.columns == ["cluster", "node", "since", "after_reboot", "repairs", "checks"])
+        #expect(report.details?.rows == [[.string("m"), .string("n3"), .string("2026-11-23T05:00:00.000Z"), .string("yes"), .int(1), .string("F1")]])
+
+        let byCheck = try await reports.report(.repairs, since: "30d", until: nil, clusters: ["m"], groupBy: nil)
+        #expect(byCheck.columns == ["playbook", "runs", "succeeded", "failed", "stopped", "running", "success_percent", "nodes_touched", "nodes_recovered", "steps_failed"])
+        #expect(byCheck.rows == [
+            [.string("calico-recover"), .int(1), .int(1), .int(0), .int(0), .int(0), .int(100), .int(1), .int(1), .int(0)],
+            [.string("offload-off"), .int(1), .int(0), .int(1), .int(0), .int(0), .int(0), .int(1), .int(0), .int(1)],
+        ])
+        let byTrigger = try await reports.report(.repairs, since: "30d", until: nil, clusters: [], groupBy: .trigger)
+        #expect(byTrigger.rows.map { $0[0] } == [.string("auto"), .string("cli")])
+        #expect(ReportService.median([1, 2, 3]) == 2 && ReportService.nearestRank(Array(1...10), 0.9) == 9 && ReportService.nearestRank([5], 0.9) == 5)
+    }
+
+    /// F8 names the vmxnet3 nodes on a kernel above 5.7 whose offload is still off; F6 the nodes
+    /// whose NetworkManager manages Calico's interfaces; a node the latest audit did not read is
+    /// unknown, never fine.
+    @Test func riskNamesTheNodesTheLatestAuditFoundAtRiskAndWhatItCouldNotTell() async throws {
+        _ = try await inventory.createCluster(ClusterInput(name: "r", apiEndpoint: "https://198.18.0.1:6443"))
+        for node in ["r1", "r2", "r3", "r4"] { _ = try await inventory.createNode(NodeInput(cluster: "r", name: node, address: "198.18.0.2")) }
+        let t0 = Self.t0
+        // An older audit's findings are history, not risk.
+        _ = try await audit("r", at: t0, calico: "3.28.2", nodes: [("r1", "5.14", ["F6"])], playbook: "calico-vxlan")
+        _ = try await audit(
+            "r", at: t0.addingTimeInterval(3600), calico: "3.28.2", nodes: [("r1", "5.14", []), ("r2", "5.14", []), ("r3", "4.18", ["F6"])],
+            playbook: "calico-vxlan",
+            facts: [
+                "r1": #"{"kernel": "5.14.0-427.el9.x86_64", "nic_driver": "vmxnet3", "offload": "off"}"#,
+                "r2": #"{"kernel": "5.14.0-427.el9.x86_64", "nic_driver": "virtio_net", "offload": "off"}"#,
+                "r3": #"{"kernel": "4.18.0-553.el8.x86_64", "nic_driver": "vmxnet3", "offload": "off"}"#,
+            ],
+            clusterFindings: ["F8"])
+        let report = try await reports.report(.risk, since: nil, until: nil, clusters: [], groupBy: nil)
+        #expect(report.columns == ["cluster", "node", "check", "risk", "fix", "audited_at"])
+        #expect(report.rows.map { Array($0[0..<3]) + [$0[4]] } == [
+            [.string("r"), .string("r1"), .string("F8"), .string("offload-off")],
+            [.string("r"), .string("r3"), .string("F6"), .string("nm-unmanaged")],
+            [.string("r"), .string("r4"), .string("-"), .string("audit the cluster")],
+        ])
+        #expect(report.rows[2][3] == .string("unknown: the latest audit did not include the node"))
+    }
+
     @Test func whatCannotBeAnsweredIsRefusedNamingTheField() async throws {
-        await #expect(throws: DomainError.invalid(field: "group_by", message: "caulk does not record the nodes' operating system yet; group reboots by one of: cluster, encapsulation, calico-version, kernel, nic-driver, day, week")) {
-            _ = try await reports.report(.reboots, since: nil, until: nil, clusters: [], groupBy: .os)
+        await #expect(throws: DomainError.invalid(field: "group_by", message: "reboots cannot be grouped by check; group it by one of: cluster, encapsulation, calico-version, kernel, os, nic-driver, day, week")) {
+            _ = try await reports.report(.reboots, since: nil, until: nil, clusters: [], groupBy: .check)
         }
-        await #expect(throws: DomainError.self) { _ = try await reports.report(.reboots, since: nil, until: nil, clusters: [], groupBy: .check) }
+        await #expect(throws: DomainError.self) { _ = try await reports.report(.repairs, since: nil, until: nil, clusters: [], groupBy: .kernel) }
         for bad in ["yesterday", "30", "30m", "2026-02-30", "2026-11-01T25:00:00Z", "", "99999d"] {
             await #expect(throws: DomainError.self, "\(bad)") { _ = try await reports.report(.findings, since: bad, until: nil, clusters: [], groupBy: nil) }
         }

@@ -96,7 +96,7 @@ import Testing
         // The next audit notices both reboots, and reports count them under what the cluster ran
         // then: the operator's Calico (another version than our default) over VXLAN.
         _ = try await audit(fixture)
-        let reports = ReportService(store: fixture.store)
+        let reports = ReportService(store: fixture.store, library: try PlaybookLibrary())
         let byVersion = try await reports.report(.reboots, since: "1d", until: nil, clusters: [Self.cluster], groupBy: .calicoVersion)
         #expect(byVersion.rows.count == 1 && byVersion.rows[0].first?.description.contains("3.27.3") == true, "\(byVersion.rows)")
         #expect(byVersion.rows.first.map { Array($0.dropFirst()) } == [.int(2), .int(2), .int(1)], "n3 and n5 rebooted once each: \(byVersion.rows)")

@@ -89,7 +89,8 @@ struct AuditRunner: Sendable {
                 try await store.recordAuditNode(
                     AuditNodeRecord(runId: runId, nodeId: node.id, nodeName: node.name, health: health, bootId: parsed.bootId, bootedAt: bootedAt,
                                     kernel: parsed.kernel, nicDriver: parsed.nicDriver, calicoVersion: facts.calicoVersion,
-                                    encapsulation: Self.encapsulation(audit, facts), facts: HostRecords.json(parsed), error: nil, finishedAt: now),
+                                    encapsulation: Self.encapsulation(audit, facts), os: parsed.os, facts: HostRecords.json(parsed), error: nil,
+                                    finishedAt: now),
                     findings: findings.map { Self.record($0, runId: runId, cluster: audit.cluster.name, at: now) }, seenAt: now)
                 if let nodeId = node.id, let bootId = parsed.bootId {
                     _ = try await store.recordBoot(nodeId: nodeId, bootId: bootId, bootedAt: bootedAt, seenAt: now, source: "audit", runId: runId)

@@ -233,11 +233,16 @@ enum CalicoChecks {
     static func offloadRisk(_ cluster: ClusterFacts, nodes: [String: NodeFacts]) -> (Severity, String, String)? {
         guard cluster.usesVXLAN != false, let version = cluster.calicoVersion, offloadArming(version), !cluster.offloadOverridden else { return nil }
         // Nodes whose offload is already on are F2's, not a risk any more.
-        let atRisk = nodes.filter { $0.value.nicDriver == "vmxnet3" && kernelAbove57($0.value.kernel) && $0.value.offload != "on" }.keys.sorted()
+        let atRisk = nodes.filter { armedAtNextRestart($0.value) }.keys.sorted()
         guard !atRisk.isEmpty else { return nil }
         return (.warning,
                 "Calico v\(version) will turn VXLAN checksum offload on at the next restart of \(atRisk.count) node(s) with a kernel > 5.7 on vmxnet3, breaking TCP across the overlay (F2); set FelixConfiguration featureDetectOverride ChecksumOffloadBroken=true before then",
                 "calico v\(version); featureDetectOverride: \(cluster.featureDetectOverride ?? "(none)"); at risk: " + atRisk.map { "\($0) (\(nodes[$0]?.kernel ?? "?"), vmxnet3)" }.joined(separator: ", "))
+    }
+
+    /// A node F8 is about: vmxnet3, a kernel newer than 5.7, and offload not on yet.
+    static func armedAtNextRestart(_ node: NodeFacts) -> Bool {
+        node.nicDriver == "vmxnet3" && kernelAbove57(node.kernel) && node.offload != "on"
     }
 
     static func offloadArming(_ version: String) -> Bool {

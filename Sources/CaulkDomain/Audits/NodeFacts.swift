@@ -10,6 +10,9 @@ extension NodeFacts {
             facts.uptimeSeconds = Double(boot.lines[1])
         }
         if let kernel = steps["kernel"], kernel.succeeded { facts.kernel = kernel.lines.first }
+        if let os = steps["os"], os.succeeded, let line = os.lines.first, !line.trimmingCharacters(in: .whitespaces).isEmpty {
+            facts.os = line.trimmingCharacters(in: .whitespaces)
+        }
         if let links = steps["links"]?.json as? [[String: Any]] {
             if let nic = links.first(where: { link in link[array: "addr_info"].contains { $0[string: "local"] == nodeIP } }) {
                 facts.nic = nic[string: "ifname"]

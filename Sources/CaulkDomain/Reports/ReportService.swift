@@ -3,21 +3,38 @@ import CaulkStore
 import Foundation
 
 /// Questions asked of the fleet's history (`caulk report`, `GET /v1/reports/{name}`), answered
-/// from what was recorded at the time: reboot events, and audits with what each node ran then.
+/// from what was recorded at the time: reboot events, audits with what each node ran then, and
+/// repairs.
 public struct ReportService: Sendable {
     let store: Store
+    let library: PlaybookLibrary
     let clock: @Sendable () -> Date
 
-    public init(store: Store, clock: @escaping @Sendable () -> Date = Date.init) {
+    public init(store: Store, library: PlaybookLibrary, clock: @escaping @Sendable () -> Date = Date.init) {
         self.store = store
+        self.library = library
         self.clock = clock
     }
 
     /// What each report can be grouped by, and its default.
     static func groups(of report: ReportName) -> (all: [ReportGroup], default: ReportGroup) {
+        let nodeFacts: [ReportGroup] = [.cluster, .encapsulation, .calicoVersion, .kernel, .os, .nicDriver, .day, .week]
+        return switch report {
+        case .reboots, .postReboot, .mttr: (nodeFacts, .cluster)
+        case .findings: (nodeFacts + [.check], .check)
+        case .repairs: ([.cluster, .playbook, .trigger, .day, .week], .playbook)
+        case .risk: ([.cluster], .cluster)
+        }
+    }
+
+    /// The kinds of data each report reads, for saying when retention purged part of its range.
+    static func reads(_ report: ReportName) -> [RetentionClass] {
         switch report {
-        case .reboots, .postReboot: (ReportGroup.allCases.filter { $0 != .check && $0 != .os }, .cluster)
-        case .findings: (ReportGroup.allCases.filter { $0 != .os }, .check)
+        case .reboots: [.events, .runs]
+        case .postReboot, .mttr: [.events, .runs, .findings]
+        case .findings: [.findings, .runs]
+        case .repairs: [.runs]
+        case .risk: []
         }
     }
 
@@ -32,12 +49,13 @@ public struct ReportService: Sendable {
         let groups = Self.groups(of: name)
         let group = groupBy ?? groups.default
         guard groups.all.contains(group) else {
-            let why = group == .os ? "caulk does not record the nodes' operating system yet" : "\(name.rawValue) have no \(group.rawValue)"
             throw DomainError.invalid(
-                field: "group_by", message: "\(why); group \(name.rawValue) by one of: \(groups.all.map(\.rawValue).joined(separator: ", "))")
+                field: "group_by",
+                message: "\(name.rawValue) cannot be grouped by \(group.rawValue); group it by one of: \(groups.all.map(\.rawValue).joined(separator: ", "))")
         }
         let only = names.isEmpty ? nil : Array(Set(names)).sorted()
         let (columns, rows): ([String], [[ReportCell]])
+        var details: ReportTable?
         switch name {
         case .reboots:
             columns = [group.rawValue, "reboots", "nodes", "clusters"]
@@ -48,8 +66,22 @@ public struct ReportService: Sendable {
         case .findings:
             columns = [group.rawValue, "findings", "nodes", "open", "resolved"]
             rows = try await store.findingReport(since: from, until: to, clusters: only, groupBy: group)
+        case .mttr:
+            columns = [group.rawValue] + Self.mttrColumns
+            let incidents = try await store.incidents(since: from, until: to, clusters: only, groupBy: group)
+            rows = Self.mttr(incidents)
+            details = Self.unrecovered(incidents)
+        case .repairs:
+            columns = [group.rawValue, "runs", "succeeded", "failed", "stopped", "running", "success_percent", "nodes_touched", "nodes_recovered", "steps_failed"]
+            rows = try await store.repairReport(since: from, until: to, clusters: only, groupBy: group)
+        case .risk:
+            columns = Self.riskColumns
+            rows = try await risk(clusters: only)
         }
-        return Report(report: name, since: from, until: to, clusters: only, groupBy: group, columns: columns, rows: rows)
+        let purged = try await store.purgedBefore(Self.reads(name))
+        return Report(
+            report: name, since: from, until: to, clusters: only, groupBy: group, columns: columns, rows: rows, details: details,
+            purgedBefore: purged.flatMap { $0 > from ? $0 : nil })
     }
 
     /// `12h`, `30d`, `8w` before `now`, or a date (midnight UTC) or date and time (RFC 3339).

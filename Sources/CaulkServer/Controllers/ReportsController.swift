@@ -2,7 +2,7 @@ import CaulkAPI
 import CaulkDomain
 import Hummingbird
 
-/// `GET /v1/reports/{reboots,findings}` (viewer): the fleet's history, grouped.
+/// `GET /v1/reports/{reboots,post-reboot,findings,mttr,repairs,risk}` (viewer): the fleet's history, grouped.
 struct ReportsController {
     let reports: ReportService
 

@@ -1,0 +1,164 @@
+import CaulkAPI
+import Foundation
+import GRDB
+
+/// A node that went from working to faulty, and when (if ever) an audit found it healthy again.
+public struct Incident: Sendable, Equatable {
+    public var group: String
+    public var cluster: String
+    public var node: String
+    /// The reboot before the first faulty audit, if one was seen since the node's previous
+    /// judged audit; else that faulty audit.
+    public var startedAt: Date
+    public var rebooted: Bool
+    /// The node's next healthy audit; nil: not healthy again yet.
+    public var healthyAt: Date?
+    /// Repairs that worked on the node in between (recovered or failed it).
+    public var repairs: Int
+    /// The checks that found the fault (warning or above), in order.
+    public var checks: [String]
+}
+
+/// What each cluster's latest finished audit said about one node.
+public struct LatestAuditNode: Sendable, Equatable {
+    public var cluster: String
+    public var node: String
+    public var runId: Int64?
+    public var playbook: String?
+    /// nil: the node is in the inventory but not in that audit (or the cluster has none).
+    public var health: NodeHealth?
+    public var facts: String
+    public var undetermined: Bool
+    public var auditedAt: Date?
+}
+
+extension Store {
+    /// Incidents whose first faulty audit finished in `[since, until)`: a node's audit that found
+    /// a warning or critical fault (and could tell: no UNKNOWN, SSH, SUDO or IDENTITY finding)
+    /// after a judged audit that did not, or as its first. Unreachable audits judge nothing and
+    /// are skipped when looking back.
+    public func incidents(since: Date, until: Date, clusters: [String]?, groupBy: ReportGroup) async throws -> [Incident] {
+        guard let key = Self.reportKey(groupBy, time: "a.finished_at", cluster: "a.cluster_name", check: nil) else {
+            throw StoreError.unsupported("mttr cannot be grouped by \(groupBy.rawValue)")
+        }
+        let (clusterFilter, clusterArguments) = Self.clusterFilter(clusters, column: "r.cluster_name")
+        let sql = """
+            WITH faulty AS (
+                SELECT a.*, r.cluster_name,
+                    (SELECT p.health FROM audit_nodes p WHERE p.node_id = a.node_id AND p.finished_at < a.finished_at
+                        AND p.health != 'unreachable' ORDER BY p.finished_at DESC LIMIT 1) AS previous_health,
+                    (SELECT p.finished_at FROM audit_nodes p WHERE p.node_id = a.node_id AND p.finished_at < a.finished_at
+                        AND p.health != 'unreachable' ORDER BY p.finished_at DESC LIMIT 1) AS previous_at
+                FROM audit_nodes a JOIN runs r ON r.id = a.run_id
+                WHERE a.health IN ('degraded', 'broken') AND a.finished_at >= ? AND a.finished_at < ? AND a.node_id IS NOT NULL \(clusterFilter)
+                    AND NOT EXISTS (\(Self.undeterminedFindings("a")))
+            ),
+            started AS (
+                SELECT a.*, \(key) AS grp,
+                    (SELECT coalesce(e.booted_at, e.seen_at) FROM reboot_events e WHERE e.node_id = a.node_id
+                        AND e.seen_at > coalesce(a.previous_at, '') AND e.seen_at <= a.finished_at ORDER BY e.seen_at LIMIT 1) AS rebooted_at,
+                    (SELECT h.finished_at FROM audit_nodes h WHERE h.node_id = a.node_id AND h.finished_at > a.finished_at
+                        AND h.health = 'healthy' ORDER BY h.finished_at LIMIT 1) AS healthy_at
+                FROM faulty a
+                WHERE a.previous_health IS NULL OR a.previous_health = 'healthy'
+            )
+            SELECT s.grp, s.cluster_name, s.node_name, coalesce(s.rebooted_at, s.finished_at) AS started_at, s.rebooted_at IS NOT NULL AS rebooted,
+                s.healthy_at,
+                (SELECT count(*) FROM repair_nodes n WHERE n.node_id = s.node_id AND n.outcome IN ('recovered', 'failed')
+                    AND n.started_at >= coalesce(s.rebooted_at, s.previous_at, s.finished_at)
+                    AND (s.healthy_at IS NULL OR n.started_at <= s.healthy_at)) AS repairs,
+                (SELECT group_concat(check_id, ' ') FROM (SELECT DISTINCT c.check_id FROM findings c
+                    WHERE c.run_id = s.run_id AND c.node_name = s.node_name AND c.severity != 'info' ORDER BY c.check_id)) AS checks
+            FROM started s
+            ORDER BY s.grp, started_at, s.cluster_name, s.node_name
+            """
+        return try await writer.read { db in
+            try Row.fetchAll(db, sql: sql, arguments: StatementArguments([since, until]) + clusterArguments).map { row in
+                Incident(
+                    group: Self.group(row), cluster: row["cluster_name"], node: row["node_name"], startedAt: row["started_at"], rebooted: row["rebooted"],
+                    healthyAt: row["healthy_at"], repairs: row["repairs"],
+                    checks: (row["checks"] as String?)?.split(separator: " ").map(String.init) ?? [])
+            }
+        }
+    }
+
+    /// Repair runs (dry runs left out) started in `[since, until)`, per group: how many, how they
+    /// ended, the nodes they worked on and recovered, and the steps that failed.
+    public func repairReport(since: Date, until: Date, clusters: [String]?, groupBy: ReportGroup) async throws -> [[ReportCell]] {
+        guard let key = Self.reportKey(groupBy, time: "r.started_at", cluster: "r.cluster_name", check: nil, run: "r") else {
+            throw StoreError.unsupported("repairs cannot be grouped by \(groupBy.rawValue)")
+        }
+        let (clusterFilter, clusterArguments) = Self.clusterFilter(clusters, column: "r.cluster_name")
+        let sql = """
+            WITH repairs AS (
+                SELECT \(key) AS grp, r.status,
+                    (SELECT count(*) FROM repair_nodes n WHERE n.run_id = r.id AND n.outcome IN ('recovered', 'failed')) AS touched,
+                    (SELECT count(*) FROM repair_nodes n WHERE n.run_id = r.id AND n.outcome = 'recovered') AS recovered,
+                    (SELECT count(*) FROM repair_steps s WHERE s.run_id = r.id AND s.outcome IN ('failed', 'timed_out', 'error')) AS steps_failed
+                FROM runs r
+                WHERE r.kind = 'repair' AND r.dry_run = 0 AND r.started_at >= ? AND r.started_at < ? \(clusterFilter)
+            )
+            SELECT grp, count(*) AS runs, sum(status = 'succeeded') AS succeeded, sum(status = 'failed') AS failed,
+                sum(status IN ('cancelled', 'interrupted')) AS stopped, sum(status = 'running') AS running,
+                sum(touched) AS touched, sum(recovered) AS recovered, sum(steps_failed) AS steps_failed
+            FROM repairs GROUP BY grp ORDER BY grp
+            """
+        return try await writer.read { db in
+            try Row.fetchAll(db, sql: sql, arguments: StatementArguments([since, until]) + clusterArguments).map { row in
+                let runs: Int = row["runs"], succeeded: Int = row["succeeded"], running: Int = row["running"]
+                let ended = runs - running
+                return [
+                    .string(Self.group(row)), .int(runs), .int(succeeded), .int(row["failed"]), .int(row["stopped"]), .int(running),
+                    ended == 0 ? .null : .int(Int((100 * Double(succeeded) / Double(ended)).rounded())),
+                    .int(row["touched"]), .int(row["recovered"]), .int(row["steps_failed"]),
+                ]
+            }
+        }
+    }
+
+    /// Every inventory node of the clusters (all, or those named) with what its cluster's latest
+    /// finished audit said about it.
+    public func latestAuditNodes(clusters: [String]?) async throws -> [LatestAuditNode] {
+        let (clusterFilter, clusterArguments) = Self.clusterFilter(clusters, column: "c.name")
+        let sql = """
+            WITH latest AS (
+                SELECT cluster_id, max(id) AS run_id FROM runs WHERE kind = 'audit' AND status != 'running' AND cluster_id IS NOT NULL
+                GROUP BY cluster_id
+            )
+            SELECT c.name AS cluster, n.name AS node, l.run_id, r.playbook, a.health, coalesce(a.facts, '{}') AS facts, a.finished_at,
+                a.id IS NOT NULL AND EXISTS (\(Self.undeterminedFindings("a"))) AS undetermined
+            FROM nodes n JOIN clusters c ON c.id = n.cluster_id
+            LEFT JOIN latest l ON l.cluster_id = c.id
+            LEFT JOIN runs r ON r.id = l.run_id
+            LEFT JOIN audit_nodes a ON a.run_id = l.run_id AND a.node_name = n.name
+            WHERE 1 = 1 \(clusterFilter)
+            ORDER BY c.name, n.name
+            """
+        return try await writer.read { db in
+            try Row.fetchAll(db, sql: sql, arguments: clusterArguments).map { row in
+                LatestAuditNode(
+                    cluster: row["cluster"], node: row["node"], runId: row["run_id"], playbook: row["playbook"], health: row["health"],
+                    facts: row["facts"], undetermined: row["undetermined"], auditedAt: row["finished_at"])
+            }
+        }
+    }
+
+    /// The warning and critical findings of each cluster's latest finished audit.
+    public func latestAuditFindings(clusters: [String]?) async throws -> [FindingRecord] {
+        let (clusterFilter, clusterArguments) = Self.clusterFilter(clusters, column: "f.cluster_name")
+        let sql = """
+            WITH latest AS (
+                SELECT max(id) AS run_id FROM runs WHERE kind = 'audit' AND status != 'running' AND cluster_id IS NOT NULL GROUP BY cluster_id
+            )
+            SELECT f.* FROM findings f JOIN latest l ON l.run_id = f.run_id
+            WHERE f.severity != 'info' \(clusterFilter)
+            ORDER BY f.cluster_name, f.node_name, f.check_id
+            """
+        return try await writer.read { db in try FindingRecord.fetchAll(db, sql: sql, arguments: clusterArguments) }
+    }
+
+    /// A subquery that finds whether audit node `alias` has a finding saying the audit could not tell.
+    static func undeterminedFindings(_ alias: String) -> String {
+        "SELECT 1 FROM findings u WHERE u.run_id = \(alias).run_id AND u.node_name = \(alias).node_name AND u.check_id IN ('UNKNOWN', 'SSH', 'SUDO', 'IDENTITY')"
+    }
+}
