@@ -15,8 +15,8 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # System packages: SQLite for the store, libssh2 for the SSH engine. The test lab's own list is
 # lab/packages.txt (installed by lab/install-deps.sh).
 RUN_PACKAGES  := libsqlite3-dev libssh2-1-dev pkg-config
-# The proofs' venv (schemathesis comes from PyPI).
-PROOF_PACKAGES := python3-venv
+# The proofs' venv (schemathesis comes from PyPI), and the browser the dashboard is tried in.
+PROOF_PACKAGES := python3-venv chromium-headless-shell
 
 .PHONY: run test build deps test-deps apt-install swift-test lab-test proofs lint format clean help
 
@@ -46,9 +46,11 @@ lab-test:
 	lab/tests/run.sh
 
 # Proofs against the built binary: the API against its OpenAPI document (schemathesis, from PyPI),
-# and kill -9 of the service at 20 moments of a repair on a lab cluster of its own.
+# the dashboard in headless Chromium on a generated history, and kill -9 of the service at 20
+# moments of a repair on a lab cluster of its own.
 proofs:
 	BIN=$(BIN) Tests/proofs/schemathesis.sh
+	BIN=$(BIN) Tests/proofs/dashboard.sh
 	BIN=$(BIN) Tests/proofs/kill-repair.sh
 
 build:

@@ -5,7 +5,7 @@ import Foundation
 struct ReportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
-        abstract: "Ask the fleet's history a question: reboots, post-reboot, findings.",
+        abstract: "Ask the fleet's history a question: reboots, post-reboot, findings, mttr, repairs, risk.",
         discussion: """
             reboots      reboot events: how many, on how many nodes and clusters
             post-reboot  reboots, and how the node's first audit afterwards
@@ -16,8 +16,19 @@ struct ReportCommand: AsyncParsableCommand {
                          nodes, and how many of those faults the cluster's
                          latest audit still shows (open) or no longer does
                          (resolved)
+            mttr         incidents (a reboot, or a node's first faulty audit,
+                         up to its next healthy audit): how many, recovery
+                         time (median, p90, max, in seconds), the repairs in
+                         between; the ones not recovered yet listed apart
+            repairs      repair runs (dry runs left out): how they ended, the
+                         nodes they worked on and recovered, failed steps
+            risk         nodes likely to break at their next reboot, from
+                         each cluster's latest audit, with the fix; nodes
+                         that audit could not read show as unknown (--since
+                         and --until do not apply)
 
-            --group-by sets the rows (cluster by default; findings: check).
+            --group-by sets the rows (cluster by default; findings: check;
+            repairs: playbook, or trigger, cluster, day, week).
             A reboot counts under what its node ran at the time (kernel, NIC
             driver, Calico version, encapsulation), as the audit that saw it,
             or the node's next audit, recorded it; what was never recorded
@@ -28,6 +39,11 @@ struct ReportCommand: AsyncParsableCommand {
               caulk report reboots --since 8w --group-by week
               caulk report post-reboot --group-by encapsulation
               caulk report findings --cluster prod-a -o csv > findings.csv
+              caulk report mttr --since 90d --group-by calico-version
+              caulk report risk
+
+            Data older than the service's retention settings is purged; a
+            report whose range reaches before that says so.
             """
     )
     @OptionGroup var options: ClientOptions
@@ -45,11 +61,18 @@ struct ReportCommand: AsyncParsableCommand {
         if let until { query.append(("until", until)) }
         if let groupBy { query.append(("group_by", groupBy.rawValue)) }
         let report = try await options.client().get("/v1/reports/\(name.rawValue)", query: query, as: Report.self)
+        let purged = report.purgedBefore.map { "data before \(Output.date($0)) was purged (retention); counts before then are incomplete" }
+        if let purged, options.out.format != .table { FileHandle.standardError.write(Data("note: \(purged)\n".utf8)) }
         try options.out.emit(report) { report in
+            guard options.out.format == .table else { return [report.columns] + report.rows.map { $0.map(\.description) } }
             let heading = "\(report.report.rawValue) from \(Output.date(report.since)) to \(Output.date(report.until))"
                 + (report.clusters.map { ", clusters \($0.joined(separator: ", "))" } ?? ", every cluster")
-            let rows = [report.columns.map { $0.uppercased() }] + report.rows.map { $0.map(\.description) }
-            return options.out.format == .csv ? [report.columns] + report.rows.map { $0.map(\.description) } : [[heading], [""]] + rows
+            var rows = [[heading]] + (purged.map { [["note: " + $0]] } ?? []) + [[""], report.columns.map { $0.uppercased() }]
+            rows += report.rows.map { $0.map(\.description) }
+            if let details = report.details, !details.rows.isEmpty {
+                rows += [[""], [details.title + ":"], details.columns.map { $0.uppercased() }] + details.rows.map { $0.map(\.description) }
+            }
+            return rows
         }
     }
 }

@@ -31,6 +31,7 @@ public struct Services: Sendable {
     public let autoRepairs: AutoRepairService
     public let reports: ReportService
     public let retention: RetentionService
+    public let dashboard: DashboardService
 
     /// `executor` runs audits, repairs and beacon installs; `interactive` runs `exec` and host-key
     /// trust, on threads of its own, so a day-long exec on many nodes never holds up a repair.
@@ -58,6 +59,7 @@ public struct Services: Sendable {
         autoRepairs = AutoRepairService(store: store, audits: audits, repairs: repairs, background: background)
         reports = ReportService(store: store, library: playbooks)
         self.retention = RetentionService(store: store, policy: retention)
+        dashboard = DashboardService(store: store, reports: reports, runs: runs, reboots: reboots)
     }
 }
 
@@ -67,6 +69,7 @@ public func buildRouter(_ services: Services) -> Router<AppRequestContext> {
     router.add(middleware: ErrorMiddleware())
     router.add(middleware: LogRequestsMiddleware(.info))
     HealthController(store: services.store).addRoutes(to: router)
+    DashboardController(tokens: services.tokens, dashboard: services.dashboard).addRoutes(to: router)
 
     let v1 = router.group("v1").add(middleware: AuthMiddleware(tokens: services.tokens))
     ClustersController(inventory: services.inventory).addRoutes(to: v1)

@@ -115,13 +115,36 @@ import Testing
 
             reply = try await client.call(.get, "/v1/reports/uptime", token: h.viewer)
             #expect(reply.status == 404 && reply.error?.code == "not_found")
-            for (query, field) in [("group_by=os", "group_by"), ("group_by=check", "group_by"), ("since=yesterday", "since"), ("until=2026-02-30", "until"),
+            for name in ["mttr", "repairs", "risk"] {
+                reply = try await client.call(.get, "/v1/reports/\(name)", token: h.viewer)
+                #expect(reply.status == 200, "\(name)")
+                #expect(try reply.decode(Report.self).report.rawValue == name)
+            }
+            reply = try await client.call(.get, "/v1/reports/repairs?group_by=kernel", token: h.viewer)
+            #expect(reply.status == 400 && reply.error?.field == "group_by")
+            for (query, field) in [("group_by=playbook", "group_by"), ("group_by=check", "group_by"), ("since=yesterday", "since"), ("until=2026-02-30", "until"),
                                    ("cluster=Not_A_Name", "cluster")] {
                 reply = try await client.call(.get, "/v1/reports/reboots?\(query)", token: h.viewer)
                 #expect(reply.status == 400 && reply.error?.field == field, "\(query)")
             }
             reply = try await client.call(.post, "/v1/reports/reboots", token: h.admin)
             #expect(reply.status == 405)
+        }
+    }
+
+    /// The purge is an admin's: a dry run counts, changes nothing, and says what is kept how long.
+    @Test func purgeIsForAdminsAndADryRunCountsOnly() async throws {
+        let h = try await Harness()
+        try await h.application().test(.router) { client in
+            var reply = try await client.call(.post, "/v1/admin/purge?dry_run=true", token: h.op)
+            #expect(reply.status == 403)
+            reply = try await client.call(.post, "/v1/admin/purge?dry_run=maybe", token: h.admin)
+            #expect(reply.status == 400 && reply.error?.field == "dry_run")
+            reply = try await client.call(.post, "/v1/admin/purge?dry_run=true", token: h.admin)
+            #expect(reply.status == 200)
+            let result = try reply.decode(PurgeResult.self)
+            #expect(result.dryRun && result.classes.map(\.class) == RetentionClass.allCases)
+            #expect(result.classes.map(\.keepDays) == [90, 730, 730, 730, 730] && result.classes.allSatisfy { $0.rows == 0 })
         }
     }
 }

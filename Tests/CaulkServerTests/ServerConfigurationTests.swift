@@ -22,6 +22,19 @@ import Testing
         }
     }
 
+    /// Output 90 days and the rest two years unless set; 0 keeps forever; a misspelt class or a
+    /// number that is not days is refused naming the key.
+    @Test func retentionDefaultsAndOverrides() throws {
+        let defaults = try ServerConfiguration.load(configFile: nil, environment: [:])
+        #expect(defaults.retention == .defaults && defaults.retention.keepDays[.output] == 90 && defaults.retention.keepDays[.runs] == 730)
+        let file = try ServerConfiguration(yaml: "retention:\n  output_days: 7\n  events_days: 0\n", base: defaults, source: "caulk.yaml")
+        #expect(file.retention.keepDays[.output] == 7 && file.retention.keepDays[.events] == nil && file.retention.keepDays[.runs] == 730)
+        #expect(try ServerConfiguration.load(configFile: nil, environment: ["CAULK_RETENTION_FINDINGS_DAYS": "30"]).retention.keepDays[.findings] == 30)
+        for bad in ["retention:\n  logs_days: 3\n", "retention:\n  output_days: -1\n", "retention:\n  output_days: soon\n", "retention: 90\n"] {
+            #expect(throws: ConfigurationError.self, "\(bad)") { try ServerConfiguration(yaml: bad, base: defaults, source: "caulk.yaml") }
+        }
+    }
+
     @Test func execHasSSHThreadsOfItsOwn() throws {
         let defaults = try ServerConfiguration.load(configFile: nil, environment: [:])
         #expect(defaults.sshThreads == 64 && defaults.sshExecThreads == 16)
