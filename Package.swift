@@ -86,7 +86,10 @@ let package = Package(
             name: "CaulkStoreTests",
             dependencies: ["CaulkStore", "CaulkAPI", .product(name: "GRDB", package: "GRDB.swift")]
         ),
-        .testTarget(name: "CaulkDomainTests", dependencies: ["CaulkDomain", "CaulkStore", "CaulkAPI", "CaulkSSH"]),
+        .testTarget(
+            name: "CaulkDomainTests",
+            dependencies: ["CaulkDomain", "CaulkStore", "CaulkAPI", "CaulkSSH", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
         .testTarget(
             name: "CaulkServerTests",
             dependencies: [

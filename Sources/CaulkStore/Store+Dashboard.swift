@@ -22,7 +22,7 @@ extension Store {
     public func fleetOverview() async throws -> [ClusterOverview] {
         let sql = """
             WITH latest AS (
-                SELECT c.id, c.name, (SELECT max(r.id) FROM runs r WHERE r.kind = 'audit' AND r.cluster_name = c.name AND r.status != 'running') AS run_id
+                SELECT c.id, c.name, \(Self.latestAudit("c.name")) AS run_id
                 FROM clusters c
             )
             SELECT l.name, (SELECT count(*) FROM nodes n WHERE n.cluster_id = l.id) AS nodes,

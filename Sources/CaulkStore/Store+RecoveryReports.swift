@@ -121,14 +121,11 @@ extension Store {
     public func latestAuditNodes(clusters: [String]?) async throws -> [LatestAuditNode] {
         let (clusterFilter, clusterArguments) = Self.clusterFilter(clusters, column: "c.name")
         let sql = """
-            WITH latest AS (
-                SELECT cluster_id, max(id) AS run_id FROM runs WHERE kind = 'audit' AND status != 'running' AND cluster_id IS NOT NULL
-                GROUP BY cluster_id
-            )
+            WITH latest AS (SELECT c.id AS cluster_id, \(Self.latestAudit("c.name")) AS run_id FROM clusters c)
             SELECT c.name AS cluster, n.name AS node, l.run_id, r.playbook, a.health, coalesce(a.facts, '{}') AS facts, a.finished_at,
                 a.id IS NOT NULL AND EXISTS (\(Self.undeterminedFindings("a"))) AS undetermined
             FROM nodes n JOIN clusters c ON c.id = n.cluster_id
-            LEFT JOIN latest l ON l.cluster_id = c.id
+            JOIN latest l ON l.cluster_id = c.id
             LEFT JOIN runs r ON r.id = l.run_id
             LEFT JOIN audit_nodes a ON a.run_id = l.run_id AND a.node_name = n.name
             WHERE 1 = 1 \(clusterFilter)
@@ -147,14 +144,18 @@ extension Store {
     public func latestAuditFindings(clusters: [String]?) async throws -> [FindingRecord] {
         let (clusterFilter, clusterArguments) = Self.clusterFilter(clusters, column: "f.cluster_name")
         let sql = """
-            WITH latest AS (
-                SELECT max(id) AS run_id FROM runs WHERE kind = 'audit' AND status != 'running' AND cluster_id IS NOT NULL GROUP BY cluster_id
-            )
+            WITH latest AS (SELECT \(Self.latestAudit("c.name")) AS run_id FROM clusters c)
             SELECT f.* FROM findings f JOIN latest l ON l.run_id = f.run_id
             WHERE f.severity != 'info' \(clusterFilter)
             ORDER BY f.cluster_name, f.node_name, f.check_id
             """
         return try await writer.read { db in try FindingRecord.fetchAll(db, sql: sql, arguments: clusterArguments) }
+    }
+
+    /// A subquery for the id of the latest finished audit of the cluster named by `cluster`: the
+    /// (kind, cluster_name, id) index walked backwards, stopping at the first that is not running.
+    static func latestAudit(_ cluster: String) -> String {
+        "(SELECT r.id FROM runs r WHERE r.kind = 'audit' AND r.cluster_name = \(cluster) AND r.status != 'running' ORDER BY r.id DESC LIMIT 1)"
     }
 
     /// A subquery that finds whether audit node `alias` has a finding saying the audit could not tell.

@@ -110,9 +110,7 @@ extension Store {
         }
         let (clusterFilter, clusterArguments) = Self.clusterFilter(clusters, column: "f.cluster_name")
         let sql = """
-            WITH latest AS (
-                SELECT cluster_name, max(id) AS run_id FROM runs WHERE kind = 'audit' AND status != 'running' GROUP BY cluster_name
-            ),
+            WITH latest AS (SELECT c.name AS cluster_name, \(Self.latestAudit("c.name")) AS run_id FROM clusters c),
             still AS (
                 SELECT DISTINCT f.cluster_name, f.check_id, coalesce(f.node_name, '') AS node
                 FROM findings f JOIN latest l ON l.run_id = f.run_id WHERE f.severity != 'info'

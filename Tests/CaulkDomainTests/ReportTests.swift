@@ -1,6 +1,7 @@
 import CaulkAPI
 import CaulkStore
 import Foundation
+import GRDB
 import Testing
 
 @testable import CaulkDomain
@@ -240,5 +241,45 @@ import Testing
         // An empty or inverted range is an empty report, not an error.
         let empty = try await reports.report(.findings, since: "2026-12-01", until: "2026-11-01", clusters: [], groupBy: .day)
         #expect(empty.rows.isEmpty)
+    }
+}
+
+/// The report queries reach the history's large tables through indexes: no full scan of a table
+/// that grows with the fleet's history, whatever the report and group.
+@Suite struct ReportQueryPlanTests {
+    static let historyTables = ["runs", "run_hosts", "audit_nodes", "findings", "reboot_events", "repair_nodes", "repair_steps", "auto_repair_decisions"]
+
+    @Test func everyReportQueryUsesIndexesOnTheHistoryTables() async throws {
+        let store = try Store.inMemory()
+        let statements = Statements()
+        try await store.writer.write { db in db.trace(options: .statement) { statements.append($0.expandedDescription) } }
+        let reports = ReportService(store: store, library: try PlaybookLibrary())
+        for name in ReportName.allCases {
+            for group in ReportService.groups(of: name).all {
+                _ = try await reports.report(name, since: "30d", until: nil, clusters: name == .findings ? ["a"] : [], groupBy: group)
+            }
+        }
+        let dashboard = DashboardService(store: store, reports: reports, runs: RunHistory(store: store), reboots: RebootService(store: store))
+        _ = try await dashboard.dashboard()
+        try await store.writer.write { db in db.trace(options: .statement, nil) }
+
+        let queries = Set(statements.all.filter { $0.hasPrefix("WITH") || $0.hasPrefix("SELECT") })
+        #expect(queries.count >= 20, "\(queries.count) report queries traced")
+        for query in queries {
+            let plan = try await store.writer.read { db in try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + query).map { $0["detail"] as String } }
+            // Walking a table in rowid order under a LIMIT (the newest N) reads N rows.
+            if query.range(of: #"ORDER BY "id" DESC LIMIT \d+$"#, options: .regularExpression) != nil, plan.count == 1 { continue }
+            let scans = plan.filter { detail in
+                Self.historyTables.contains { table in detail == "SCAN \(table)" || detail.hasPrefix("SCAN \(table) AS ") || detail.hasPrefix("SCAN \(table) ") && !detail.contains("USING") }
+            }
+            #expect(scans.isEmpty, "full scan in \(query.prefix(300)): \(scans)")
+        }
+    }
+
+    final class Statements: @unchecked Sendable {
+        private let lock = NSLock()
+        private var items: [String] = []
+        func append(_ statement: String) { lock.withLock { items.append(statement) } }
+        var all: [String] { lock.withLock { items } }
     }
 }

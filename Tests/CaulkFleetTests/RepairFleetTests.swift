@@ -156,4 +156,40 @@ import Testing
         #expect(try await fixture.repairs.result(runId: repairRun).nodes.map(\.node) == [Self.node(4)])
         try Lab.lab("verify", Self.cluster, "--wait", "10")
     }
+
+    /// As a new user would: audit, reboot three nodes (one plainly, two into faults), audit,
+    /// repair; then the reports name exactly those reboots and recoveries.
+    @Test func reportsNameTheRebootsTheFaultsAndTheRecoveries() async throws {
+        try Self.restore()
+        defer { try? Self.restore() }
+        let fixture = try await fixture()
+        _ = try await fixture.audits.start(AuditRequest(clusters: [Self.cluster]), requester: "test", trigger: .cli)
+        await fixture.audits.waitForAll()
+        try Lab.lab("reboot", Self.node(2))
+        try Lab.lab("reboot", Self.node(4), "--buggy")
+        try Lab.lab("reboot", Self.node(5), "--buggy")
+        try await Task.sleep(for: .seconds(3))
+        _ = try await fixture.audits.start(AuditRequest(clusters: [Self.cluster]), requester: "test", trigger: .cli)
+        await fixture.audits.waitForAll()
+        let (run, result) = try await repair(fixture)
+        #expect(run.status == .succeeded && result.state == .healthy, "\(result.message ?? "-")")
+        #expect(Set(result.nodes.filter { $0.outcome == .recovered }.map(\.node)) == [Self.node(4), Self.node(5)], "\(result.nodes)")
+
+        let reports = ReportService(store: fixture.store, library: try PlaybookLibrary())
+        let only = [Self.cluster]
+        let reboots = try await reports.report(.reboots, since: "1h", until: nil, clusters: only, groupBy: nil)
+        #expect(reboots.rows == [[.string(Self.cluster), .int(3), .int(3), .int(1)]], "\(reboots.rows)")
+        let after = try await reports.report(.postReboot, since: "1h", until: nil, clusters: only, groupBy: nil)
+        #expect(after.rows.first.map { Array($0[1...5]) } == [.int(3), .int(3), .int(2), .int(67), .int(2)], "n4 and n5 faulty, both recovered: \(after.rows)")
+        let mttr = try await reports.report(.mttr, since: "1h", until: nil, clusters: only, groupBy: nil)
+        let row = try #require(mttr.rows.first)
+        // incidents, after_reboot, recovered; repairs (the one run, on both nodes); unrecovered.
+        #expect([row[1], row[2], row[3], row[7], row[8]] == [.int(2), .int(2), .int(2), .int(2), .int(0)], "\(mttr.rows)")
+        if case .int(let median) = row[4] { #expect(median > 0 && median < 3600, "recovered within the repair: \(median) s") } else { Issue.record("no median: \(row)") }
+        #expect(mttr.details?.rows.isEmpty == true)
+        let repairs = try await reports.report(.repairs, since: "1h", until: nil, clusters: only, groupBy: nil)
+        #expect(repairs.rows == [[.string("calico-recover"), .int(1), .int(1), .int(0), .int(0), .int(0), .int(100), .int(2), .int(2), .int(0)]], "\(repairs.rows)")
+        let risk = try await reports.report(.risk, since: nil, until: nil, clusters: only, groupBy: nil)
+        #expect(!risk.rows.contains { $0[2] == .string("-") }, "the last audit read every node: \(risk.rows)")
+    }
 }
