@@ -93,7 +93,8 @@ enum DashboardPage {
 
     static func charts(_ weeks: [Dashboard.Week]) -> String {
         let labels = weeks.map(\.monday)
-        func hours(_ seconds: Double) -> String { seconds < 3600 ? "\(Int((seconds / 60).rounded()))m" : String(format: "%.1fh", seconds / 3600) }
+        // Hours on the axis, so that its round numbers are round in hours.
+        func hours(_ value: Double) -> String { value < 1 && value > 0 ? "\(Int((value * 60).rounded()))m" : String(format: "%gh", value) }
         let charts = [
             HTML.BarChart(title: "Reboots per week", labels: labels, series: [.init(name: "reboots", color: "#4b7bd8", values: weeks.map { Double($0.reboots) })]),
             HTML.BarChart(
@@ -101,7 +102,8 @@ enum DashboardPage {
                 series: [.init(name: "% faulty", color: "#d8674b", values: weeks.map { $0.faultyPercent.map(Double.init) })]),
             HTML.BarChart(
                 title: "Median time to recover", labels: labels,
-                series: [.init(name: "median", color: "#8a5bd6", values: weeks.map { $0.mttrMedianSeconds.map(Double.init) })], format: hours),
+                series: [.init(name: "median", color: "#8a5bd6", values: weeks.map { $0.mttrMedianSeconds.map { Double($0) / 3600 } })], format: hours,
+                minimumTop: 0),
             HTML.BarChart(
                 title: "Repairs by outcome", labels: labels,
                 series: [

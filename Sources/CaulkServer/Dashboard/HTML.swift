@@ -33,13 +33,15 @@ enum HTML {
         var series: [Series]
         /// Formats a value for the axis and the bars' tooltips.
         var format: (Double) -> String = { String(Int($0.rounded())) }
+        /// The axis never ends below this (counts: 2, so its middle line is a whole number).
+        var minimumTop = 2.0
 
         static let width = 560.0, height = 200.0, left = 48.0, bottom = 28.0, top = 12.0
 
         /// The axis' top: 2, 4 or 10 times a power of ten, at least `value`, so that its half
         /// (the middle grid line) is a round number too.
         static func niceMaximum(_ value: Double) -> Double {
-            guard value > 2 else { return 2 }
+            guard value > 0 else { return 2 }
             let magnitude = pow(10, floor(log10(value)))
             return [1.0, 2, 4, 10].map { $0 * magnitude }.first { $0 >= value } ?? 10 * magnitude
         }
@@ -47,7 +49,7 @@ enum HTML {
         var svg: String {
             let plotWidth = Self.width - Self.left - 8, plotHeight = Self.height - Self.bottom - Self.top
             let totals = labels.indices.map { index in series.reduce(0.0) { $0 + ($1.values[safe: index].flatMap { $0 } ?? 0) } }
-            let maximum = Self.niceMaximum(totals.max() ?? 0)
+            let maximum = max(Self.niceMaximum(totals.max() ?? 0), minimumTop)
             let slot = plotWidth / Double(max(labels.count, 1))
             var parts = [
                 "<svg class=\"chart\" role=\"img\" aria-label=\"\(HTML.escape(title))\" viewBox=\"0 0 \(Int(Self.width)) \(Int(Self.height))\" xmlns=\"http://www.w3.org/2000/svg\">",
