@@ -20,4 +20,6 @@ CREATE INDEX reboot_events_by_node_time ON reboot_events (node_id, seen_at);
 CREATE INDEX repair_nodes_by_node_time ON repair_nodes (node_id, started_at);
 CREATE INDEX audit_nodes_failing ON audit_nodes (finished_at) WHERE health IN ('degraded', 'broken');
 CREATE INDEX runs_by_time ON runs (kind, started_at);
+-- The newest runs of a kind (`caulk runs list --kind repair`) without sorting every run of it.
+CREATE INDEX runs_by_kind ON runs (kind, id);
 CREATE INDEX auto_repair_by_time ON auto_repair_decisions (created_at);

@@ -27,7 +27,10 @@ public struct LatestAuditNode: Sendable, Equatable {
     public var playbook: String?
     /// nil: the node is in the inventory but not in that audit (or the cluster has none).
     public var health: NodeHealth?
-    public var facts: String
+    /// What the audit read of the node's kernel, NIC driver and VXLAN checksum offload.
+    public var kernel: String?
+    public var nicDriver: String?
+    public var offload: String?
     public var undetermined: Bool
     public var auditedAt: Date?
 }
@@ -43,15 +46,17 @@ extension Store {
         }
         let (clusterFilter, clusterArguments) = Self.clusterFilter(clusters, column: "r.cluster_name")
         let sql = """
-            WITH faulty AS (
+            WITH candidates AS (
                 SELECT a.*, r.cluster_name,
-                    (SELECT p.health FROM audit_nodes p WHERE p.node_id = a.node_id AND p.finished_at < a.finished_at
-                        AND p.health != 'unreachable' ORDER BY p.finished_at DESC LIMIT 1) AS previous_health,
-                    (SELECT p.finished_at FROM audit_nodes p WHERE p.node_id = a.node_id AND p.finished_at < a.finished_at
-                        AND p.health != 'unreachable' ORDER BY p.finished_at DESC LIMIT 1) AS previous_at
+                    (SELECT p.id FROM audit_nodes p WHERE p.node_id = a.node_id AND p.finished_at < a.finished_at
+                        AND p.health != 'unreachable' ORDER BY p.finished_at DESC LIMIT 1) AS previous_id
                 FROM audit_nodes a JOIN runs r ON r.id = a.run_id
                 WHERE a.health IN ('degraded', 'broken') AND a.finished_at >= ? AND a.finished_at < ? AND a.node_id IS NOT NULL \(clusterFilter)
                     AND NOT EXISTS (\(Self.undeterminedFindings("a")))
+            ),
+            faulty AS (
+                SELECT c.*, p.health AS previous_health, p.finished_at AS previous_at
+                FROM candidates c LEFT JOIN audit_nodes p ON p.id = c.previous_id
             ),
             started AS (
                 SELECT a.*, \(key) AS grp,
@@ -122,7 +127,9 @@ extension Store {
         let (clusterFilter, clusterArguments) = Self.clusterFilter(clusters, column: "c.name")
         let sql = """
             WITH latest AS (SELECT c.id AS cluster_id, \(Self.latestAudit("c.name")) AS run_id FROM clusters c)
-            SELECT c.name AS cluster, n.name AS node, l.run_id, r.playbook, a.health, coalesce(a.facts, '{}') AS facts, a.finished_at,
+            SELECT c.name AS cluster, n.name AS node, l.run_id, r.playbook, a.health, a.finished_at,
+                json_extract(a.facts, '$.kernel') AS kernel, json_extract(a.facts, '$.nic_driver') AS nic_driver,
+                json_extract(a.facts, '$.offload') AS offload,
                 a.id IS NOT NULL AND EXISTS (\(Self.undeterminedFindings("a"))) AS undetermined
             FROM nodes n JOIN clusters c ON c.id = n.cluster_id
             JOIN latest l ON l.cluster_id = c.id
@@ -135,7 +142,8 @@ extension Store {
             try Row.fetchAll(db, sql: sql, arguments: clusterArguments).map { row in
                 LatestAuditNode(
                     cluster: row["cluster"], node: row["node"], runId: row["run_id"], playbook: row["playbook"], health: row["health"],
-                    facts: row["facts"], undetermined: row["undetermined"], auditedAt: row["finished_at"])
+                    kernel: row["kernel"], nicDriver: row["nic_driver"], offload: row["offload"], undetermined: row["undetermined"],
+                    auditedAt: row["finished_at"])
             }
         }
     }

@@ -7,8 +7,11 @@ extension Store {
     /// node ran at the time: the audit that noticed it, or else the node's first audit after it.
     public func rebootReport(since: Date, until: Date, clusters: [String]?, groupBy: ReportGroup) async throws -> [[ReportCell]] {
         let (key, clusterFilter, clusterArguments) = try Self.overReboots("reboots", groupBy, clusters)
+        // Grouped by the event's own columns, no audit needs looking up.
+        let events = key.contains("a.") ? Self.rebootsWithTheirAudit(clusterFilter)
+            : "events AS (SELECT e.*, NULL AS audit_node_id FROM reboot_events e WHERE e.seen_at >= ? AND e.seen_at < ? \(clusterFilter))"
         let sql = """
-            WITH \(Self.rebootsWithTheirAudit(clusterFilter))
+            WITH \(events)
             SELECT \(key) AS grp, count(*) AS reboots, count(DISTINCT e.cluster_name || '/' || e.node_name) AS nodes,
                 count(DISTINCT e.cluster_name) AS clusters
             FROM events e LEFT JOIN audit_nodes a ON a.id = e.audit_node_id

@@ -41,24 +41,35 @@ public struct DashboardService: Sendable {
         self.clock = clock
     }
 
+    /// The reports behind the charts and the fleet's state are read side by side (the database
+    /// serves reads on several connections at once).
     public func dashboard(weeks count: Int = 12) async throws -> Dashboard {
         let now = clock()
         let mondays = Self.mondays(endingAt: now, count: count)
-        let since = mondays[0]
+        func weekly(_ name: ReportName) async throws -> Report {
+            try await reports.report(name, since: mondays[0], until: nil, clusters: [], groupBy: .week)
+        }
+        async let rebootReport = weekly(.reboots)
+        async let postReboot = weekly(.postReboot)
+        async let mttr = weekly(.mttr)
+        async let repairReport = weekly(.repairs)
+        async let clusters = store.fleetOverview()
+        async let recentReboots = reboots.list(cluster: nil, node: nil, paging: Paging(limit: 10))
+        async let recentRepairs = runs.list(cluster: nil, kind: .repair, paging: Paging(limit: 10))
+
         var weeks = mondays.map { Dashboard.Week(monday: $0) }
-        func fill(_ report: ReportName, _ update: (inout Dashboard.Week, [ReportCell]) -> Void) async throws -> Report {
-            let result = try await reports.report(report, since: since, until: nil, clusters: [], groupBy: .week)
-            for row in result.rows {
+        func fill(_ report: Report, _ update: (inout Dashboard.Week, [ReportCell]) -> Void) {
+            for row in report.rows {
                 guard let index = mondays.firstIndex(of: row[0].description) else { continue }
                 update(&weeks[index], row)
             }
-            return result
         }
         func int(_ cell: ReportCell) -> Int? { if case .int(let value) = cell { value } else { nil } }
-        let rebootReport = try await fill(.reboots) { week, row in week.reboots = int(row[1]) ?? 0 }
-        _ = try await fill(.postReboot) { week, row in week.faultyPercent = int(row[4]) }
-        _ = try await fill(.mttr) { week, row in week.mttrMedianSeconds = int(row[4]) }
-        let repairReport = try await fill(.repairs) { week, row in
+        let (rebootRows, repairRows) = try await (rebootReport, repairReport)
+        fill(rebootRows) { week, row in week.reboots = int(row[1]) ?? 0 }
+        fill(try await postReboot) { week, row in week.faultyPercent = int(row[4]) }
+        fill(try await mttr) { week, row in week.mttrMedianSeconds = int(row[4]) }
+        fill(repairRows) { week, row in
             week.repairsSucceeded = int(row[2]) ?? 0
             week.repairsFailed = int(row[3]) ?? 0
             week.repairsStopped = int(row[4]) ?? 0
@@ -66,10 +77,9 @@ public struct DashboardService: Sendable {
         var running: [Run] = []
         for record in try await store.runningRuns(limit: 20) { running.append(try await runs.run(record)) }
         return Dashboard(
-            generatedAt: now, clusters: try await store.fleetOverview(), running: running,
-            recentReboots: try await reboots.list(cluster: nil, node: nil, paging: Paging(limit: 10)).items,
-            recentRepairs: try await runs.list(cluster: nil, kind: .repair, paging: Paging(limit: 10)).items, weeks: weeks,
-            purgedBefore: [rebootReport.purgedBefore, repairReport.purgedBefore].compactMap { $0 }.max())
+            generatedAt: now, clusters: try await clusters, running: running, recentReboots: try await recentReboots.items,
+            recentRepairs: try await recentRepairs.items, weeks: weeks,
+            purgedBefore: [rebootRows.purgedBefore, repairRows.purgedBefore].compactMap { $0 }.max())
     }
 
     /// The Mondays (UTC) of the last `count` weeks, the current one last.

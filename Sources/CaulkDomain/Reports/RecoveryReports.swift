@@ -74,7 +74,8 @@ extension ReportService {
                 let fix = check.repair ?? "-"
                 switch builtin {
                 case .offloadRisk where finding.nodeName == nil:
-                    let facts = (try? JSONCoding.decoder().decode(NodeFacts.self, from: Data(node.facts.utf8))) ?? NodeFacts()
+                    var facts = NodeFacts()
+                    (facts.kernel, facts.nicDriver, facts.offload) = (node.kernel, node.nicDriver, node.offload)
                     if CalicoChecks.armedAtNextRestart(facts) {
                         row(finding.checkId, "Calico turns VXLAN checksum offload on at the next restart (kernel \(facts.kernel ?? "?"), vmxnet3): TCP across the overlay breaks", fix)
                     }
