@@ -17,8 +17,9 @@ public struct RetentionPolicy: Sendable, Equatable {
 }
 
 /// Applies the retention policy: in the background every `interval`, and on demand
-/// (`caulk admin purge`), in batches of `batchSize` rows with a pause between them, then gives
-/// the freed pages back to the file system (incremental vacuum).
+/// (`caulk admin purge`), in batches of `batchSize` rows (or a 25th as many runs, for what is
+/// kept per run) with a pause between them, then gives the freed pages back to the file system
+/// (incremental vacuum).
 public struct RetentionService: Sendable {
     let store: Store
     public let policy: RetentionPolicy
@@ -56,7 +57,9 @@ public struct RetentionService: Sendable {
             } else {
                 while true {
                     try Task.checkCancellation()
-                    let batch = try await store.purgeBatch(kind, before: cutoff, limit: kind == .runs ? max(1, batchSize / 25) : batchSize, now: now)
+                    // Output, facts and runs go a few runs at a time: one run can hold thousands of rows.
+                    let perRun = kind == .output || kind == .facts || kind == .runs
+                    let batch = try await store.purgeBatch(kind, before: cutoff, limit: perRun ? max(1, batchSize / 25) : batchSize, now: now)
                     rows += batch.rows
                     if batch.done { break }
                     try await Task.sleep(for: pause)
