@@ -33,7 +33,10 @@ struct AdminCommand: AsyncParsableCommand {
         @Flag(name: .customLong("dry-run"), help: "Only count what would go.") var dryRun = false
 
         func run() async throws {
-            let result = try await options.client().post(
+            // The first purge of a long history can take minutes.
+            var client = try options.client()
+            client.timeout = .hours(1)
+            let result = try await client.post(
                 "/v1/admin/purge", query: dryRun ? [("dry_run", "true")] : [], json: [String: String](), as: PurgeResult.self)
             try options.out.emit(result) { result in
                 let header = ["CLASS", "KEEP", "OLDER THAN", result.dryRun ? "WOULD GO" : "PURGED", "PURGED BEFORE"]

@@ -28,7 +28,7 @@ public struct RetentionService: Sendable {
     let pause: Duration
 
     public init(
-        store: Store, policy: RetentionPolicy = .defaults, batchSize: Int = 500, pause: Duration = .milliseconds(20),
+        store: Store, policy: RetentionPolicy = .defaults, batchSize: Int = 500, pause: Duration = .milliseconds(2),
         clock: @escaping @Sendable () -> Date = Date.init
     ) {
         self.store = store
