@@ -95,6 +95,7 @@ until [ "$(curl -s -o /dev/null -w '%{http_code}' "$url/healthz" 2>/dev/null)" =
     sleep 0.2
 done
 echo "   answering after $(( $(date +%s) - started )) s (migrations, if any, included); $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+grep -E "report history|incremental vacuum" "$work/serve.log" | sed 's/^/   serve: /' || true
 [ -s "$work/token" ] && token=$(cat "$work/token")
 [ -n "$token" ] || { echo "reports.sh: no token for $DB" >&2; exit 1; }
 

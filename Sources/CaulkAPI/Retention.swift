@@ -10,7 +10,7 @@ public enum RetentionClass: String, Codable, Sendable, CaseIterable {
     case findings
     /// Runs, with their hosts, audited nodes, findings, repaired nodes and steps.
     case runs
-    /// Reboot events and auto-repair decisions.
+    /// Reboot events (with their verdicts), incidents and auto-repair decisions.
     case events
 }
 

@@ -105,6 +105,14 @@ public func buildApplication(
     if interrupted > 0 {
         logger.warning("\(interrupted) run(s) were in flight when caulk last stopped; marked interrupted with the hosts they finished")
     }
+    let backlog = try await store.historyBacklog()
+    if backlog > 0 {
+        // Audits from before the report history existed (or a generated history): once, before serving.
+        logger.notice("working \(backlog) finished audit(s) into the report history (once; a long history takes a while)")
+        let started = ContinuousClock.now
+        _ = try await store.indexHistory()
+        logger.notice("report history ready in \(ContinuousClock.now - started)")
+    }
     let sessions = configuration.sshKeepSeconds > 0
         ? SessionPool(idleTimeout: .seconds(configuration.sshKeepSeconds), capacity: min(1024, raiseOpenFileLimit() / 4)) : nil
     let services = try Services(

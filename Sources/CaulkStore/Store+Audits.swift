@@ -37,7 +37,8 @@ extension Store {
         }
     }
 
-    /// Findings known only once every node is done, the node states they change, and the end of the run.
+    /// Findings known only once every node is done, the node states they change, and the end of
+    /// the run, worked into the report history in the same transaction.
     public func finishAudit(runId: Int64, findings: [FindingRecord], health: [String: NodeHealth], status: RunStatus, summary: String, at date: Date) async throws {
         try await writer.write { db in
             for var finding in findings { try finding.insert(db) }
@@ -45,6 +46,8 @@ extension Store {
                 try db.execute(sql: "UPDATE audit_nodes SET health = ? WHERE run_id = ? AND node_name = ?", arguments: [state, runId, node])
             }
             try db.execute(sql: "UPDATE runs SET status = ?, summary = ?, finished_at = ? WHERE id = ?", arguments: [status, summary, date, runId])
+            // This run, and any other audit that ended without being worked in (one that failed as a whole).
+            try Self.indexHistory(db, limit: 100)
         }
     }
 

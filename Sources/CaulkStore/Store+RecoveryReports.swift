@@ -11,8 +11,8 @@ public struct Incident: Sendable, Equatable {
     /// judged audit; else that faulty audit.
     public var startedAt: Date
     public var rebooted: Bool
-    /// The node's next healthy audit; nil: not healthy again yet.
-    public var healthyAt: Date?
+    /// Seconds from `startedAt` to the node's next healthy audit; nil: not healthy again yet.
+    public var recoverySeconds: Int?
     /// Repairs that worked on the node in between (recovered or failed it).
     public var repairs: Int
     /// The checks that found the fault (warning or above), in order.
@@ -36,54 +36,30 @@ public struct LatestAuditNode: Sendable, Equatable {
 }
 
 extension Store {
-    /// Incidents whose first faulty audit finished in `[since, until)`: a node's audit that found
-    /// a warning or critical fault (and could tell: no UNKNOWN, SSH, SUDO or IDENTITY finding)
-    /// after a judged audit that did not, or as its first. Unreachable audits judge nothing and
-    /// are skipped when looking back.
+    /// Incidents whose first faulty audit finished in `[since, until)` (worked out as audits
+    /// finish: `Store+ReportHistory`), grouped by what that audit read of the node.
     public func incidents(since: Date, until: Date, clusters: [String]?, groupBy: ReportGroup) async throws -> [Incident] {
-        guard let key = Self.reportKey(groupBy, time: "a.finished_at", cluster: "a.cluster_name", check: nil) else {
+        guard let key = Self.reportKey(groupBy, time: "i.found_at", cluster: "i.cluster_name", check: nil) else {
             throw StoreError.unsupported("mttr cannot be grouped by \(groupBy.rawValue)")
         }
-        let (clusterFilter, clusterArguments) = Self.clusterFilter(clusters, column: "r.cluster_name")
+        let (clusterFilter, clusterArguments) = Self.clusterFilter(clusters, column: "i.cluster_name")
+        // Repairs count from the reboot, else from the node's previous judged audit.
         let sql = """
-            WITH candidates AS (
-                SELECT a.*, r.cluster_name,
-                    (SELECT p.id FROM audit_nodes p WHERE p.node_id = a.node_id AND p.finished_at < a.finished_at
-                        AND p.health != 'unreachable' ORDER BY p.finished_at DESC LIMIT 1) AS previous_id
-                FROM audit_nodes a JOIN runs r ON r.id = a.run_id
-                WHERE a.health IN ('degraded', 'broken') AND a.finished_at >= ? AND a.finished_at < ? AND a.node_id IS NOT NULL \(clusterFilter)
-                    AND NOT EXISTS (\(Self.undeterminedFindings("a")))
-            ),
-            faulty AS (
-                SELECT c.*, p.health AS previous_health, p.finished_at AS previous_at
-                FROM candidates c LEFT JOIN audit_nodes p ON p.id = c.previous_id
-            ),
-            started AS (
-                SELECT a.*, \(key) AS grp,
-                    (SELECT coalesce(e.booted_at, e.seen_at) FROM reboot_events e WHERE e.node_id = a.node_id
-                        AND e.seen_at > coalesce(a.previous_at, '') AND e.seen_at <= a.finished_at ORDER BY e.seen_at LIMIT 1) AS rebooted_at,
-                    (SELECT h.finished_at FROM audit_nodes h WHERE h.node_id = a.node_id AND h.finished_at > a.finished_at
-                        AND h.health = 'healthy' ORDER BY h.finished_at LIMIT 1) AS healthy_at
-                FROM faulty a
-                WHERE a.previous_health IS NULL OR a.previous_health = 'healthy'
-            )
-            SELECT s.grp, s.cluster_name, s.node_name, coalesce(s.rebooted_at, s.finished_at) AS started_at, s.rebooted_at IS NOT NULL AS rebooted,
-                s.healthy_at,
-                (SELECT count(*) FROM repair_nodes n WHERE n.node_id = s.node_id AND n.outcome IN ('recovered', 'failed')
-                    AND n.started_at >= coalesce(s.rebooted_at, s.previous_at, s.finished_at)
-                    AND (s.healthy_at IS NULL OR n.started_at <= s.healthy_at)) AS repairs,
-                (SELECT group_concat(check_id, ' ') FROM (SELECT DISTINCT c.check_id FROM findings c
-                    WHERE c.run_id = s.run_id AND c.node_name = s.node_name AND c.severity != 'info' ORDER BY c.check_id)) AS checks
-            FROM started s
-            ORDER BY s.grp, started_at, s.cluster_name, s.node_name
+            SELECT \(key) AS grp, i.cluster_name, i.node_name, i.started_at, i.rebooted, i.checks,
+                CAST(round((julianday(i.healthy_at) - julianday(i.started_at)) * 86400) AS INTEGER) AS seconds,
+                (SELECT count(*) FROM repair_nodes n WHERE n.node_id = i.node_id AND n.outcome IN ('recovered', 'failed')
+                    AND n.started_at >= CASE WHEN i.rebooted THEN i.started_at ELSE coalesce(i.previous_at, i.found_at) END
+                    AND (i.healthy_at IS NULL OR n.started_at <= i.healthy_at)) AS repairs
+            FROM incidents i LEFT JOIN node_fact_sets x ON x.id = i.fact_set_id
+            WHERE i.found_at >= ? AND i.found_at < ? \(clusterFilter)
+            ORDER BY grp, i.started_at, i.cluster_name, i.node_name
             """
         return try await writer.read { db in
-            try Row.fetchAll(db, sql: sql, arguments: StatementArguments([since, until]) + clusterArguments).map { row in
+            try Array(Row.fetchCursor(db, sql: sql, arguments: StatementArguments([since, until]) + clusterArguments).map { row in
                 Incident(
                     group: Self.group(row), cluster: row["cluster_name"], node: row["node_name"], startedAt: row["started_at"], rebooted: row["rebooted"],
-                    healthyAt: row["healthy_at"], repairs: row["repairs"],
-                    checks: (row["checks"] as String?)?.split(separator: " ").map(String.init) ?? [])
-            }
+                    recoverySeconds: row["seconds"], repairs: row["repairs"], checks: (row["checks"] as String).split(separator: " ").map(String.init))
+            })
         }
     }
 

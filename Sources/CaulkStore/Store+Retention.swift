@@ -62,6 +62,9 @@ extension Store {
                     sql: "DELETE FROM reboot_events WHERE id IN (SELECT id FROM reboot_events WHERE seen_at < ? ORDER BY seen_at LIMIT ?)", arguments: [cutoff, limit])
                 rows = db.changesCount
                 try db.execute(
+                    sql: "DELETE FROM incidents WHERE id IN (SELECT id FROM incidents WHERE found_at < ? ORDER BY found_at LIMIT ?)", arguments: [cutoff, limit])
+                rows += db.changesCount
+                try db.execute(
                     sql: """
                         DELETE FROM auto_repair_decisions WHERE id IN (SELECT id FROM auto_repair_decisions
                             WHERE created_at < ? AND decision NOT IN ('pending', 'running') ORDER BY created_at LIMIT ?)
@@ -109,9 +112,9 @@ extension Store {
             case .events:
                 return try Int.fetchOne(
                     db, sql: """
-                        SELECT (SELECT count(*) FROM reboot_events WHERE seen_at < ?)
+                        SELECT (SELECT count(*) FROM reboot_events WHERE seen_at < ?) + (SELECT count(*) FROM incidents WHERE found_at < ?)
                             + (SELECT count(*) FROM auto_repair_decisions WHERE created_at < ? AND decision NOT IN ('pending', 'running'))
-                        """, arguments: [cutoff, cutoff]) ?? 0
+                        """, arguments: [cutoff, cutoff, cutoff]) ?? 0
             }
         }
     }

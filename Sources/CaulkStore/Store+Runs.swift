@@ -35,6 +35,8 @@ extension Store {
         try await writer.write { db in
             try db.execute(
                 sql: "UPDATE runs SET status = ?, error = coalesce(?, error), finished_at = ? WHERE id = ?", arguments: [status, error, date, id])
+            // An audit that ended is worked into the report history at once.
+            try Self.indexHistory(db, limit: 100)
         }
     }
 

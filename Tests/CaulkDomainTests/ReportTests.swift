@@ -143,6 +143,8 @@ import Testing
         report = try await reports.report(.findings, since: "30d", until: nil, clusters: [], groupBy: nil)
         #expect(report.columns == ["check", "findings", "nodes", "open", "resolved"])
         #expect(report.rows == [[.string("F1"), .int(1), .int(1), .int(0), .int(1)], [.string("F3"), .int(1), .int(1), .int(1), .int(0)]])
+        report = try await reports.report(.findings, since: "30d", until: nil, clusters: [], groupBy: .calicoVersion)
+        #expect(report.rows == [[.string("3.26.1"), .int(1), .int(1), .int(0), .int(1)], [.string("3.27.3"), .int(1), .int(1), .int(1), .int(0)]])
     }
 
     /// What an audit could not tell is not a verdict: a reboot followed by an UNKNOWN finding, or
@@ -163,26 +165,9 @@ import Testing
         #expect(none.rows.isEmpty)
     }
 
-    /// Recovery times computed by hand: n1 rebooted into F2 and a repair healed it 3 h after the
-    /// reboot; n2 turned faulty with no reboot and was healthy a day after that audit; n3 rebooted
-    /// into F1 and a failed repair later is still faulty.
+    /// Recovery times computed by hand (`seedRecoveries`).
     @Test func recoveryTimesRunFromTheRebootOrFirstFaultyAuditToTheNextHealthyOne() async throws {
-        _ = try await inventory.createCluster(ClusterInput(name: "m", apiEndpoint: "https://198.18.0.1:6443"))
-        for node in ["n1", "n2", "n3"] { _ = try await inventory.createNode(NodeInput(cluster: "m", name: node, address: "198.18.0.2")) }
-        let t0 = Self.t0, hour = 3600.0
-        for node in ["n1", "n2", "n3"] { try await boot("m", node, "boot-0", at: t0.addingTimeInterval(-hour), source: "audit") }
-        _ = try await audit("m", at: t0, calico: "3.28.2", nodes: [("n1", "5.14", []), ("n2", "5.14", []), ("n3", "5.14", [])])
-        try await boot("m", "n1", "boot-1", at: t0.addingTimeInterval(hour))
-        _ = try await audit("m", at: t0.addingTimeInterval(2 * hour), calico: "3.28.2", nodes: [("n1", "5.14", ["F2"]), ("n2", "5.14", ["F4"]), ("n3", "5.14", [])])
-        try await repair("m", at: t0.addingTimeInterval(3 * hour), playbook: "calico-recover", trigger: .cli, status: .succeeded, nodes: [("n1", .recovered, [.ok, .ok])])
-        _ = try await audit("m", at: t0.addingTimeInterval(4 * hour), calico: "3.28.2", nodes: [("n1", "5.14", []), ("n2", "5.14", ["F4"]), ("n3", "5.14", [])])
-        try await boot("m", "n3", "boot-1", at: t0.addingTimeInterval(5 * hour))
-        _ = try await audit("m", at: t0.addingTimeInterval(6 * hour), calico: "3.28.2", nodes: [("n1", "5.14", []), ("n2", "5.14", ["F4"]), ("n3", "5.14", ["F1"])])
-        try await repair("m", at: t0.addingTimeInterval(7 * hour), playbook: "offload-off", trigger: .auto, status: .failed, nodes: [("n3", .failed, [.ok, .failed])])
-        // A dry run plans and touches nothing: not a repair in the report.
-        try await repair("m", at: t0.addingTimeInterval(7 * hour), playbook: "offload-off", trigger: .cli, status: .succeeded, dryRun: true, nodes: [("n3", .planned, [.planned])])
-        _ = try await audit("m", at: t0.addingTimeInterval(26 * hour), calico: "3.28.2", nodes: [("n1", "5.14", []), ("n2", "5.14", []), ("n3", "5.14", ["F1"])])
-
+        try await seedRecoveries()
         let report = try await reports.report(.mttr, since: "30d", until: nil, clusters: [], groupBy: nil)
         #expect(report.columns == ["cluster", "incidents", "after_reboot", "recovered", "median_seconds", "p90_seconds", "max_seconds", "repairs", "unrecovered"])
         // Recovered in 3 h (10,800 s) and 24 h (86,400 s): median their mean, p90 and max the larger.
@@ -199,6 +184,67 @@ import Testing
         let byTrigger = try await reports.report(.repairs, since: "30d", until: nil, clusters: [], groupBy: .trigger)
         #expect(byTrigger.rows.map { $0[0] } == [.string("auto"), .string("cli")])
         #expect(ReportService.median([1, 2, 3]) == 2 && ReportService.nearestRank(Array(1...10), 0.9) == 9 && ReportService.nearestRank([5], 0.9) == 5)
+    }
+
+    /// n1 rebooted into F2 and a repair healed it 3 h after the reboot; n2 turned faulty with no
+    /// reboot and was healthy a day after that audit; n3 rebooted into F1 and a failed repair
+    /// later is still faulty.
+    func seedRecoveries() async throws {
+        _ = try await inventory.createCluster(ClusterInput(name: "m", apiEndpoint: "https://198.18.0.1:6443"))
+        for node in ["n1", "n2", "n3"] { _ = try await inventory.createNode(NodeInput(cluster: "m", name: node, address: "198.18.0.2")) }
+        let t0 = Self.t0, hour = 3600.0
+        for node in ["n1", "n2", "n3"] { try await boot("m", node, "boot-0", at: t0.addingTimeInterval(-hour), source: "audit") }
+        _ = try await audit("m", at: t0, calico: "3.28.2", nodes: [("n1", "5.14", []), ("n2", "5.14", []), ("n3", "5.14", [])])
+        try await boot("m", "n1", "boot-1", at: t0.addingTimeInterval(hour))
+        _ = try await audit("m", at: t0.addingTimeInterval(2 * hour), calico: "3.28.2", nodes: [("n1", "5.14", ["F2"]), ("n2", "5.14", ["F4"]), ("n3", "5.14", [])])
+        try await repair("m", at: t0.addingTimeInterval(3 * hour), playbook: "calico-recover", trigger: .cli, status: .succeeded, nodes: [("n1", .recovered, [.ok, .ok])])
+        _ = try await audit("m", at: t0.addingTimeInterval(4 * hour), calico: "3.28.2", nodes: [("n1", "5.14", []), ("n2", "5.14", ["F4"]), ("n3", "5.14", [])])
+        try await boot("m", "n3", "boot-1", at: t0.addingTimeInterval(5 * hour))
+        _ = try await audit("m", at: t0.addingTimeInterval(6 * hour), calico: "3.28.2", nodes: [("n1", "5.14", []), ("n2", "5.14", ["F4"]), ("n3", "5.14", ["F1"])])
+        try await repair("m", at: t0.addingTimeInterval(7 * hour), playbook: "offload-off", trigger: .auto, status: .failed, nodes: [("n3", .failed, [.ok, .failed])])
+        // A dry run plans and touches nothing: not a repair in the report.
+        try await repair("m", at: t0.addingTimeInterval(7 * hour), playbook: "offload-off", trigger: .cli, status: .succeeded, dryRun: true, nodes: [("n3", .planned, [.planned])])
+        _ = try await audit("m", at: t0.addingTimeInterval(26 * hour), calico: "3.28.2", nodes: [("n1", "5.14", []), ("n2", "5.14", []), ("n3", "5.14", ["F1"])])
+    }
+
+    /// Audits worked into the report history when the service starts (a database from before the
+    /// report history, or a generated one), one run at a time, give the same reports as audits
+    /// worked as they finish.
+    @Test func historyWorkedAtStartUpMatchesHistoryWorkedLive() async throws {
+        try await seedRecoveries()
+        let t0 = Self.t0
+        try await boot("m", "n2", "boot-1", at: t0.addingTimeInterval(27 * 3600))
+        // An upgrade to Calico 3.29 came with that reboot: a run worked before this one must still
+        // group the reboot under what this audit read.
+        _ = try await audit("m", at: t0.addingTimeInterval(28 * 3600), calico: "3.29.1", nodes: [("n1", "5.14", ["UNKNOWN"]), ("n2", "5.14", ["F4"]), ("n3", "5.14", [])])
+        func everyReport() async throws -> [Report] {
+            var all: [Report] = []
+            for name in ReportName.allCases {
+                for group in ReportService.groups(of: name).all {
+                    all.append(try await reports.report(name, since: "30d", until: nil, clusters: [], groupBy: group))
+                }
+            }
+            return all
+        }
+        let live = try await everyReport()
+        let mttr = try #require(live.first { $0.report == .mttr })
+        #expect(mttr.rows.first?[1] == .int(4), "n2's fault after its reboot is a fourth incident")
+        let byVersion = try #require(live.first { $0.report == .reboots && $0.groupBy == .calicoVersion })
+        #expect(byVersion.rows.map { $0[0] } == [.string("3.28.2"), .string("3.29.1")])
+        try await store.writer.write { db in
+            try db.execute(sql: """
+                DELETE FROM incidents;
+                UPDATE reboot_events SET audit_node_id = NULL, fact_set_id = NULL, judged = NULL, checks = NULL, recovered_at = NULL;
+                UPDATE findings SET fact_set_id = NULL;
+                DELETE FROM node_fact_sets;
+                UPDATE runs SET history_indexed = 0;
+                """)
+        }
+        let backlog = try await store.historyBacklog()
+        #expect(backlog == 9, "6 audits and the 3 repairs' audits before")
+        #expect(try await store.indexHistory(batch: 1) == backlog)
+        #expect(try await store.historyBacklog() == 0)
+        #expect(try await everyReport() == live)
     }
 
     /// F8 names the vmxnet3 nodes on a kernel above 5.7 whose offload is still off; F6 the nodes
@@ -247,12 +293,21 @@ import Testing
 /// The report queries reach the history's large tables through indexes: no full scan of a table
 /// that grows with the fleet's history, whatever the report and group.
 @Suite struct ReportQueryPlanTests {
-    static let historyTables = ["runs", "run_hosts", "audit_nodes", "findings", "reboot_events", "repair_nodes", "repair_steps", "auto_repair_decisions"]
+    static let historyTables = [
+        "runs", "run_hosts", "audit_nodes", "findings", "faults", "reboot_events", "incidents", "repair_nodes", "repair_steps", "auto_repair_decisions",
+    ]
 
     @Test func everyReportQueryUsesIndexesOnTheHistoryTables() async throws {
-        let store = try Store.inMemory()
+        let history = try ReportTests()
+        let store = history.store
+        _ = try await history.inventory.createCluster(ClusterInput(name: "a", apiEndpoint: "https://198.18.0.1:6443"))
+        _ = try await history.inventory.createNode(NodeInput(cluster: "a", name: "n1", address: "198.18.0.2"))
+        try await history.boot("a", "n1", "boot-0", at: ReportTests.t0, source: "audit")
+        try await history.boot("a", "n1", "boot-1", at: ReportTests.t0.addingTimeInterval(60))
         let statements = Statements()
         try await store.writer.write { db in db.trace(options: .statement) { statements.append($0.expandedDescription) } }
+        // Working a finished audit into the report history, at the end of every audit.
+        _ = try await history.audit("a", at: ReportTests.t0.addingTimeInterval(120), calico: nil, nodes: [("n1", "5.14", ["F1"])])
         let reports = ReportService(store: store, library: try PlaybookLibrary())
         for name in ReportName.allCases {
             for group in ReportService.groups(of: name).all {
@@ -263,8 +318,13 @@ import Testing
         _ = try await dashboard.dashboard()
         try await store.writer.write { db in db.trace(options: .statement, nil) }
 
-        let queries = Set(statements.all.filter { $0.hasPrefix("WITH") || $0.hasPrefix("SELECT") })
+        let queries = Set(statements.all.filter { statement in
+            ["WITH", "SELECT", "INSERT INTO incidents", "INSERT OR IGNORE", "UPDATE incidents", "UPDATE reboot_events", "UPDATE findings"].contains {
+                statement.hasPrefix($0)
+            }
+        })
         #expect(queries.count >= 20, "\(queries.count) report queries traced")
+        #expect(queries.filter { $0.hasPrefix("INSERT") || $0.hasPrefix("UPDATE ") }.count == 6, "the report history's statements traced")
         for query in queries {
             let plan = try await store.writer.read { db in try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + query).map { $0["detail"] as String } }
             // Walking a table in rowid order under a LIMIT (the newest N) reads N rows.

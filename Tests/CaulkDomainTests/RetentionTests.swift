@@ -25,8 +25,9 @@ import Testing
         for node in ["n1", "n2"] { _ = try await inventory.createNode(NodeInput(cluster: "c", name: node, address: "198.18.0.2")) }
         let nodeIds = [try await store.node(cluster: "c", name: "n1")!.node.id!, try await store.node(cluster: "c", name: "n2")!.node.id!]
 
-        // 400 days ago: an audit with facts and findings, and a reboot.
-        let old = try await run(store, .audit, at: days(0))
+        // 400 days ago: an audit with facts and findings, a reboot, and the two incidents the
+        // audit opened (both nodes broken).
+        let old = try await run(store, .audit, at: days(0), finished: false)
         for (index, node) in ["n1", "n2"].enumerated() {
             try await store.recordAuditNode(
                 AuditNodeRecord(
@@ -37,6 +38,7 @@ import Testing
         }
         _ = try await store.recordBoot(nodeId: nodeIds[0], bootId: "b0", bootedAt: days(-1), seenAt: days(-1), source: "audit", runId: nil)
         _ = try await store.recordBoot(nodeId: nodeIds[0], bootId: "b1", bootedAt: days(0), seenAt: days(0), source: "audit", runId: old)
+        try await store.finishRun(id: old, status: .succeeded, at: days(0))
         // 100 days ago: an exec whose output is large; 5 days ago: another, and a reboot.
         let output = String(repeating: "x", count: 2_000_000)
         let middle = try await run(store, .exec, at: days(300), hosts: ["n1", "n2"], output: output)
@@ -45,7 +47,7 @@ import Testing
 
         let policy = RetentionPolicy(keepDays: [.output: 90, .facts: 365, .findings: 365, .runs: 365, .events: 365])
         let retention = RetentionService(store: store, policy: policy, batchSize: 1, pause: .zero, clock: { Self.now })
-        let expected: [RetentionClass: Int] = [.output: 2, .facts: 2, .findings: 2, .runs: 1, .events: 1]
+        let expected: [RetentionClass: Int] = [.output: 2, .facts: 2, .findings: 2, .runs: 1, .events: 3]
 
         let plan = try await retention.purge(dryRun: true)
         #expect(Dictionary(uniqueKeysWithValues: plan.classes.map { ($0.class, $0.rows) }) == expected)
@@ -59,6 +61,8 @@ import Testing
         #expect(try await store.run(id: recent)?.1.map(\.stdout) == ["kept"])
         let reboots = try await RebootService(store: store).list(cluster: "c", node: nil, paging: Paging(limit: 10))
         #expect(reboots.items.map(\.newBootId) == ["b2"])
+        let incidents = try await store.incidents(since: days(-30), until: Self.now, clusters: nil, groupBy: .cluster)
+        #expect(incidents.isEmpty, "the old audit's incidents went with the events")
         let before = try #require(purged.fileBytesBefore), after = try #require(purged.fileBytesAfter)
         #expect(after < before - 3_000_000, "the freed pages went back to the file system: \(before) → \(after) bytes")
 
@@ -71,7 +75,7 @@ import Testing
         #expect(again.classes.allSatisfy { $0.rows == 0 })
     }
 
-    func run(_ store: Store, _ kind: RunKind, at time: Date, hosts: [String] = [], output: String = "") async throws -> Int64 {
+    func run(_ store: Store, _ kind: RunKind, at time: Date, hosts: [String] = [], output: String = "", finished: Bool = true) async throws -> Int64 {
         let cluster = try #require(try await store.cluster(named: "c"))
         let run = try await store.insert(
             RunRecord(
@@ -84,7 +88,7 @@ import Testing
                     stdoutTruncated: false, stderrTruncated: false, errorKind: nil, error: nil, hostKey: nil, durationMs: 1, finishedAt: time),
                 nodeId: nil, seenAt: nil)
         }
-        try await store.finishRun(id: run.id!, status: .succeeded, at: time)
+        if finished { try await store.finishRun(id: run.id!, status: .succeeded, at: time) }
         return run.id!
     }
 }

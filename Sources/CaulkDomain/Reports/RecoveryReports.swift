@@ -14,7 +14,7 @@ extension ReportService {
             if groups.last?.0 == incident.group { groups[groups.count - 1].1.append(incident) } else { groups.append((incident.group, [incident])) }
         }
         return groups.map { group, incidents in
-            let durations = incidents.compactMap { incident in incident.healthyAt.map { Int($0.timeIntervalSince(incident.startedAt).rounded()) } }.sorted()
+            let durations = incidents.compactMap(\.recoverySeconds).sorted()
             return [
                 .string(group), .int(incidents.count), .int(incidents.filter(\.rebooted).count), .int(durations.count),
                 median(durations).map(ReportCell.int) ?? .null, nearestRank(durations, 0.9).map(ReportCell.int) ?? .null,
@@ -26,7 +26,7 @@ extension ReportService {
 
     /// The incidents no audit has found healthy again yet, oldest first.
     static func unrecovered(_ incidents: [Incident]) -> ReportTable {
-        let open = incidents.filter { $0.healthyAt == nil }.sorted { ($0.startedAt, $0.cluster, $0.node) < ($1.startedAt, $1.cluster, $1.node) }
+        let open = incidents.filter { $0.recoverySeconds == nil }.sorted { ($0.startedAt, $0.cluster, $0.node) < ($1.startedAt, $1.cluster, $1.node) }
         return ReportTable(
             title: "not recovered", columns: ["cluster", "node", "since", "after_reboot", "repairs", "checks"],
             rows: open.map {
