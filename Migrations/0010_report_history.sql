@@ -83,3 +83,6 @@ CREATE INDEX findings_by_time ON findings (created_at, severity, cluster_name, c
 CREATE INDEX repair_steps_failed ON repair_steps (run_id) WHERE outcome IN ('failed', 'timed_out', 'error');
 DROP INDEX repair_nodes_by_node_time;
 CREATE INDEX repair_nodes_by_node_time ON repair_nodes (node_id, started_at, outcome);
+
+-- `GET /v1/runs/{id}/events` follows an audit's nodes in the order they were recorded.
+CREATE INDEX audit_nodes_by_run ON audit_nodes (run_id, id);

@@ -145,6 +145,42 @@ public struct RunDetail: Codable, Sendable, Equatable {
     }
 }
 
+/// One line of the `application/x-ndjson` stream `GET /v1/runs/{id}/events` answers with: an
+/// audit's nodes one `node` event each, in the order they finished, then `finished` when the run
+/// ends (for other kinds of run, only `finished`). A node's `health` is what its own checks said;
+/// checks that compare nodes may still change it when the run ends (`GET /v1/runs/{id}`).
+public struct RunEvent: Codable, Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable { case node, finished }
+
+    public var event: Kind
+    public var run: Int64
+    public var cluster: String
+    /// `node`: pass it as `after` to resume after this event.
+    public var seq: Int64?
+    public var node: String?
+    public var health: NodeHealth?
+    /// `node`: the warning and critical checks found on it.
+    public var checks: [String]?
+    public var error: String?
+    /// `finished`: how the run ended.
+    public var status: RunStatus?
+
+    public init(
+        event: Kind, run: Int64, cluster: String, seq: Int64? = nil, node: String? = nil, health: NodeHealth? = nil, checks: [String]? = nil,
+        error: String? = nil, status: RunStatus? = nil
+    ) {
+        self.event = event
+        self.run = run
+        self.cluster = cluster
+        self.seq = seq
+        self.node = node
+        self.health = health
+        self.checks = checks
+        self.error = error
+        self.status = status
+    }
+}
+
 /// One line of the `application/x-ndjson` stream `POST /v1/clusters/{name}/exec` answers with:
 /// first `started` (with the run), then one `host` per node as it finishes, last `finished`.
 public struct ExecEvent: Codable, Sendable, Equatable {

@@ -60,7 +60,14 @@ struct APIClient {
 
     /// Posts JSON and hands each line of the streamed answer (NDJSON) to `onLine` as it arrives.
     func stream(_ path: String, json body: some Encodable, onLine: (Data) throws -> Void) async throws {
-        let response = try await start(.POST, path, body: try JSONCoding.encoder().encode(body), contentType: "application/json", timeout: .hours(24))
+        try await stream(.POST, path, body: try JSONCoding.encoder().encode(body), contentType: "application/json", onLine: onLine)
+    }
+
+    /// Sends a request and hands each line of the streamed answer (NDJSON) to `onLine` as it arrives.
+    func stream(
+        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: Data? = nil, contentType: String? = nil, onLine: (Data) throws -> Void
+    ) async throws {
+        let response = try await start(method, path, query: query, body: body, contentType: contentType, timeout: .hours(24))
         var pending = Data()
         do {
             for try await buffer in response.body {
@@ -75,6 +82,35 @@ struct APIClient {
             throw error
         } catch {
             throw CLIError.failure("the connection to \(baseURL) broke: \(Self.describe(error))")
+        }
+    }
+
+    /// Follows run `id` as it happens (`GET /v1/runs/{id}/events`), handing `onEvent` each event,
+    /// and returns how the run ended. A connection that breaks (or a server that restarts) is
+    /// picked up again after the last event seen, up to 5 tries in a row, 2 s apart.
+    func follow(run id: Int64, after: Int64 = 0, onEvent: (RunEvent) throws -> Void) async throws -> RunStatus {
+        var cursor = after, tries = 0
+        while true {
+            var ended: RunStatus?
+            do {
+                try await stream(.GET, "/v1/runs/\(id)/events", query: [("after", String(cursor))]) { line in
+                    let event: RunEvent
+                    do {
+                        event = try JSONCoding.decoder().decode(RunEvent.self, from: line)
+                    } catch {
+                        throw CLIError.failure("\(baseURL) sent a run event caulk cannot read: \(String(decoding: line.prefix(200), as: UTF8.self))")
+                    }
+                    if let seq = event.seq { cursor = seq }
+                    if event.event == .finished { ended = event.status ?? .failed }
+                    tries = 0
+                    try onEvent(event)
+                }
+            } catch CLIError.failure(let message) where message.hasPrefix("the connection") || message.hasPrefix("cannot reach") {
+                tries += 1
+                guard tries < 5 else { throw CLIError.failure(message) }
+            }
+            if let ended { return ended }
+            try await Task.sleep(for: .seconds(2))
         }
     }
 

@@ -48,20 +48,25 @@ struct AuditCommand: AsyncParsableCommand {
             try options.out.emit(started) { started in [["RUN", "CLUSTER", "NODES"]] + started.runs.map { [String($0.id), $0.cluster, String($0.hostCount)] } }
             return
         }
+        // Each run's nodes as they land (one stream per run), then each run's final state once.
         var reporter = ProgressReporter(style: resolvedStyle, total: started.runs.reduce(0) { $0 + $1.hostCount })
-        var details: [Int64: RunDetail] = [:]
-        var pending = Set(started.runs.map(\.id))
-        while !pending.isEmpty {
-            for id in pending.sorted() {
-                let detail = try await client.get("/v1/runs/\(id)", as: RunDetail.self)
-                details[id] = detail
-                reporter.update(detail)
-                if detail.run.status != .running { pending.remove(id) }
+        let (events, sink) = AsyncStream.makeStream(of: RunEvent.self)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                defer { sink.finish() }
+                try await withThrowingTaskGroup(of: Void.self) { followers in
+                    for run in started.runs {
+                        followers.addTask { _ = try await client.follow(run: run.id) { sink.yield($0) } }
+                    }
+                    try await followers.waitForAll()
+                }
             }
-            if !pending.isEmpty { try await Task.sleep(for: .milliseconds(500)) }
+            for await event in events { reporter.update(event) }
+            try await group.waitForAll()
         }
         reporter.finish()
-        let results = started.runs.compactMap { details[$0.id] }
+        var results: [RunDetail] = []
+        for run in started.runs { results.append(try await client.get("/v1/runs/\(run.id)", as: RunDetail.self)) }
         try Self.report(results, out: options.out)
         if results.contains(where: { $0.run.status != .succeeded }) { throw ExitCode(1) }
         if results.contains(where: { Self.hasFindings($0.audit) }) { throw ExitCode(3) }
@@ -110,15 +115,19 @@ struct ProgressReporter {
         self.total = total
     }
 
-    mutating func update(_ detail: RunDetail) {
-        for node in detail.audit?.nodes ?? [] where seen.insert("\(detail.run.cluster)/\(node.node)").inserted {
-            health[node.health, default: 0] += 1
-            if style == .lines {
-                let checks = detail.audit?.findings.filter { $0.node == node.node && $0.severity != .info }.map(\.check) ?? []
-                print("\(detail.run.cluster)/\(node.node)  \(node.health.rawValue)\(checks.isEmpty ? "" : "  " + checks.joined(separator: " "))\(node.error.map { "  " + $0 } ?? "")")
-            }
-        }
+    mutating func update(_ event: RunEvent) {
+        guard event.event == .node, let node = event.node, let state = event.health, seen.insert("\(event.cluster)/\(node)").inserted else { return }
+        health[state, default: 0] += 1
+        if style == .lines { print(Self.line(event)) }
         if style == .bar { draw() }
+    }
+
+    /// `cluster/node  health  CHECKS  error` for a node event, `run ID STATUS` for the end.
+    static func line(_ event: RunEvent) -> String {
+        guard event.event == .node else { return "run \(event.run) \(event.cluster): \(event.status?.rawValue ?? "ended")" }
+        let checks = event.checks ?? []
+        return "\(event.cluster)/\(event.node ?? "?")  \(event.health?.rawValue ?? "?")\(checks.isEmpty ? "" : "  " + checks.joined(separator: " "))"
+            + (event.error.map { "  " + $0 } ?? "")
     }
 
     func finish() {

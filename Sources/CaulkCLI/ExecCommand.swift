@@ -86,8 +86,36 @@ struct RunsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "runs",
         abstract: "History of runs: commands, audits and repairs.",
-        subcommands: [List.self, Show.self]
+        subcommands: [List.self, Show.self, Watch.self]
     )
+
+    struct Watch: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Follow a run as it happens.",
+            discussion: """
+                Prints each audited node as it finishes (cluster/node, health, the warning and
+                critical checks found on it), then how the run ended; `caulk runs show ID`
+                has the final state, with what checks comparing nodes found at the end. With
+                -o json, each event is one JSON line (NDJSON). A connection that breaks is
+                picked up again where it left off; --after SEQ starts after an event already
+                seen. Exit status: 0 the run succeeded, 1 it did not (or could not be followed).
+                """)
+        @OptionGroup var options: ClientOptions
+        @Argument(help: "Run id.") var id: Int64
+        @Option(help: "Start after this event (the seq of the last one seen).") var after: Int64 = 0
+
+        func run() async throws {
+            let json = options.output != .table
+            let status = try await options.client().follow(run: id, after: after) { event in
+                if json {
+                    print(String(decoding: try JSONCoding.encoder().encode(event), as: UTF8.self))
+                } else {
+                    print(ProgressReporter.line(event))
+                }
+            }
+            if status != .succeeded { throw ExitCode(1) }
+        }
+    }
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Runs, newest first.")

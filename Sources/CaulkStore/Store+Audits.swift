@@ -59,6 +59,21 @@ extension Store {
         }
     }
 
+    /// An audit's nodes recorded after `after` (an `audit_nodes` id), in the order they finished,
+    /// each with the warning and critical checks found on it.
+    public func auditNodeEvents(runId: Int64, after: Int64, limit: Int) async throws -> [(seq: Int64, node: String, health: NodeHealth, checks: [String], error: String?)] {
+        try await writer.read { db in
+            try Row.fetchAll(
+                db, sql: """
+                    SELECT a.id, a.node_name, a.health, a.error, \(Self.faultChecks("a")) AS checks
+                    FROM audit_nodes a WHERE a.run_id = ? AND a.id > ? ORDER BY a.id LIMIT ?
+                    """, arguments: [runId, after, limit]
+            ).map { row in
+                (row["id"], row["node_name"], row["health"], (row["checks"] as String).split(separator: " ").map(String.init), row["error"])
+            }
+        }
+    }
+
     /// The newest audit of the cluster that has finished (whatever its outcome).
     public func latestFinishedAudit(cluster: String) async throws -> RunRecord? {
         try await writer.read { db in

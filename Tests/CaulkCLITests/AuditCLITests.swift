@@ -33,6 +33,16 @@ import Testing
         result = try server.caulk(["audit", Self.cluster], token: viewer)
         #expect(result.status == 1 && result.stderr.contains("needs operator"))
 
+        // A run followed after the fact: every node once, then the end; resumed after the fifth node.
+        result = try server.caulk(["runs", "list", "--cluster", Self.cluster, "--kind", "audit", "--limit", "1", "-o", "json"], token: viewer)
+        let last = try #require(try JSONCoding.decoder().decode([Run].self, from: Data(result.stdout.utf8)).first)
+        result = try server.caulk(["runs", "watch", String(last.id), "-o", "json"], token: viewer)
+        let watched = try result.stdout.split(separator: "\n").map { try JSONCoding.decoder().decode(RunEvent.self, from: Data($0.utf8)) }
+        #expect(result.status == 0 && watched.count == 7 && watched.last?.status == .succeeded, "\(result.stdout) \(result.stderr)")
+        #expect(Set(watched.compactMap(\.node)).count == 6)
+        result = try server.caulk(["runs", "watch", String(last.id), "--after", String(watched[4].seq ?? 0)], token: viewer)
+        #expect(result.stdout == "\(Self.cluster)/\(watched[5].node ?? "?")  healthy\nrun \(last.id) \(Self.cluster): succeeded\n", "\(result.stdout)")
+
         // The beacon: installed with a token of its own, announcing a reboot that an audit then does not count again.
         result = try server.caulk(["beacon", "install", Self.cluster, "--node-url", server.url], token: admin)
         #expect(result.status == 0, "\(result.stdout) \(result.stderr)")

@@ -95,6 +95,14 @@ public struct RunHistory: Sendable {
         return detail
     }
 
+    /// A follower of run `id` from after event `after` (`GET /v1/runs/{id}/events`); throws
+    /// before anything is streamed when there is no such run.
+    public func follower(_ id: Int64, after: Int64 = 0) async throws -> RunFollower {
+        guard after >= 0 else { throw DomainError.invalid(field: "after", message: "after is the seq of an event already seen (0 or more)") }
+        guard let record = try await store.runRecord(id: id) else { throw DomainError.notFound("no run \(id)") }
+        return RunFollower(store: store, run: record, after: after)
+    }
+
     /// The run alone, without what its kind keeps beside it.
     func run(id: Int64) async throws -> Run {
         guard let record = try await store.runRecord(id: id) else { throw DomainError.notFound("no run \(id)") }
@@ -190,5 +198,40 @@ enum HostRecords {
     /// A summary or facts object as the JSON text a run or audit node keeps.
     static func json(_ value: some Encodable) -> String {
         (try? JSONCoding.encoder().encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+}
+
+/// Follows a run as it happens: each audit node recorded after the cursor as it lands, then
+/// `finished` once the run has ended. The database is the source, read every `poll`, so a
+/// follower that reconnects with the last `seq` it saw misses nothing and sees nothing twice.
+public struct RunFollower: Sendable {
+    let store: Store
+    let run: RunRecord
+    let after: Int64
+
+    public func run(poll: Duration = .milliseconds(250), emit: (RunEvent) async throws -> Void) async throws {
+        let id = run.id!
+        var cursor = after
+        while true {
+            // The status before the nodes: a run seen ended has all its nodes recorded already.
+            guard let status = try await store.runRecord(id: id)?.status else { throw DomainError.notFound("run \(id) was deleted") }
+            var full = false
+            if run.kind == .audit {
+                let nodes = try await store.auditNodeEvents(runId: id, after: cursor, limit: 500)
+                for node in nodes {
+                    try await emit(RunEvent(
+                        event: .node, run: id, cluster: run.clusterName, seq: node.seq, node: node.node, health: node.health, checks: node.checks,
+                        error: node.error))
+                    cursor = node.seq
+                }
+                full = nodes.count == 500
+            }
+            if full { continue }
+            if status != .running {
+                try await emit(RunEvent(event: .finished, run: id, cluster: run.clusterName, status: status))
+                return
+            }
+            try await Task.sleep(for: poll)
+        }
     }
 }

@@ -3,7 +3,8 @@ import CaulkDomain
 import Hummingbird
 import NIOCore
 
-/// `POST /v1/clusters/{name}/exec` (operator), `/v1/runs` (viewer), `POST /v1/clusters/{name}/trust` (admin).
+/// `POST /v1/clusters/{name}/exec` (operator), `/v1/runs`, `/v1/runs/{id}` and its events (viewer),
+/// `POST /v1/clusters/{name}/trust` (admin).
 struct RunsController {
     let runs: RunHistory
     let exec: ExecService
@@ -38,6 +39,26 @@ struct RunsController {
                 throw APIError.badRequest(field: "id", message: "a run id is a number")
             }
             return try JSON.response(try await runs.show(id))
+        }
+        group.get("runs/:id/events") { request, context in
+            _ = try context.require(.viewer)
+            guard let id = Int64(try context.parameters.require("id")) else {
+                throw APIError.badRequest(field: "id", message: "a run id is a number")
+            }
+            var after: Int64 = 0
+            if let text = request.uri.queryParameters.get("after") {
+                guard let value = Int64(text) else { throw APIError.badRequest(field: "after", message: "after is the seq of an event already seen") }
+                after = value
+            }
+            let follower = try await runs.follower(id, after: after)
+            // One JSON object a line as nodes land, until the run ends.
+            return Response(
+                status: .ok,
+                headers: [.contentType: "application/x-ndjson"],
+                body: ResponseBody { writer in
+                    try await follower.run { event in try await writer.write(try Self.line(event)) }
+                    try await writer.finish(nil)
+                })
         }
         group.post("clusters/:name/trust") { request, context in
             _ = try context.require(.admin)
