@@ -86,7 +86,7 @@ public struct ExecService: Sendable {
         var status = RunStatus.succeeded
         var finished = 0
         do {
-            for await outcome in executor.fanOut(prepared.jobs, concurrency: prepared.concurrency, options: options) {
+            for await outcome in executor.fanOut(prepared.jobs, concurrency: prepared.concurrency, options: options, run: runId) {
                 finished += 1
                 let name = outcome.target.name
                 let record = HostRecords.record(outcome, runId: runId, address: prepared.addresses[name] ?? outcome.target.host, at: clock())

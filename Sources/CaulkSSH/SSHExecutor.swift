@@ -18,6 +18,8 @@ public struct SSHJob: Sendable {
 /// slow or dead host costs only its own timeouts.
 public final class SSHExecutor: Sendable {
     private let pool: NIOThreadPool
+    /// At most `threads` host operations at once (the executor's SSH budget), shared by runs in turn.
+    private let gate: FairGate
     public let threads: Int
     /// Connections kept between operations, if any.
     public let sessions: SessionPool?
@@ -30,6 +32,7 @@ public final class SSHExecutor: Sendable {
     public init(threads: Int = 64, sessions: SessionPool? = nil, sweeps: Bool = true) {
         self.threads = max(1, threads)
         self.sessions = sessions
+        gate = FairGate(capacity: self.threads)
         let pool = NIOThreadPool(numberOfThreads: self.threads)
         pool.start()
         self.pool = pool
@@ -49,8 +52,16 @@ public final class SSHExecutor: Sendable {
         sessions?.drain()
     }
 
-    /// One host operation on a pool thread; cancelling the calling task stops it at its next wait.
-    public func run(_ job: SSHJob, options: SSHOptions = SSHOptions()) async -> HostOutcome {
+    /// One host operation on a pool thread, once `run` (the run it is for) has its turn at a slot
+    /// of the budget; cancelling the calling task stops it at its next wait.
+    public func run(_ job: SSHJob, options: SSHOptions = SSHOptions(), run: Int64 = 0) async -> HostOutcome {
+        guard await gate.enter(Int(truncatingIfNeeded: run)) else {
+            return HostOutcome(
+                target: job.target, hostKey: nil,
+                result: .failure(SSHError(.cancelled, host: job.target.name, operation: "schedule", message: "cancelled while waiting for an SSH slot")),
+                duration: .zero)
+        }
+        defer { gate.leave() }
         let cancel = CancellationFlag()
         return await withTaskCancellationHandler {
             do {
@@ -68,10 +79,11 @@ public final class SSHExecutor: Sendable {
         }
     }
 
-    /// Runs every job, at most `concurrency` at a time, yielding each outcome as it finishes.
-    /// Ending the iteration early (or cancelling the consumer) stops new connections and makes
-    /// running operations close their channels at their next wait.
-    public func fanOut(_ jobs: [SSHJob], concurrency: Int = 64, options: SSHOptions = SSHOptions()) -> AsyncStream<HostOutcome> {
+    /// Runs every job for run `run`, at most `concurrency` at a time and within the executor's
+    /// budget (taking turns with other runs), yielding each outcome as it finishes. Ending the
+    /// iteration early (or cancelling the consumer) stops new connections and makes running
+    /// operations close their channels at their next wait.
+    public func fanOut(_ jobs: [SSHJob], concurrency: Int = 64, options: SSHOptions = SSHOptions(), run: Int64 = 0) -> AsyncStream<HostOutcome> {
         let (stream, continuation) = AsyncStream.makeStream(of: HostOutcome.self)
         let width = max(1, concurrency)
         let task = Task {
@@ -79,13 +91,13 @@ public final class SSHExecutor: Sendable {
                 var pending = jobs.makeIterator()
                 var running = 0
                 while running < width, let job = pending.next() {
-                    group.addTask { await self.run(job, options: options) }
+                    group.addTask { await self.run(job, options: options, run: run) }
                     running += 1
                 }
                 while let outcome = await group.next() {
                     continuation.yield(outcome)
                     if !Task.isCancelled, let job = pending.next() {
-                        group.addTask { await self.run(job, options: options) }
+                        group.addTask { await self.run(job, options: options, run: run) }
                     }
                 }
             }

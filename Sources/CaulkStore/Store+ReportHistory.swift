@@ -109,13 +109,14 @@ extension Store {
     }
 
     /// The reboots not judged yet, each with the audit that judges it once its run has ended:
-    /// the audit that noticed the reboot, or else the node's first audit after it.
+    /// the audit that noticed the reboot, or else the node's first audit after it. (A reboot of a
+    /// node since deleted, that no audit noticed, stays unjudged.)
     static let pendingVerdicts = """
         SELECT e.id AS event_id, coalesce(
             (SELECT a.id FROM audit_nodes a WHERE a.run_id = e.run_id AND a.node_name = e.node_name),
             (SELECT a.id FROM audit_nodes a WHERE a.node_id = e.node_id AND a.finished_at >= e.seen_at ORDER BY a.finished_at LIMIT 1)
         ) AS audit_node_id
-        FROM reboot_events e WHERE e.judged IS NULL AND e.node_id IS NOT NULL
+        FROM reboot_events e WHERE e.judged IS NULL
         """
 
     /// A subquery for the `node_fact_sets` row of what audit node `alias` read of its node.

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 @testable import CaulkSSH
@@ -200,6 +201,35 @@ import Testing
             open = (try? SSHDFixture.shell("ss -Htn state established '( dport = :\(sshd.port) )'")) ?? "?"
         }
         #expect(open == "", "cancelling left a connection open: \(open)")
+    }
+
+    /// Two runs on an executor of 2 threads: the run that comes second, asking for less, is not
+    /// queued behind everything the first asked for, and no more than 2 commands ever run at once.
+    @Test func runsShareTheBudgetInTurn() async throws {
+        let small = SSHExecutor(threads: 2)
+        defer { Task { try? await small.shutdown() } }
+        let marks = FileManager.default.temporaryDirectory.appending(path: "caulk-budget-\(UUID().uuidString)").path
+        for directory in ["running", "counts"] { try FileManager.default.createDirectory(atPath: "\(marks)/\(directory)", withIntermediateDirectories: true) }
+        defer { try? FileManager.default.removeItem(atPath: marks) }
+        // Each command notes how many run at that moment (itself included), then takes 300 ms.
+        func job(_ name: String) -> SSHJob {
+            SSHJob(target: sshd.target(name), commands: [SSHCommand(
+                "touch \(marks)/running/\(name); ls \(marks)/running | wc -l > \(marks)/counts/\(name); sleep 0.3; rm \(marks)/running/\(name)")])
+        }
+        let order = Mutex<[String]>([])
+        async let first: Void = {
+            for await outcome in small.fanOut((1...6).map { job("a\($0)") }, concurrency: 6, run: 1) { order.withLock { $0.append(outcome.target.name) } }
+        }()
+        try await Task.sleep(for: .milliseconds(100))
+        for await outcome in small.fanOut([job("b1"), job("b2")], concurrency: 2, run: 2) { order.withLock { $0.append(outcome.target.name) } }
+        await first
+        let finished = order.withLock { $0 }
+        #expect(finished.count == 8)
+        #expect(finished.firstIndex(of: "b2")! < finished.firstIndex(of: "a6")!, "run 2 waited for all of run 1: \(finished)")
+        let counts = try ((1...6).map { "a\($0)" } + ["b1", "b2"]).map { name in
+            Int(try String(contentsOfFile: "\(marks)/counts/\(name)", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        }
+        #expect(counts.count == 8 && counts.allSatisfy { (1...2).contains($0) }, "commands running at once: \(counts)")
     }
 
     @Test func aThousandOperationsLeaveNoFileDescriptorsOrThreadsBehind() async throws {

@@ -50,7 +50,7 @@ struct AuditRunner: Sendable {
         var nodeFacts: [String: NodeFacts] = [:]
         var nodeFindings: [String: [Finding]] = [:]
         var done = 0
-        for await outcome in executor.fanOut(jobs, concurrency: audit.concurrency, options: options) {
+        for await outcome in executor.fanOut(jobs, concurrency: audit.concurrency, options: options, run: runId) {
             done += 1
             let node = byName[outcome.target.name]!
             let now = clock()
@@ -178,7 +178,7 @@ struct AuditRunner: Sendable {
                 steps.map { StepBatch.Step(name: $0.name, command: CommandTemplate.render($0.command ?? "", values), timeout: $0.timeout, maxOutput: max($0.maxOutput, Self.clusterStepOutput)) },
                 parallel: true)
             clusterOptions.outputCap = batch.outputCap
-            let outcome = await executor.run(SSHJob(target: audit.targets[node.name]!, commands: [batch.command]), options: clusterOptions)
+            let outcome = await executor.run(SSHJob(target: audit.targets[node.name]!, commands: [batch.command]), options: clusterOptions, run: audit.run.id!)
             switch outcome.result {
             case .success(let results):
                 let steps = results.first.map(batch.split) ?? [:]

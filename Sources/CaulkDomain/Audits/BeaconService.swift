@@ -55,7 +55,7 @@ public struct BeaconService: Sendable {
         let byName = Dictionary(uniqueKeysWithValues: nodes.map { ($0.name, $0) })
         var failed = false
         do {
-            for await outcome in executor.fanOut(jobs, options: options) {
+            for await outcome in executor.fanOut(jobs, options: options, run: run.id!) {
                 let node = byName[outcome.target.name]!
                 let record = HostRecords.record(Self.firstFailure(outcome), runId: run.id!, address: node.address, at: clock())
                 let installed = record.outcome == .ok

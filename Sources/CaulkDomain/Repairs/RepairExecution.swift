@@ -72,7 +72,7 @@ struct RepairExecution: Sendable {
         let command = step.sshCommand(values(node))
         let started = runner.clock()
         let outcome = await runner.executor.run(
-            SSHJob(target: repair.targets[host.name]!, commands: [command]), options: runner.options)
+            SSHJob(target: repair.targets[host.name]!, commands: [command]), options: runner.options, run: repair.run.id!)
         var record = RepairStepRecord(
             runId: repair.run.id!, nodeName: node?.name, host: host.name, repair: playbook.name, step: step.name, command: command.command, outcome: .ok,
             exitStatus: nil, stdout: "", stderr: "", startedAt: started, durationMs: HostRecords.milliseconds(outcome.duration))
@@ -192,7 +192,8 @@ struct RepairExecution: Sendable {
         while true {
             attempts += 1
             let outcome = await runner.executor.run(
-                SSHJob(target: repair.targets[node.name]!, commands: [SSHCommand(record.command, timeout: .seconds(probe.timeout + 10))]), options: runner.options)
+                SSHJob(target: repair.targets[node.name]!, commands: [SSHCommand(record.command, timeout: .seconds(probe.timeout + 10))]), options: runner.options,
+                run: repair.run.id!)
             switch outcome.result {
             case .success(let results):
                 let output = StepOutput(exitStatus: results.first?.exitStatus.map(Int.init), stdout: HostRecords.text(results.first?.stdout ?? []))
