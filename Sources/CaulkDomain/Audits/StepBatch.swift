@@ -49,11 +49,13 @@ struct StepBatch {
         for (index, step) in steps.enumerated() {
             let name = ShellQuote.quote(step.name)
             if !parallel { lines.append(run[index]) }
-            // The exit line carries the status and the full size of the step's output.
+            // The exit line carries the status and the full size of the step's output. Shell
+            // builtins where they do (`read`, `[`): each process costs the node CPU, times every
+            // step of every node.
             lines.append(
-                "printf '\\n%s %s\\n' \"$m\" \(name); head -c \(step.maxOutput) \"$d/\(index)\"; "
-                    + "printf '\\n%s-exit %s %s %s\\n' \"$m\" \(name) \"$(cat \"$d/\(index).rc\")\" \"$(wc -c <\"$d/\(index)\")\"; "
-                    + "printf '\\n%s %s\\n' \"$m\" \(name) >&2; head -c \(Playbook.Step.maxError) \"$d/\(index).err\" >&2")
+                "rc=; if [ -f \"$d/\(index).rc\" ]; then read rc <\"$d/\(index).rc\"; fi; printf '\\n%s %s\\n' \"$m\" \(name); head -c \(step.maxOutput) \"$d/\(index)\"; "
+                    + "printf '\\n%s-exit %s %s %s\\n' \"$m\" \(name) \"$rc\" \"$(wc -c <\"$d/\(index)\")\"; "
+                    + "printf '\\n%s %s\\n' \"$m\" \(name) >&2; if [ -s \"$d/\(index).err\" ]; then head -c \(Playbook.Step.maxError) \"$d/\(index).err\" >&2; fi")
         }
         // Each step stops itself; the channel gets their sum (or the longest, in parallel) and a margin.
         let total = parallel ? (steps.map(\.timeout).max() ?? 0) + 10 : steps.reduce(5) { $0 + $1.timeout + 2 }
