@@ -92,6 +92,7 @@ struct APIClient {
         var cursor = after, tries = 0
         while true {
             var ended: RunStatus?
+            var broke: String?
             do {
                 try await stream(.GET, "/v1/runs/\(id)/events", query: [("after", String(cursor))]) { line in
                     let event: RunEvent
@@ -106,10 +107,11 @@ struct APIClient {
                     try onEvent(event)
                 }
             } catch CLIError.failure(let message) where message.hasPrefix("the connection") || message.hasPrefix("cannot reach") {
-                tries += 1
-                guard tries < 5 else { throw CLIError.failure(message) }
+                broke = message
             }
             if let ended { return ended }
+            tries += 1
+            guard tries < 5 else { throw CLIError.failure(broke ?? "\(baseURL) ended run \(id)'s events before the run ended, \(tries) times in a row") }
             try await Task.sleep(for: .seconds(2))
         }
     }
