@@ -30,17 +30,28 @@ def proc_cpu(pid):
     return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
 
 
-def timed(argv, env=None, server_pid=None):
+def side_by_side(argvs, env=None, server_pid=None):
+    """Runs the commands at once; returns wall seconds, CPU seconds (their process trees', plus
+    the server's if given) and each one's CompletedProcess."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     server_before = proc_cpu(server_pid) if server_pid else 0.0
     start = time.monotonic()
-    done = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    processes = [subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for argv in argvs]
+    done = []
+    for argv, process in zip(argvs, processes):
+        stdout, stderr = process.communicate()
+        done.append(subprocess.CompletedProcess(argv, process.returncode, stdout, stderr))
     wall = time.monotonic() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if server_pid:
         cpu += proc_cpu(server_pid) - server_before
     return wall, cpu, done
+
+
+def timed(argv, env=None, server_pid=None):
+    wall, cpu, done = side_by_side([argv], env, server_pid)
+    return wall, cpu, done[0]
 
 
 def main():

@@ -9,10 +9,10 @@ node, the server's peak RSS, and the ratios the scaling goals are about.
 Usage (root, lab up, caulk server running):
     fleet_bench.py CAULK_BIN URL TOKEN SERVER_PID WORKDIR CLUSTER...
 """
-import json, os, resource, subprocess, sys, time
+import json, os, sys
 
 from audit_bench import COMMAND as AUDIT_COMMAND, PROBE
-from exec_bench import COMMAND as DIAGNOSTICS, KEY, proc_cpu
+from exec_bench import COMMAND as DIAGNOSTICS, KEY, side_by_side
 
 CONCURRENCY = int(os.environ.get("CONCURRENCY", "64"))
 
@@ -24,29 +24,14 @@ def peak_rss_mb(pid):
     return 0.0
 
 
-def side_by_side(argvs, env, server_pid):
-    """Runs the commands at once; returns wall seconds, CPU seconds (children + server), outputs."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    server_before = proc_cpu(server_pid) if server_pid else 0.0
-    start = time.monotonic()
-    processes = [subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for argv in argvs]
-    outputs = [process.communicate() + (process.returncode,) for process in processes]
-    wall = time.monotonic() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    if server_pid:
-        cpu += proc_cpu(server_pid) - server_before
-    return wall, cpu, outputs
-
-
 def exec_ok(outputs):
     """Hosts whose command ran, over every cluster's `caulk exec -o json`."""
     ok = total = 0
-    for stdout, stderr, _ in outputs:
+    for done in outputs:
         try:
-            hosts = json.loads(stdout)["hosts"]
+            hosts = json.loads(done.stdout)["hosts"]
         except (ValueError, KeyError):
-            print(f"  exec output unreadable: {stderr[-300:]}", file=sys.stderr)
+            print(f"  exec output unreadable: {done.stderr[-300:]}", file=sys.stderr)
             continue
         total += len(hosts)
         ok += sum(1 for host in hosts if host["outcome"] in ("ok", "failed"))
@@ -73,7 +58,7 @@ def main():
     pssh = ["parallel-ssh", "-h", f"{work}/hosts.txt", "-p", str(CONCURRENCY), "-l", "root", "-t", "120", "-o", f"{work}/pssh-out",
             "-x", f"-i {KEY} -o UserKnownHostsFile={work}/known_hosts -o StrictHostKeyChecking=yes -o BatchMode=yes", DIAGNOSTICS]
     wall, cpu, outputs = side_by_side([pssh], None, None)
-    print(f"  parallel-ssh: {outputs[0][0].count('[SUCCESS]')}/{n} nodes", file=sys.stderr)
+    print(f"  parallel-ssh: {outputs[0].stdout.count('[SUCCESS]')}/{n} nodes", file=sys.stderr)
     rows["parallel-ssh (diagnostics)"] = (wall, cpu)
 
     wall, cpu, outputs = side_by_side(execs(AUDIT_COMMAND + "\n" + PROBE), env, server_pid)
@@ -82,7 +67,7 @@ def main():
     rows["caulk exec (audit's commands)"] = (wall, cpu)
 
     wall, cpu, outputs = side_by_side([[caulk, "audit", "--all", "--concurrency", str(CONCURRENCY), "--progress", "none", "-o", "json"]], env, server_pid)
-    stdout, stderr, status = outputs[0]
+    stdout, stderr, status = outputs[0].stdout, outputs[0].stderr, outputs[0].returncode
     audited, states = 0, {}
     try:
         for detail in json.loads(stdout):

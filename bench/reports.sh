@@ -112,6 +112,17 @@ values = sorted(float(line) * 1000 for line in open(sys.argv[1]) if line.strip()
 print(f"{statistics.median(values):.1f} {values[-1]:.1f}")' "$work/times"
 }
 
+# REPEAT requests of one URL: prints "MEDIAN MAX STATUS" (ms, ms, the last request's status).
+repeated() {
+    local status seconds
+    : > "$work/times"
+    for _ in $(seq "$REPEAT"); do
+        read -r status seconds < <(request "$1")
+        echo "$seconds" >> "$work/times"
+    done
+    echo "$(stats) $status"
+}
+
 rows() {
     python3 -c '
 import json, sys
@@ -160,12 +171,7 @@ for report in $REPORTS; do
                     continue ;;
             esac
             count=$(rows)
-            : > "$work/times"
-            for _ in $(seq "$REPEAT"); do
-                read -r status seconds < <(request "$target")
-                echo "$seconds" >> "$work/times"
-            done
-            read -r median max < <(stats)
+            read -r median max status < <(repeated "$target")
             printf '%-12s %-15s %-6s %-7s %10s %10s %6s\n' "$report" "$group" "$since" "$status" "$median" "$max" "$count"
             timed=$((timed + 1))
         done
@@ -175,12 +181,7 @@ done
 for path in /ui; do
     read -r status seconds < <(request "$url$path")
     if [ "$status" = 200 ]; then
-        : > "$work/times"
-        for _ in $(seq "$REPEAT"); do
-            read -r status seconds < <(request "$url$path")
-            echo "$seconds" >> "$work/times"
-        done
-        read -r median max < <(stats)
+        read -r median max status < <(repeated "$url$path")
         printf '%-12s %-15s %-6s %-7s %10s %10s %6s\n' "GET $path" "-" "-" "$status" "$median" "$max" "$(wc -c < "$work/body")B"
         timed=$((timed + 1))
     else

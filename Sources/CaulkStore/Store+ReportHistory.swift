@@ -24,10 +24,11 @@ extension Store {
 
     /// Audit runs that ended but are not worked into the report history yet.
     public func historyBacklog() async throws -> Int {
-        try await writer.read { db in
-            try Int.fetchOne(db, sql: "SELECT count(*) FROM runs WHERE kind = 'audit' AND history_indexed = 0 AND status != 'running'") ?? 0
-        }
+        try await writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM runs WHERE \(Self.notWorkedIn)") ?? 0 }
     }
+
+    /// The runs `indexHistory` has still to work in: audits that ended and are not worked in.
+    static let notWorkedIn = "kind = 'audit' AND history_indexed = 0 AND status != 'running'"
 
     /// Works up to `limit` finished audit runs not worked yet (oldest first) into the report
     /// history, and returns how many:
@@ -39,7 +40,7 @@ extension Store {
     @discardableResult
     static func indexHistory(_ db: Database, limit: Int) throws -> Int {
         let runs = try Int64.fetchAll(
-            db, sql: "SELECT id FROM runs WHERE kind = 'audit' AND history_indexed = 0 AND status != 'running' ORDER BY id LIMIT ?",
+            db, sql: "SELECT id FROM runs WHERE \(notWorkedIn) ORDER BY id LIMIT ?",
             arguments: [limit])
         guard !runs.isEmpty else { return 0 }
         let list = runs.map(String.init).joined(separator: ",")
@@ -91,7 +92,7 @@ extension Store {
         try db.execute(sql: """
             WITH pending AS (\(pendingVerdicts)),
             verdicts AS (
-                SELECT p.event_id, a.id AS audit_node_id, a.finished_at, \(factSet("a")) AS fact_set_id,
+                SELECT p.event_id, a.id AS audit_node_id, \(factSet("a")) AS fact_set_id,
                     a.health != 'unreachable' AND NOT EXISTS (\(undeterminedFindings("a"))) AS judged, \(faultChecks("a")) AS checks
                 FROM pending p JOIN audit_nodes a ON a.id = p.audit_node_id JOIN runs r ON r.id = a.run_id AND r.status != 'running'
             )
