@@ -18,6 +18,7 @@ CONCURRENCY = 50
 NODE_STEPS = [
     "cat /proc/sys/kernel/random/boot_id && cut -d' ' -f1 /proc/uptime",
     "uname -r",
+    ". /etc/os-release && echo \"$ID $VERSION_ID\"",
     "ip -d -j addr show",
     "ethtool -i \"$(ip -o -4 addr show to \"$NODE_IP\" | awk '{print $2; exit}')\"",
     "ethtool -k vxlan.calico",
@@ -35,9 +36,13 @@ COMMAND = "NODE_IP=$(ip -o -4 addr show dev eth0 | awk '{print $4; exit}' | cut 
 # nodes 1-8: 198.19.0.0 + 64 (j-1) + 1, TCP 53), as each node probes its next 8 peers.
 PROBE = "\n".join(
     ["t=2",
+     "s=$(( $(cat /sys/class/net/vxlan.calico/mtu 2>/dev/null || echo 0) - 28 ))",
+     "k() { if e=$(timeout \"$t\" bash -c 'exec 3<>\"/dev/tcp/$0/$1\"' \"$1\" \"$2\" 2>&1); then return 0; fi; "
+     "case $e in *refused*) return 0;; esac; return 1; }",
      "p() { if ping -c1 -W\"$t\" \"$2\" >/dev/null 2>&1; then i=1; else i=0; fi; "
-     "if e=$(timeout \"$t\" bash -c 'exec 3<>\"/dev/tcp/$0/$1\"' \"$2\" \"$3\" 2>&1); then c=1; else "
-     "case $e in *refused*) c=1;; *) c=0;; esac; fi; echo \"$1 $2 $3 $i $c\"; }"]
+     "if k \"$2\" \"$3\" || k \"$2\" \"$3\"; then c=1; else c=0; fi; f=-; "
+     "if [ \"$s\" -gt 0 ]; then if ping -M do -s \"$s\" -c1 -W\"$t\" \"$2\" >/dev/null 2>&1; then f=1; else f=0; fi; fi; "
+     "echo \"$1 $2 $3 $i $c $f\"; }"]
     + [f"p n{j} 198.19.{(j - 1) * 64 // 256}.{(j - 1) * 64 % 256 + 1} 53 &" for j in range(1, 9)]
     + ["wait"])
 

@@ -67,9 +67,10 @@ enum DatapathProbe {
     static func command(_ targets: [Target], timeout: Int) -> String {
         let probe = #"""
             s=$(( $(cat /sys/class/net/vxlan.calico/mtu 2>/dev/null || echo 0) - 28 ))
+            k() { if e=$(timeout "$t" bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$1" "$2" 2>&1); then return 0; fi; \
+            case $e in *refused*) return 0;; esac; return 1; }
             p() { if ping -c1 -W"$t" "$2" >/dev/null 2>&1; then i=1; else i=0; fi; \
-            if e=$(timeout "$t" bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$2" "$3" 2>&1); then c=1; else \
-            case $e in *refused*) c=1;; *) c=0;; esac; fi; f=-; \
+            if k "$2" "$3" || k "$2" "$3"; then c=1; else c=0; fi; f=-; \
             if [ "$s" -gt 0 ]; then if ping -M do -s "$s" -c1 -W"$t" "$2" >/dev/null 2>&1; then f=1; else f=0; fi; fi; \
             echo "$1 $2 $3 $i $c $f"; }
             """#
