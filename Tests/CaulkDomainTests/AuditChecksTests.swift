@@ -1,4 +1,5 @@
 import CaulkAPI
+import CaulkSSH
 import Foundation
 import Testing
 
@@ -86,6 +87,10 @@ import Testing
                               "neighbours": #"[{"dst":"198.19.0.0","lladdr":"66:ca:1b:01:00:09"},{"dst":"198.19.0.128","lladdr":"66:ca:1b:01:00:03"}]"#])["vxlan-peers"]
         #expect(found?.0 == .critical)
         #expect(found?.1 == "VXLAN entries for 2 peer(s) are missing or wrong (1 missing, 1 wrong)")
+        // Two routes to one peer are wrong; MACs compare whatever their case.
+        let twice = Self.routes.replacingOccurrences(of: "]", with: #",{"dst":"198.19.0.0/27","gateway":"198.19.0.0"}]"#)
+        #expect(Self.run(["routes": twice])["vxlan-peers"]?.1 == "VXLAN entries for 1 peer(s) are missing or wrong (0 missing, 1 wrong)")
+        #expect(Self.run(["neighbours": Self.neighbours.replacingOccurrences(of: "66:ca", with: "66:CA"), "fdb": Self.fdb.replacingOccurrences(of: "66:ca", with: "66:CA")])["vxlan-peers"] == nil)
     }
 
     @Test func firewalldOrAnNftablesDropOf4789IsF4() {
@@ -260,6 +265,8 @@ import Testing
             .init(name: "quotes", command: "echo \"it's $((1 + 1))\"", timeout: 5),
             .init(name: "slow", command: "sleep 10", timeout: 1),
             .init(name: "empty", command: "true", timeout: 5),
+            .init(name: "plain", command: "uname -s", timeout: 5),
+            .init(name: "missing", command: "no-such-program-anywhere --x", timeout: 5),
         ], parallel: parallel)
         let (stdout, stderr) = try Self.run(batch)
         // Each step's limit and printed size, which these comparisons leave aside.
@@ -273,12 +280,29 @@ import Testing
         #expect(steps["quotes"]?.stdout == "it's 2\n")
         #expect(steps["slow"]?.timedOut == true && steps["slow"]?.succeeded == false)
         #expect(steps["empty"] == StepOutput(exitStatus: 0, stdout: ""))
+        #expect(steps["plain"] == StepOutput(exitStatus: 0, stdout: "Linux\n"))
+        #expect(steps["missing"]?.exitStatus == 127 && steps["missing"]?.stderr.contains("no-such-program-anywhere") == true)
+        let sizes = batch.split(stdout: stdout, stderr: stderr, timedOut: false, truncated: false).mapValues(\.size)
+        #expect(sizes["two-lines"] == 8 && sizes["empty"] == 0 && sizes["plain"] == 6)
+    }
+
+    /// A plain command line runs as the program itself (one process fewer on every node);
+    /// anything the shell must read, or a builtin `timeout` cannot run, goes through `sh -c`.
+    @Test func plainCommandsRunWithoutAShell() {
+        #expect(StepBatch.invocation("uname -r") == "uname -r")
+        #expect(StepBatch.invocation("ip  -j route show dev vxlan.calico") == "ip -j route show dev vxlan.calico")
+        #expect(StepBatch.invocation("sysctl net.ipv4.conf.all.rp_filter") == "sysctl net.ipv4.conf.all.rp_filter")
+        for shell in ["echo hi", "exit 3", "cd /tmp", ". /etc/os-release", "A=1 env", "ls *", "ls ~", "a | b", "a; b", "a && b", "cat $HOME/x",
+                      "echo \"x\"", "ls 'a b'", "-x", "cat /etc/x\nrm y", "test -f x", "command -v ip", "{ a; }", "(a)", "a > b", "a`b`"] {
+            #expect(StepBatch.invocation(shell) == "sh -c " + ShellQuote.quote(shell), "\(shell)")
+        }
     }
 
     @Test func stepsCutOffByTheChannelAreMissingOrMarked() throws {
         let batch = StepBatch([.init(name: "a", command: "echo a", timeout: 5), .init(name: "b", command: "echo b", timeout: 5)])
         let (stdout, _) = try Self.run(batch)
-        let cut = String(stdout.prefix(stdout.count - 20))
+        // Cut inside b's exit line: b ran, but its end never came.
+        let cut = String(stdout[..<stdout.range(of: "\n\(batch.marker)-exit b ")!.lowerBound]) + "\n\(batch.marker)-ex"
         let steps = batch.split(stdout: cut, stderr: "", timedOut: true, truncated: false)
         #expect(steps["a"]?.stdout == "a\n")
         #expect(steps["b"] == nil || steps["b"]?.timedOut == true)

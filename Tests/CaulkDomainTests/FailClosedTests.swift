@@ -153,6 +153,27 @@ import Testing
         #expect(steps["after"] == StepOutput(exitStatus: 0, stdout: "still here\n", limit: Playbook.Step.defaultMaxOutput).with(size: 11))
     }
 
+    /// The sizes come last; a batch cut before them still knows which step was cut.
+    @Test func aCutStepIsKnownWithoutTheSizes() throws {
+        let batch = StepBatch([.init(name: "big", command: "head -c 5000 /dev/zero | tr '\\0' x", timeout: 5, maxOutput: 1000)])
+        let (stdout, stderr) = try StepBatchTests.run(batch)
+        let cut = String(stdout[..<stdout.range(of: "\n\(batch.marker) \(StepBatch.sizesSection)")!.lowerBound])
+        let big = try #require(batch.split(stdout: cut, stderr: stderr, timedOut: false, truncated: false)["big"])
+        #expect(big.truncated && big.size == nil && big.stdout.utf8.count == 1000 && big.exitStatus == 0)
+        let small = try #require(batch.split(stdout: stdout, stderr: stderr, timedOut: false, truncated: false)["big"])
+        #expect(small.size == 5000)
+    }
+
+    @Test func markersAreFoundWhereverTheyAre() {
+        let find = { (needle: String, hay: String) in StepBatch.occurrences(of: Array(needle.utf8), in: Array(hay.utf8)[...]).map(\.lowerBound) }
+        #expect(find("ab", "xabyabab") == [1, 4, 6])
+        #expect(find("aab", "aaab") == [1], "a first byte that does not start a match")
+        #expect(find("aa", "aaaa") == [0, 2], "no overlaps")
+        #expect(find("abc", "ab").isEmpty && find("a", "").isEmpty && find("", "abc").isEmpty)
+        let hay = Array("--x--x".utf8)
+        #expect(StepBatch.occurrences(of: Array("x".utf8), in: hay[3...]).map(\.lowerBound) == [5], "positions are the slice's own")
+    }
+
     @Test func maxOutputIsReadFromThePlaybook() throws {
         let playbook = try PlaybookLibrary().playbook("calico-vxlan", kind: .audit)
         #expect(playbook.steps.first { $0.name == "nftables" }?.maxOutput == 16 << 20)

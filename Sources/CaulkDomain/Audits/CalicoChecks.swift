@@ -135,7 +135,15 @@ enum CalicoChecks {
             }
             tables[step] = table
         }
-        let (routes, fdb, neighbours) = (tables["routes"]!, tables["fdb"]!, tables["neighbours"]!)
+        // Each table indexed once by what a peer is looked up by: a node's tables hold an entry
+        // per peer, so searching them per peer would cost the square of the cluster's size.
+        let routesVia = Dictionary(grouping: tables["routes"]!.compactMap { $0[string: "gateway"] }, by: { $0 }).mapValues(\.count)
+        let neighbourMacs = Dictionary(grouping: tables["neighbours"]!.compactMap { entry in entry[string: "dst"].map { ($0, entry[string: "lladdr"]?.lowercased()) } }, by: \.0)
+            .mapValues { $0.map(\.1) }
+        let fdb = tables["fdb"]!
+        let fdbByMac = Dictionary(grouping: fdb.compactMap { entry in entry[string: "mac"].map { ($0.lowercased(), entry[string: "dst"]) } }, by: \.0)
+            .mapValues { $0.map(\.1) }
+        let fdbDestinations = Set(fdb.compactMap { $0[string: "dst"] })
         var missing: [String] = []
         var wrong: [String] = []
         var unchecked: [String] = []
@@ -145,13 +153,13 @@ enum CalicoChecks {
                 unchecked.append("\(peer): no projectcalico.org/IPv4VXLANTunnelAddr annotation")
                 continue
             }
-            let viaPeer = routes.filter { $0[string: "gateway"] == vtep }
-            if viaPeer.isEmpty { missing.append("\(peer): route via \(vtep)") } else if viaPeer.count > 1 { wrong.append("\(peer): \(viaPeer.count) routes via \(vtep)") }
-            let neighbour = neighbours.filter { $0[string: "dst"] == vtep }
-            let neighbourMac = neighbour.first?[string: "lladdr"]?.lowercased()
-            if neighbour.isEmpty {
+            let viaPeer = routesVia[vtep] ?? 0
+            if viaPeer == 0 { missing.append("\(peer): route via \(vtep)") } else if viaPeer > 1 { wrong.append("\(peer): \(viaPeer) routes via \(vtep)") }
+            let macs = neighbourMacs[vtep] ?? []
+            let neighbourMac = macs.first ?? nil
+            if macs.isEmpty {
                 missing.append("\(peer): neighbour \(vtep)")
-            } else if let mac = info.vxlanMac, !neighbour.contains(where: { $0[string: "lladdr"]?.lowercased() == mac }) {
+            } else if let mac = info.vxlanMac, !macs.contains(mac) {
                 wrong.append("\(peer): neighbour \(vtep) → \(neighbourMac ?? "?"), not \(mac)")
             }
             guard let ip = info.internalIp else {
@@ -159,13 +167,13 @@ enum CalicoChecks {
                 continue
             }
             if let mac = info.vxlanMac ?? neighbourMac {
-                let entries = fdb.filter { $0[string: "mac"]?.lowercased() == mac }
-                if entries.isEmpty {
+                let destinations = fdbByMac[mac] ?? []
+                if destinations.isEmpty {
                     missing.append("\(peer): FDB \(mac)")
-                } else if !entries.contains(where: { $0[string: "dst"] == ip }) {
-                    wrong.append("\(peer): FDB \(mac) → \(entries.first?[string: "dst"] ?? "?"), not \(ip)")
+                } else if !destinations.contains(ip) {
+                    wrong.append("\(peer): FDB \(mac) → \((destinations.first ?? nil) ?? "?"), not \(ip)")
                 }
-            } else if !fdb.contains(where: { $0[string: "dst"] == ip }) {
+            } else if !fdbDestinations.contains(ip) {
                 missing.append("\(peer): FDB entry to \(ip)")
             }
         }
