@@ -69,13 +69,16 @@ public struct Run: Codable, Sendable, Equatable {
     public var dryRun: Bool?
     /// Why the run failed as a whole, when caulk could not go on (a node's own failure is in its result).
     public var error: String?
+    /// Who asked the run to stop (`caulk runs cancel`), when someone did.
+    public var cancelledBy: String?
 
     public init(
         id: Int64, kind: RunKind, cluster: String, status: RunStatus, trigger: RunTrigger, requester: String, command: String?,
         parameters: [String: String], hostCount: Int, outcomes: [String: Int], startedAt: Date, finishedAt: Date?, playbook: String? = nil,
-        dryRun: Bool? = nil, error: String? = nil
+        dryRun: Bool? = nil, error: String? = nil, cancelledBy: String? = nil
     ) {
         self.error = error
+        self.cancelledBy = cancelledBy
         self.playbook = playbook
         self.dryRun = dryRun
         self.id = id
@@ -146,11 +149,11 @@ public struct RunDetail: Codable, Sendable, Equatable {
 }
 
 /// One line of the `application/x-ndjson` stream `GET /v1/runs/{id}/events` answers with: an
-/// audit's nodes one `node` event each, in the order they finished, then `finished` when the run
-/// ends (for other kinds of run, only `finished`). A node's `health` is what its own checks said;
+/// audit's nodes one `node` event each, in the order they finished, a repair's steps one `step`
+/// event each as they finish, then `finished` when the run ends (other kinds: only `finished`). A node's `health` is what its own checks said;
 /// checks that compare nodes may still change it when the run ends (`GET /v1/runs/{id}`).
 public struct RunEvent: Codable, Sendable, Equatable {
-    public enum Kind: String, Codable, Sendable { case node, finished }
+    public enum Kind: String, Codable, Sendable { case node, step, finished }
 
     public var event: Kind
     public var run: Int64
@@ -164,6 +167,13 @@ public struct RunEvent: Codable, Sendable, Equatable {
     public var error: String?
     /// `finished`: how the run ended.
     public var status: RunStatus?
+    /// `step` (a repair's, `node` absent for a cluster-wide one): which, where, how it ended and
+    /// how long it took; `GET /v1/runs/{id}` has its command and output.
+    public var repair: String?
+    public var step: String?
+    public var host: String?
+    public var outcome: RepairStepOutcome?
+    public var durationMs: Int?
 
     public init(
         event: Kind, run: Int64, cluster: String, seq: Int64? = nil, node: String? = nil, health: NodeHealth? = nil, checks: [String]? = nil,

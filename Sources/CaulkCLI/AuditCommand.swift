@@ -124,7 +124,13 @@ struct ProgressReporter {
 
     /// `cluster/node  health  CHECKS  error` for a node event, `run ID STATUS` for the end.
     static func line(_ event: RunEvent) -> String {
-        guard event.event == .node else { return "run \(event.run) \(event.cluster): \(event.status?.rawValue ?? "ended")" }
+        switch event.event {
+        case .finished: return "run \(event.run) \(event.cluster): \(event.status?.rawValue ?? "ended")"
+        case .step:
+            return "  \(event.node ?? "(cluster)")  \(event.repair ?? "?")/\(event.step ?? "?") on \(event.host ?? "?"): "
+                + "\(event.outcome?.rawValue ?? "?") (\(RepairCommand.seconds(event.durationMs ?? 0)))"
+        case .node: break
+        }
         let checks = event.checks ?? []
         return "\(event.cluster)/\(event.node ?? "?")  \(event.health?.rawValue ?? "?")\(checks.isEmpty ? "" : "  " + checks.joined(separator: " "))"
             + (event.error.map { "  " + $0 } ?? "")

@@ -86,8 +86,44 @@ struct RunsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "runs",
         abstract: "History of runs: commands, audits and repairs.",
-        subcommands: [List.self, Show.self, Watch.self]
+        subcommands: [List.self, Show.self, Watch.self, Cancel.self]
     )
+
+    struct Cancel: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Ask a running audit or repair to stop.",
+            discussion: """
+                A repair stops at its next step boundary: the node (or batch) it is on is
+                finished and verified, the nodes after it are left untouched and marked
+                skipped, and the run ends cancelled without an audit after it. An audit starts
+                no more nodes and ends cancelled with the nodes it finished. Either way the
+                cluster's lock is released when the run ends, and the run records who
+                cancelled it. Needs the operator role. An exec ends with its own request
+                (interrupt the caulk exec that runs it).
+
+                Without --wait this returns once the server has the request; `caulk runs watch
+                ID` follows the run to its end. Exit status: 0 asked (with --wait: the run has
+                ended), 1 otherwise (no such run, already ended, or not an audit or repair).
+                """)
+        @OptionGroup var options: ClientOptions
+        @Argument(help: "Run id (caulk runs list).") var id: Int64
+        @Flag(help: "Return once the run has ended, and say how.") var wait = false
+
+        func run() async throws {
+            let client = try options.client()
+            var run = try JSONCoding.decoder().decode(Run.self, from: try await client.send(.POST, "/v1/runs/\(id)/cancel"))
+            if wait {
+                run.status = try await client.follow(run: id) { _ in }
+                run = try await client.get("/v1/runs/\(id)", as: RunDetail.self).run
+            }
+            try options.out.emit(run) { run in
+                let asked = "run \(run.id) (\(run.kind.rawValue) of \(run.cluster)): cancel asked by \(run.cancelledBy ?? "?")"
+                return [[run.status == .running
+                    ? asked + "; it stops at its next step boundary (caulk runs watch \(run.id) follows it)"
+                    : asked + "; it ended \(run.status.rawValue) (caulk runs show \(run.id))"]]
+            }
+        }
+    }
 
     struct Watch: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

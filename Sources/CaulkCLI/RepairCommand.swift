@@ -56,23 +56,12 @@ struct RepairCommand: AsyncParsableCommand {
         // Progress goes where it does not mix with machine-readable output.
         let progress: (String) -> Void = options.output == .table ? { print($0) } : { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
         progress("repair run \(run.id) of \(run.cluster) (\(run.playbook ?? "-")\(dryRun ? ", dry run" : "")): auditing…")
-        var shownSteps = 0
-        var shownNodes: [String: RepairNodeOutcome] = [:]
-        var detail: RunDetail
-        repeat {
-            try await Task.sleep(for: .seconds(1))
-            detail = try await client.get("/v1/runs/\(run.id)", as: RunDetail.self)
-            guard let repair = detail.repair else { continue }
-            // Steps as they finish, then each node's outcome once it has one.
-            for step in repair.steps.dropFirst(shownSteps) where step.outcome != .planned {
-                progress("  \(step.node ?? "(cluster)")  \(step.repair)/\(step.step) on \(step.host): \(step.outcome.rawValue) (\(Self.seconds(step.durationMs)))")
-            }
-            shownSteps = repair.steps.count
-            for node in repair.nodes where shownNodes[node.node] != node.outcome && ![.pending, .running].contains(node.outcome) {
-                shownNodes[node.node] = node.outcome
-                progress("\(node.node): \(node.outcome.rawValue)\(node.reason.map { " — " + $0 } ?? "")")
-            }
-        } while detail.run.status == .running
+        // Each step as it finishes, from the run's event stream; the whole run once, at the end,
+        // has every node's outcome.
+        _ = try await client.follow(run: run.id) { event in
+            if event.event == .step, event.outcome != .planned { progress(ProgressReporter.line(event)) }
+        }
+        let detail = try await client.get("/v1/runs/\(run.id)", as: RunDetail.self)
         try options.out.emit(detail) { Self.rows($0) }
         guard let repair = detail.repair, let state = repair.state, detail.run.status != .cancelled, detail.run.status != .interrupted else { throw ExitCode(1) }
         let planned = repair.nodes.contains { $0.outcome == .planned } || repair.steps.contains { $0.outcome == .planned }

@@ -41,7 +41,7 @@ extension Run {
             id: record.id!, kind: record.kind, cluster: record.clusterName, status: record.status, trigger: record.trigger,
             requester: record.requester, command: record.command, parameters: record.parameters, hostCount: record.hostCount,
             outcomes: outcomes, startedAt: record.startedAt, finishedAt: record.finishedAt, playbook: record.playbook,
-            dryRun: record.dryRun ? true : nil, error: record.error)
+            dryRun: record.dryRun ? true : nil, error: record.error, cancelledBy: record.cancelledBy)
     }
 }
 

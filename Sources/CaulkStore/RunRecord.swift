@@ -31,6 +31,9 @@ public struct RunRecord: Codable, Sendable, Equatable, FetchableRecord, MutableP
     public var dryRun = false
     /// Why the run failed as a whole (caulk could not go on), when it did.
     public var error: String?
+    /// Who asked the run to stop, and when (`caulk runs cancel`).
+    public var cancelledBy: String?
+    public var cancelRequestedAt: Date?
 
     public enum Columns {
         public static let id = Column("id")

@@ -56,6 +56,18 @@ extension Store {
         }
     }
 
+    /// A repair's steps recorded after `after` (a `repair_steps` id), in the order they finished,
+    /// without their commands and output.
+    public func repairStepEvents(runId: Int64, after: Int64, limit: Int) async throws -> [RepairStepRecord] {
+        try await writer.read { db in
+            try RepairStepRecord.fetchAll(
+                db, sql: """
+                    SELECT id, run_id, node_name, host, repair, step, '' AS command, outcome, exit_status, '' AS stdout, '' AS stderr, started_at, duration_ms
+                    FROM repair_steps WHERE run_id = ? AND id > ? ORDER BY id LIMIT ?
+                    """, arguments: [runId, after, limit])
+        }
+    }
+
     public func repair(runId: Int64) async throws -> (nodes: [RepairNodeRecord], steps: [RepairStepRecord]) {
         try await writer.read { db in
             let nodes = try RepairNodeRecord.filter(RepairNodeRecord.Columns.runId == runId).order(RepairNodeRecord.Columns.position).fetchAll(db)

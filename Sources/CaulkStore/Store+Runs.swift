@@ -40,6 +40,37 @@ extension Store {
         }
     }
 
+    /// What asking a run to stop found.
+    public enum CancelRequest: Sendable {
+        /// Recorded now: the run stops at its next step boundary.
+        case requested(RunRecord)
+        /// Someone asked before; the run is still stopping.
+        case alreadyRequested(RunRecord)
+        /// The run has ended: nothing was recorded.
+        case notRunning(RunRecord)
+        /// A run of a kind not in `kinds`: nothing was recorded.
+        case otherKind(RunRecord)
+        case notFound
+    }
+
+    /// Records that `requester` asked running run `runId`, of one of `kinds`, to stop, once.
+    public func requestCancel(runId: Int64, kinds: Set<RunKind>, by requester: String, at date: Date) async throws -> CancelRequest {
+        try await writer.write { db in
+            guard var run = try RunRecord.fetchOne(db, key: runId) else { return .notFound }
+            guard run.status == .running else { return .notRunning(run) }
+            guard kinds.contains(run.kind) else { return .otherKind(run) }
+            guard run.cancelledBy == nil else { return .alreadyRequested(run) }
+            (run.cancelledBy, run.cancelRequestedAt) = (requester, date)
+            try db.execute(sql: "UPDATE runs SET cancelled_by = ?, cancel_requested_at = ? WHERE id = ?", arguments: [requester, date, runId])
+            return .requested(run)
+        }
+    }
+
+    /// Who asked run `runId` to stop, if anyone has.
+    public func cancelRequester(runId: Int64) async throws -> String? {
+        try await writer.read { db in try String.fetchOne(db, sql: "SELECT cancelled_by FROM runs WHERE id = ?", arguments: [runId]) }
+    }
+
     /// Runs left `running` by a process that died: they are `interrupted`, keeping the hosts (and
     /// repair steps) they finished; a repair's node that was mid-way is `failed`, those not reached
     /// `skipped`, and an auto-repair decision that was acting is `failed`. Returns how many runs.

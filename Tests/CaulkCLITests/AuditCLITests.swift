@@ -8,6 +8,28 @@ import Testing
 @Suite(.serialized) struct AuditCLITests {
     static let cluster = "lab4"
 
+    /// `caulk runs cancel` of an audit: the node that finished is kept, no other starts, the run
+    /// ends cancelled with who asked, and the next audit of the cluster is not refused.
+    @Test func aCancelledAuditStartsNoMoreNodes() throws {
+        let server = try LiveServer()
+        try server.start()
+        let admin = server.adminToken
+        try server.importLab()
+        // One node at a time; asked to stop while kubectl still reads the cluster.
+        var result = try server.caulk(["audit", Self.cluster, "--concurrency", "1", "--no-wait", "-o", "json"], token: admin)
+        let run = try #require(try JSONCoding.decoder().decode(AuditsStarted.self, from: Data(result.stdout.utf8)).runs.first)
+        result = try server.caulk(["runs", "cancel", String(run.id), "--wait", "-o", "json"], token: admin)
+        #expect(result.status == 0, "\(result.stderr)")
+        result = try server.caulk(["runs", "show", String(run.id), "-o", "json"], token: admin)
+        let detail = try JSONCoding.decoder().decode(RunDetail.self, from: Data(result.stdout.utf8))
+        #expect(detail.run.status == .cancelled && detail.run.cancelledBy == "admin")
+        // Each node finished looks first (here: the first, unless the machine is slow); none after.
+        let audited = detail.audit?.nodes.count ?? 0
+        #expect(audited >= 1 && audited < 6, "\(detail.audit?.nodes.map(\.node) ?? [])")
+        result = try server.caulk(["audit", Self.cluster, "-o", "json"], token: admin)
+        #expect(result.status == 3, "the lock is free: \(result.stderr)")
+    }
+
     @Test func auditHealthRebootsSchedulesAndTheBootBeacon() throws {
         let server = try LiveServer()
         try server.start(listen: "198.18.0.1:0")

@@ -51,10 +51,13 @@ struct AuditRunner: Sendable {
         var nodeFindings: [String: [Finding]] = [:]
         var done = 0
         for await outcome in executor.fanOut(jobs, concurrency: audit.concurrency, options: options, run: runId) {
+            // Asked to stop (`caulk runs cancel`): this node is kept, no other starts. One indexed
+            // read per node, against the SSH session each node took.
+            let stopping = try await store.cancelRequester(runId: runId) != nil
             done += 1
             let node = byName[outcome.target.name]!
             let now = clock()
-            switch outcome.result {
+            record: switch outcome.result {
             case .failure(let error):
                 worst[node.name] = .unreachable
                 let finding = Finding(check: "SSH", severity: .critical, node: node.name, message: "unreachable: \(error.description)", evidence: error.summary, repair: nil)
@@ -65,7 +68,7 @@ struct AuditRunner: Sendable {
                 if steps.isEmpty, let refused = Self.sudoRefusal(results.first, node: node.name, target: audit.targets[node.name]!) {
                     worst[node.name] = .unreachable
                     try await recordUnreachable(node, refused, error: refused.message, audit: audit, facts: facts, at: now)
-                    continue
+                    break record
                 }
                 let nodeIP = facts.node(node.name)?.internalIp ?? node.address
                 let parsed = NodeFacts.parse(steps, nodeIP: nodeIP)
@@ -96,6 +99,8 @@ struct AuditRunner: Sendable {
                     _ = try await store.recordBoot(nodeId: nodeId, bootId: bootId, bootedAt: bootedAt, seenAt: now, source: "audit", runId: runId)
                 }
             }
+            // The node that just finished is kept; the nodes not started yet never start.
+            if stopping { break }
         }
 
         var late = clusterFindings(audit, facts: facts, nodeFacts: nodeFacts, nodeFindings: nodeFindings)

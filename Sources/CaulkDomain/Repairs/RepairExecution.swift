@@ -117,9 +117,9 @@ struct RepairExecution: Sendable {
         let width = repair.batch ?? (plan.disruptive ? 1 : RepairService.gentleBatch)
         var index = 0
         while index < nodes.count {
-            if Task.isCancelled {
-                try await runner.store.skipRepairNodes(runId: repair.run.id!, nodes: nodes[index...].map(\.node.name), reason: "not touched: the repair was cancelled")
-                return "cancelled after \(index) node(s)"
+            if let why = try await runner.stopRequested(repair.run.id!) {
+                try await runner.store.skipRepairNodes(runId: repair.run.id!, nodes: nodes[index...].map(\.node.name), reason: "not touched: \(why)")
+                return "\(why) after \(index) node(s)" + (failures.isEmpty ? "" : "; failed: \(failures.joined(separator: "; "))")
             }
             let batch = Array(nodes[index..<min(index + width, nodes.count)])
             index += batch.count

@@ -58,9 +58,9 @@ struct RepairRunner: Sendable {
                 outcome: node.skip != nil ? .skipped : repair.dryRun ? .planned : .pending, reason: node.skip ?? node.held)
         })
         var execution = RepairExecution(runner: self, repair: repair, before: before.result, auditPlaybook: library.playbooks[auditPlaybook])
-        if Task.isCancelled {
-            try await store.skipRepairNodes(runId: runId, nodes: plan.rollout.map(\.node.name), reason: "not touched: the repair was cancelled")
-            return try await finish(runId, .cancelled, state: before.result.state, after: nil, "cancelled after the audit; nothing was changed")
+        if let why = try await stopRequested(runId) {
+            try await store.skipRepairNodes(runId: runId, nodes: plan.rollout.map(\.node.name), reason: "not touched: \(why)")
+            return try await finish(runId, .cancelled, state: before.result.state, after: nil, "\(why) after the audit; nothing was changed")
         }
 
         if plan.isEmpty {
@@ -87,6 +87,10 @@ struct RepairRunner: Sendable {
 
         for cluster in plan.clusterRepairs {
             for step in cluster.steps(.oneControlPlane) {
+                if let why = try await stopRequested(runId) {
+                    try await store.skipRepairNodes(runId: runId, nodes: plan.rollout.map(\.node.name), reason: "not touched: \(why)")
+                    return try await finish(runId, .cancelled, state: before.result.state, after: nil, "\(why) before \(cluster.name)/\(step.name); no node was touched")
+                }
                 let result = try await execution.step(step, of: cluster, node: nil, on: controlPlane)
                 if let failure = result {
                     try await store.skipRepairNodes(runId: runId, nodes: plan.rollout.map(\.node.name), reason: "not touched: a cluster-wide step failed")
@@ -96,8 +100,10 @@ struct RepairRunner: Sendable {
         }
 
         var stop = try await execution.rollout(plan, controlPlane: controlPlane)
-        if Task.isCancelled {
-            return try await finish(runId, .cancelled, state: nil, after: nil, stop ?? "cancelled")
+        if let why = try await stopRequested(runId) {
+            // No audit after: whoever stopped it wants the cluster's lock back now.
+            let reached = stop ?? "\(why) once every node was done (\(plan.rollout.count - execution.failures.count) of \(plan.rollout.count) recovered)"
+            return try await finish(runId, .cancelled, state: nil, after: nil, reached + "; no audit after it: audit the cluster to see where it stands")
         }
         if stop == nil {
             for (source, step) in plan.after {
@@ -119,6 +125,13 @@ struct RepairRunner: Sendable {
         if !notReady.isEmpty { message += "; calico-node is not Ready on \(notReady.joined(separator: ", "))" }
         let succeeded = stop == nil && state == .healthy && notReady.isEmpty
         return try await finish(runId, succeeded ? .succeeded : .failed, state: state, after: after.run.id, message)
+    }
+
+    /// Why the repair should stop before its next step: caulk is stopping, or someone asked
+    /// (`caulk runs cancel`); nil to go on.
+    func stopRequested(_ runId: Int64) async throws -> String? {
+        if Task.isCancelled { return "cancelled: caulk is stopping" }
+        return try await store.cancelRequester(runId: runId).map { "cancelled by \($0)" }
     }
 
     /// Peers each node probes in the audit after a repair: every other node in clusters up to

@@ -66,6 +66,26 @@ public struct RunHistory: Sendable {
         }
     }
 
+    /// Asks a running audit or repair to stop, as `requester`. A repair finishes and verifies the
+    /// node (or batch) it is on, leaves the rest untouched and ends `cancelled`; an audit starts no
+    /// more nodes and ends `cancelled` with those it finished. Either releases its cluster's lock
+    /// when it ends. Asking again is harmless.
+    public func cancel(_ id: Int64, requester: String) async throws -> Run {
+        switch try await store.requestCancel(runId: id, kinds: [.audit, .repair], by: requester, at: clock()) {
+        case .notFound:
+            throw DomainError.notFound("no run \(id)")
+        case .notRunning(let record):
+            throw DomainError.conflict("run \(id) has already ended (\(record.status.rawValue)); there is nothing to cancel")
+        case .otherKind(let record):
+            throw DomainError.conflict("run \(id) is \(record.kind == .exec ? "an exec" : "a beacon install"), which ends with its request and cannot be cancelled; only audits and repairs can")
+        case .alreadyRequested(let record):
+            return try await run(record)
+        case .requested(let record):
+            logger.notice("run \(id): \(requester) asked it to stop", metadata: ["run": "\(id)"])
+            return try await run(record)
+        }
+    }
+
     /// Runs a process that died left `running` are `interrupted` (see `Store.markInterruptedRuns`).
     public func interruptLeftovers() async throws -> Int {
         try await store.markInterruptedRuns(at: clock())
@@ -201,13 +221,15 @@ enum HostRecords {
     }
 }
 
-/// Follows a run as it happens: each audit node recorded after the cursor as it lands, then
-/// `finished` once the run has ended. The database is the source, read every `poll`, so a
+/// Follows a run as it happens: each audit node (or repair step) recorded after the cursor as it
+/// lands, then `finished` once the run has ended. The database is the source, read every `poll`, so a
 /// follower that reconnects with the last `seq` it saw misses nothing and sees nothing twice.
 public struct RunFollower: Sendable {
     let store: Store
     let run: RunRecord
     let after: Int64
+    /// Events read at most per look at the database.
+    static let batch = 500
 
     public func run(poll: Duration = .milliseconds(250), emit: (RunEvent) async throws -> Void) async throws {
         let id = run.id!
@@ -216,15 +238,27 @@ public struct RunFollower: Sendable {
             // The status before the nodes: a run seen ended has all its nodes recorded already.
             guard let status = try await store.runRecord(id: id)?.status else { throw DomainError.notFound("run \(id) was deleted") }
             var full = false
-            if run.kind == .audit {
-                let nodes = try await store.auditNodeEvents(runId: id, after: cursor, limit: 500)
+            switch run.kind {
+            case .audit:
+                let nodes = try await store.auditNodeEvents(runId: id, after: cursor, limit: Self.batch)
                 for node in nodes {
                     try await emit(RunEvent(
                         event: .node, run: id, cluster: run.clusterName, seq: node.seq, node: node.node, health: node.health, checks: node.checks,
                         error: node.error))
                     cursor = node.seq
                 }
-                full = nodes.count == 500
+                full = nodes.count == Self.batch
+            case .repair:
+                let steps = try await store.repairStepEvents(runId: id, after: cursor, limit: Self.batch)
+                for step in steps {
+                    var event = RunEvent(event: .step, run: id, cluster: run.clusterName, seq: step.id, node: step.nodeName)
+                    (event.repair, event.step, event.host, event.outcome, event.durationMs) = (step.repair, step.step, step.host, step.outcome, step.durationMs)
+                    try await emit(event)
+                    cursor = step.id!
+                }
+                full = steps.count == Self.batch
+            case .exec, .beaconInstall:
+                break
             }
             if full { continue }
             if status != .running {

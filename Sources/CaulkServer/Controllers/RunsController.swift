@@ -3,8 +3,8 @@ import CaulkDomain
 import Hummingbird
 import NIOCore
 
-/// `POST /v1/clusters/{name}/exec` (operator), `/v1/runs`, `/v1/runs/{id}` and its events (viewer),
-/// `POST /v1/clusters/{name}/trust` (admin).
+/// `POST /v1/clusters/{name}/exec` and `POST /v1/runs/{id}/cancel` (operator), `/v1/runs`,
+/// `/v1/runs/{id}` and its events (viewer), `POST /v1/clusters/{name}/trust` (admin).
 struct RunsController {
     let runs: RunHistory
     let exec: ExecService
@@ -59,6 +59,14 @@ struct RunsController {
                     try await follower.run { event in try await writer.write(try Self.line(event)) }
                     try await writer.finish(nil)
                 })
+        }
+        group.post("runs/:id/cancel") { _, context in
+            let identity = try context.require(.operator)
+            guard let id = Int64(try context.parameters.require("id")) else {
+                throw APIError.badRequest(field: "id", message: "a run id is a number")
+            }
+            // Accepted: the run is still running until it reaches its next step boundary.
+            return try JSON.response(try await runs.cancel(id, requester: identity.name), status: .accepted)
         }
         group.post("clusters/:name/trust") { request, context in
             _ = try context.require(.admin)
