@@ -113,7 +113,7 @@ struct RunsCommand: AsyncParsableCommand {
             let client = try options.client()
             var run = try JSONCoding.decoder().decode(Run.self, from: try await client.send(.POST, "/v1/runs/\(id)/cancel"))
             if wait {
-                run.status = try await client.follow(run: id) { _ in }
+                _ = try await client.follow(run: id) { _ in }
                 run = try await client.get("/v1/runs/\(id)", as: RunDetail.self).run
             }
             try options.out.emit(run) { run in

@@ -81,7 +81,7 @@ public enum LabFleet {
     /// Runs `command` on the node at `address` as `user`.
     public static func ssh(_ address: String, _ command: String, user: String = "root") throws -> Command.Result {
         try Command.run("/usr/bin/ssh", [
-            "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+            "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
             "-i", key, "\(user)@\(address)", command,
         ])
     }

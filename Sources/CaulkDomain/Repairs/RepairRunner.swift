@@ -58,9 +58,13 @@ struct RepairRunner: Sendable {
                 outcome: node.skip != nil ? .skipped : repair.dryRun ? .planned : .pending, reason: node.skip ?? node.held)
         })
         var execution = RepairExecution(runner: self, repair: repair, before: before.result, auditPlaybook: library.playbooks[auditPlaybook])
+        // Ends the run before the rollout began: no rollout node was touched.
+        func untouched(_ status: RunStatus, skip reason: String, _ message: String) async throws -> RunStatus {
+            try await store.skipRepairNodes(runId: runId, nodes: plan.rollout.map(\.node.name), reason: "not touched: \(reason)")
+            return try await finish(runId, status, state: before.result.state, after: nil, message)
+        }
         if let why = try await stopRequested(runId) {
-            try await store.skipRepairNodes(runId: runId, nodes: plan.rollout.map(\.node.name), reason: "not touched: \(why)")
-            return try await finish(runId, .cancelled, state: before.result.state, after: nil, "\(why) after the audit; nothing was changed")
+            return try await untouched(.cancelled, skip: why, "\(why) after the audit; nothing was changed")
         }
 
         if plan.isEmpty {
@@ -88,13 +92,10 @@ struct RepairRunner: Sendable {
         for cluster in plan.clusterRepairs {
             for step in cluster.steps(.oneControlPlane) {
                 if let why = try await stopRequested(runId) {
-                    try await store.skipRepairNodes(runId: runId, nodes: plan.rollout.map(\.node.name), reason: "not touched: \(why)")
-                    return try await finish(runId, .cancelled, state: before.result.state, after: nil, "\(why) before \(cluster.name)/\(step.name); no node was touched")
+                    return try await untouched(.cancelled, skip: why, "\(why) before \(cluster.name)/\(step.name); no node was touched")
                 }
-                let result = try await execution.step(step, of: cluster, node: nil, on: controlPlane)
-                if let failure = result {
-                    try await store.skipRepairNodes(runId: runId, nodes: plan.rollout.map(\.node.name), reason: "not touched: a cluster-wide step failed")
-                    return try await finish(runId, .failed, state: before.result.state, after: nil, "\(failure); no node was touched")
+                if let failure = try await execution.step(step, of: cluster, node: nil, on: controlPlane) {
+                    return try await untouched(.failed, skip: "a cluster-wide step failed", "\(failure); no node was touched")
                 }
             }
         }
