@@ -7,7 +7,8 @@ public enum Role: String, Codable, Sendable, CaseIterable, Comparable {
     case node
     /// Read anything.
     case viewer
-    /// Read, and run audits and repairs.
+    /// Read, and run audits and repairs. Running any command on nodes (`exec`) is a right of its
+    /// own, granted per token.
     case `operator`
     /// Everything, including inventory changes and tokens.
     case admin
@@ -27,14 +28,20 @@ public enum Role: String, Codable, Sendable, CaseIterable, Comparable {
 public struct TokenInfo: Codable, Sendable, Equatable {
     public var name: String
     public var role: Role
+    /// May run any command on nodes (`caulk exec`): always for admin, for operator when granted.
+    public var exec: Bool
     public var createdAt: Date
+    /// Refused from then on; absent: it does not expire.
+    public var expiresAt: Date?
     public var lastUsedAt: Date?
     public var revokedAt: Date?
 
-    public init(name: String, role: Role, createdAt: Date, lastUsedAt: Date?, revokedAt: Date?) {
+    public init(name: String, role: Role, exec: Bool, createdAt: Date, expiresAt: Date?, lastUsedAt: Date?, revokedAt: Date?) {
         self.name = name
         self.role = role
+        self.exec = exec
         self.createdAt = createdAt
+        self.expiresAt = expiresAt
         self.lastUsedAt = lastUsedAt
         self.revokedAt = revokedAt
     }
@@ -54,10 +61,16 @@ public struct CreatedToken: Codable, Sendable {
 public struct TokenInput: Codable, Sendable {
     public var name: String
     public var role: Role
+    /// Grant `exec` to an operator token (admins have it; viewers cannot).
+    public var exec: Bool?
+    /// Seconds until the token expires (60 up to ten years); absent: never.
+    public var ttlSeconds: Int?
 
-    public init(name: String, role: Role) {
+    public init(name: String, role: Role, exec: Bool? = nil, ttlSeconds: Int? = nil) {
         self.name = name
         self.role = role
+        self.exec = exec
+        self.ttlSeconds = ttlSeconds
     }
 }
 
@@ -67,10 +80,15 @@ public struct Identity: Codable, Sendable, Equatable {
     public var role: Role
     /// For `node` tokens: the node, as `cluster/node`.
     public var node: String?
+    /// May run any command on nodes (`caulk exec`).
+    public var exec: Bool
+    public var expiresAt: Date?
 
-    public init(name: String, role: Role, node: String? = nil) {
+    public init(name: String, role: Role, node: String? = nil, exec: Bool = false, expiresAt: Date? = nil) {
         self.name = name
         self.role = role
         self.node = node
+        self.exec = exec
+        self.expiresAt = expiresAt
     }
 }

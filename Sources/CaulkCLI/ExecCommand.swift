@@ -5,7 +5,7 @@ import Foundation
 struct ExecCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "exec",
-        abstract: "Run a command on a cluster's nodes over SSH (operator).",
+        abstract: "Run a command on a cluster's nodes over SSH (admin, or an operator token made with --exec).",
         discussion: """
             Results stream in per node as each finishes; the run is recorded (`caulk runs
             show ID`). Hosts whose key is not pinned, or has changed, are refused and

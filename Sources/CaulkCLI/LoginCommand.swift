@@ -20,11 +20,11 @@ struct LoginCommand: AsyncParsableCommand {
 }
 
 struct WhoamiCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "whoami", abstract: "Show the token's name and role.")
+    static let configuration = CommandConfiguration(commandName: "whoami", abstract: "Show the token's name, role, exec right and expiry.")
     @OptionGroup var options: ClientOptions
 
     func run() async throws {
         let identity = try await options.client().get("/v1/whoami", as: Identity.self)
-        try options.out.emit(identity) { [["NAME", "ROLE"], [$0.name, $0.role.rawValue]] }
+        try options.out.emit(identity) { [["NAME", "ROLE", "EXEC", "EXPIRES"], [$0.name, $0.role.rawValue, $0.exec ? "yes" : "no", Output.date($0.expiresAt)]] }
     }
 }

@@ -13,8 +13,11 @@ struct TokensCommand: AsyncParsableCommand {
     )
 
     static func table(_ tokens: [TokenInfo]) -> [[String]] {
-        [["NAME", "ROLE", "CREATED", "LAST USED", "REVOKED"]]
-            + tokens.map { [$0.name, $0.role.rawValue, Output.date($0.createdAt), Output.date($0.lastUsedAt), Output.date($0.revokedAt)] }
+        [["NAME", "ROLE", "EXEC", "CREATED", "EXPIRES", "LAST USED", "REVOKED"]]
+            + tokens.map {
+                [$0.name, $0.role.rawValue, $0.exec ? "yes" : "no", Output.date($0.createdAt), Output.date($0.expiresAt), Output.date($0.lastUsedAt),
+                 Output.date($0.revokedAt)]
+            }
     }
 
     struct Create: AsyncParsableCommand {
@@ -22,31 +25,49 @@ struct TokensCommand: AsyncParsableCommand {
             abstract: "Create a token; its secret is printed once.",
             discussion: """
                 Roles: viewer (read), operator (read, run audits and repairs), admin
-                (everything). With --local the token is written straight into the database
-                file, without the API: the way back in when every admin token is lost.
+                (everything). Running any command on nodes (caulk exec) is a right of its own:
+                admins have it, an operator token only with --exec. With --ttl the token stops
+                working after that long (90m, 12h, 30d, 8w) and says so when used.
+
+                With --local the token is written straight into the database file, without
+                the API: the way back in when every admin token is lost or expired.
+
+                Examples:
+                  caulk tokens create ci --role operator --ttl 30d
+                  caulk tokens create alice --role operator --exec --ttl 12h
                 """
         )
         @OptionGroup var options: ClientOptions
         @Argument(help: "Token name (a DNS-1123 label), e.g. ci or alice.") var name: String
         @Option(help: "viewer, operator or admin.") var role: Role
+        @Flag(help: "Operator only: may also run any command on nodes (caulk exec).") var exec = false
+        @Option(help: ArgumentHelp("Expire after this long: 90m, 12h, 30d, 8w (default: never).", valueName: "span")) var ttl: String?
         @Flag(help: "Write to the database directly instead of calling the API.") var local = false
         @Option(help: "With --local: the database file (default: as `caulk serve` would use).") var database: String?
 
         func run() async throws {
+            var input = TokenInput(name: name, role: role, exec: exec ? true : nil)
+            if let ttl {
+                guard let seconds = Span.seconds(ttl) else { throw CLIError.usage("--ttl '\(ttl)' is not a length of time; write 90m, 12h, 30d or 8w") }
+                input.ttlSeconds = seconds
+            }
             let created: CreatedToken
             if local {
                 let path = try database ?? ServerConfiguration.load(configFile: nil, environment: ProcessInfo.processInfo.environment).database
                 let store = try Store.open(path: path)
                 do {
-                    created = try await TokenService(store: store).create(name: name, role: role)
+                    created = try await TokenService(store: store).create(input)
                 } catch let error as DomainError {
                     throw CLIError.failure(error.description)
                 }
             } else {
-                created = try await options.client().post("/v1/tokens", json: TokenInput(name: name, role: role), as: CreatedToken.self)
+                created = try await options.client().post("/v1/tokens", json: input, as: CreatedToken.self)
             }
             try options.out.emit(created) { created in
-                [["token \(created.token.name) (\(created.token.role.rawValue)) created; its secret is shown only now:"], [created.secret]]
+                let token = created.token
+                let rights = token.role.rawValue + (token.role == .operator && token.exec ? ", exec" : "")
+                let expiry = token.expiresAt.map { "; it expires \(Output.date($0)) UTC" } ?? ""
+                return [["token \(token.name) (\(rights)) created\(expiry); its secret is shown only now:"], [created.secret]]
             }
         }
     }

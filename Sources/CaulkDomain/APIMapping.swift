@@ -30,7 +30,9 @@ extension Node {
 
 extension TokenInfo {
     init(_ record: TokenRecord) {
-        self.init(name: record.name, role: record.role, createdAt: record.createdAt, lastUsedAt: record.lastUsedAt, revokedAt: record.revokedAt)
+        self.init(
+            name: record.name, role: record.role, exec: record.mayExec, createdAt: record.createdAt, expiresAt: record.expiresAt,
+            lastUsedAt: record.lastUsedAt, revokedAt: record.revokedAt)
     }
 }
 

@@ -16,10 +16,25 @@ public struct TokenService: Sendable {
 
     static let prefix = "caulk_"
 
-    public func create(name: String, role: Role) async throws -> CreatedToken {
-        _ = try Validate.name(name, field: "name")
-        guard role != .node else { throw DomainError.invalid(field: "role", message: "node tokens are made by `caulk beacon install`, one per node") }
-        let (record, secret) = try await insert(name: name, role: role, nodeId: nil)
+    /// Shortest and longest lifetime a token may be given.
+    public static let ttlRange = 60...(3650 * 86400)
+
+    /// `exec`: may run any command on nodes; only an operator is granted it (admins have it).
+    /// `ttl`: seconds until it expires, nil for never.
+    public func create(_ input: TokenInput) async throws -> CreatedToken {
+        _ = try Validate.name(input.name, field: "name")
+        guard input.role != .node else { throw DomainError.invalid(field: "role", message: "node tokens are made by `caulk beacon install`, one per node") }
+        let exec = input.exec ?? false
+        if exec, input.role != .operator {
+            throw DomainError.invalid(
+                field: "exec", message: input.role == .admin ? "admin tokens may always exec; leave it out" : "only an operator token can be granted exec")
+        }
+        if let ttl = input.ttlSeconds, !Self.ttlRange.contains(ttl) {
+            throw DomainError.invalid(field: "ttl_seconds", message: "must be between 60 (a minute) and \(Self.ttlRange.upperBound) (ten years); leave it out for a token that does not expire")
+        }
+        let now = clock()
+        let (record, secret) = try await insert(
+            name: input.name, role: input.role, nodeId: nil, exec: exec, expiresAt: input.ttlSeconds.map { now.addingTimeInterval(TimeInterval($0)) })
         return CreatedToken(token: TokenInfo(record), secret: secret)
     }
 
@@ -27,7 +42,7 @@ public struct TokenService: Sendable {
     /// valid until `settleNodeToken` says whether this one was installed.
     func createNodeToken(cluster: String, node: NodeRecord) async throws -> (id: Int64, secret: String) {
         let name = "node:\(cluster)/\(node.name)@\(Int(clock().timeIntervalSince1970 * 1000))"
-        let (record, secret) = try await insert(name: name, role: .node, nodeId: node.id)
+        let (record, secret) = try await insert(name: name, role: .node, nodeId: node.id, exec: false, expiresAt: nil)
         return (record.id!, secret)
     }
 
@@ -36,14 +51,15 @@ public struct TokenService: Sendable {
         try await store.revokeNodeTokens(nodeId: nodeId, keep: id, onlyKeep: !installed, at: clock())
     }
 
-    private func insert(name: String, role: Role, nodeId: Int64?) async throws -> (TokenRecord, secret: String) {
+    private func insert(name: String, role: Role, nodeId: Int64?, exec: Bool, expiresAt: Date?) async throws -> (TokenRecord, secret: String) {
         var bytes = [UInt8](repeating: 0, count: 32)
         var generator = SystemRandomNumberGenerator()
         for index in bytes.indices { bytes[index] = generator.next() }
         let secret = Self.prefix + Data(bytes).base64EncodedString()
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
-        let record = TokenRecord(name: name, role: role, nodeId: nodeId, secretHash: Self.hash(secret), createdAt: clock())
+        let record = TokenRecord(
+            name: name, role: role, nodeId: nodeId, secretHash: Self.hash(secret), exec: exec, createdAt: clock(), expiresAt: expiresAt)
         do {
             return (try await store.insert(record), secret)
         } catch where Store.isConstraintViolation(error) {
@@ -51,18 +67,31 @@ public struct TokenService: Sendable {
         }
     }
 
-    /// The identity behind a presented secret, or nil when it is unknown or revoked.
-    public func authenticate(_ secret: String) async throws -> (id: Int64, identity: Identity)? {
-        guard secret.hasPrefix(Self.prefix), secret.utf8.count < 200 else { return nil }
-        guard let record = try await store.activeToken(secretHash: Self.hash(secret)) else { return nil }
-        let role = record.role
-        try? await store.touchToken(id: record.id!, at: clock())
+    public enum Authentication: Sendable, Equatable {
+        case valid(id: Int64, identity: Identity)
+        /// Known and not revoked, but past its expiry: the caller is told so.
+        case expired(name: String, at: Date)
+        /// Unknown or revoked (or a node token whose node is gone).
+        case refused
+
+        public var identity: Identity? {
+            if case .valid(_, let identity) = self { identity } else { nil }
+        }
+    }
+
+    /// Who a presented secret belongs to, if it still works.
+    public func authenticate(_ secret: String) async throws -> Authentication {
+        guard secret.hasPrefix(Self.prefix), secret.utf8.count < 200 else { return .refused }
+        guard let record = try await store.activeToken(secretHash: Self.hash(secret)) else { return .refused }
+        let now = clock()
+        if let expiry = record.expiresAt, expiry <= now { return .expired(name: record.name, at: expiry) }
+        try? await store.touchToken(id: record.id!, at: now)
         var node: String?
         if let nodeId = record.nodeId {
-            guard let path = try await store.nodePath(id: nodeId) else { return nil }
+            guard let path = try await store.nodePath(id: nodeId) else { return .refused }
             node = path
         }
-        return (record.id!, Identity(name: record.name, role: role, node: node))
+        return .valid(id: record.id!, identity: Identity(name: record.name, role: record.role, node: node, exec: record.mayExec, expiresAt: record.expiresAt))
     }
 
     public func list(includeRevoked: Bool = false, paging: Paging = Paging()) async throws -> Page<TokenInfo> {
@@ -82,14 +111,14 @@ public struct TokenService: Sendable {
         case .notFound: throw DomainError.notFound("no active token named \(name)")
         case .lastAdmin:
             throw DomainError.conflict(
-                "\(name) is the last active admin token; create another first (caulk tokens create NAME --role admin), then revoke this one")
+                "\(name) is the last admin token that still works; create another first (caulk tokens create NAME --role admin), then revoke this one")
         }
     }
 
     /// On a database that has never had a token, creates the first admin token.
     public func bootstrapIfEmpty(name: String = "admin") async throws -> CreatedToken? {
         guard try await store.tokenCount() == 0 else { return nil }
-        return try await create(name: name, role: .admin)
+        return try await create(TokenInput(name: name, role: .admin))
     }
 
     static func hash(_ secret: String) -> String {

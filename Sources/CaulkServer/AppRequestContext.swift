@@ -21,4 +21,15 @@ public struct AppRequestContext: RequestContext {
         }
         return identity
     }
+
+    /// The caller, required to be an operator granted `exec` (or an admin): running any command
+    /// on nodes is more than audits and repairs need.
+    func requireExec() throws(APIError) -> Identity {
+        let identity = try require(.operator)
+        guard identity.exec else {
+            throw .forbidden(
+                "token \(identity.name) may run audits and repairs but not commands on nodes; exec needs a token created with --exec (caulk tokens create NAME --role operator --exec)")
+        }
+        return identity
+    }
 }

@@ -1,5 +1,6 @@
 import CaulkAPI
 import CaulkDomain
+import Foundation
 import Hummingbird
 
 /// Resolves `Authorization: Bearer <token>` to an identity; routes then check the role they need.
@@ -8,19 +9,32 @@ struct AuthMiddleware: RouterMiddleware {
     let tokens: TokenService
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let header = request.headers[.authorization] else {
+        guard let secret = try Self.bearer(request) else {
             throw APIError.unauthorized("no bearer token")
         }
-        let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
-            throw APIError.unauthorized("the Authorization header is not `Bearer <token>`")
-        }
-        guard let (_, identity) = try await tokens.authenticate(String(parts[1]).trimmingCharacters(in: .whitespaces)) else {
-            throw APIError.unauthorized("token is unknown or revoked")
+        let identity: Identity
+        switch try await tokens.authenticate(secret) {
+        case .valid(_, let valid): identity = valid
+        case .expired(let name, let at): throw APIError.unauthorized(Self.expired(name, at))
+        case .refused: throw APIError.unauthorized("token is unknown or revoked")
         }
         var context = context
         context.identity = identity
         context.logger[metadataKey: "caller"] = .string(identity.name)
         return try await next(request, context)
+    }
+
+    /// The secret of an `Authorization: Bearer` header; nil without the header.
+    static func bearer(_ request: Request) throws(APIError) -> String? {
+        guard let header = request.headers[.authorization] else { return nil }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+            throw .unauthorized("the Authorization header is not `Bearer <token>`")
+        }
+        return String(parts[1]).trimmingCharacters(in: .whitespaces)
+    }
+
+    static func expired(_ name: String, _ date: Date) -> String {
+        "token \(name) expired at \(date.formatted(.iso8601)); ask an admin for a new one (caulk tokens create NAME --ttl …)"
     }
 }

@@ -33,13 +33,17 @@ extension Store {
         case lastAdmin(TokenRecord)
     }
 
-    /// Revokes the active token with this name, unless it is the last active admin token
-    /// (checked in the same transaction, so two revocations cannot both pass).
+    /// Revokes the active token with this name (expired or not), unless it is the last admin token
+    /// that still works (checked in the same transaction, so two revocations cannot both pass).
     public func revokeToken(named name: String, at date: Date) async throws -> Revocation {
         try await writer.write { db in
             let active = TokenRecord.filter(TokenRecord.Columns.revokedAt == nil)
             guard var token = try active.filter(TokenRecord.Columns.name == name).fetchOne(db) else { return .notFound }
-            if token.role == .admin, try active.filter(Column("role") == Role.admin).fetchCount(db) <= 1 { return .lastAdmin(token) }
+            let working = active.filter(Column("role") == Role.admin)
+                .filter(TokenRecord.Columns.expiresAt == nil || TokenRecord.Columns.expiresAt > date)
+            if token.role == .admin, token.works(at: date), try working.filter(TokenRecord.Columns.id != token.id).fetchCount(db) == 0 {
+                return .lastAdmin(token)
+            }
             token.revokedAt = date
             try token.update(db)
             return .revoked(token)

@@ -70,7 +70,10 @@ public struct Store: Sendable {
     func migrate() throws(StoreError) {
         let migrator = Migrations.migrator()
         do {
-            let unknown = try writer.read { db -> [String] in
+            // On the writer's connection: a pool's reader that saw the schema before migrating
+            // went on decoding records by the old table's columns (a column added by a migration
+            // was "not found" in the first query after it).
+            let unknown = try writer.writeWithoutTransaction { db -> [String] in
                 guard try db.tableExists("grdb_migrations") else { return [] }
                 let applied = try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY rowid")
                 return applied.filter { !Store.knownMigrations.contains($0) }

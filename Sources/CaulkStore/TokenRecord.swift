@@ -14,9 +14,19 @@ public struct TokenRecord: Codable, Sendable, Equatable, FetchableRecord, Mutabl
     /// Set for `node` tokens: the one node whose boots this token may announce.
     public var nodeId: Int64?
     public var secretHash: String
+    /// Granted the right to run any command on nodes; admins have it whatever this says.
+    public var exec: Bool
     public var createdAt: Date
+    public var expiresAt: Date?
     public var lastUsedAt: Date?
     public var revokedAt: Date?
+
+    public var mayExec: Bool { role == .admin || (role == .operator && exec) }
+
+    /// Not revoked and not expired at `date`.
+    public func works(at date: Date) -> Bool {
+        revokedAt == nil && (expiresAt.map { $0 > date } ?? true)
+    }
 
     public enum Columns {
         public static let id = Column("id")
@@ -24,19 +34,22 @@ public struct TokenRecord: Codable, Sendable, Equatable, FetchableRecord, Mutabl
         public static let nodeId = Column("node_id")
         public static let secretHash = Column("secret_hash")
         public static let revokedAt = Column("revoked_at")
+        public static let expiresAt = Column("expires_at")
         public static let lastUsedAt = Column("last_used_at")
     }
 
     public init(
-        id: Int64? = nil, name: String, role: Role, nodeId: Int64? = nil, secretHash: String, createdAt: Date,
-        lastUsedAt: Date? = nil, revokedAt: Date? = nil
+        id: Int64? = nil, name: String, role: Role, nodeId: Int64? = nil, secretHash: String, exec: Bool = false, createdAt: Date,
+        expiresAt: Date? = nil, lastUsedAt: Date? = nil, revokedAt: Date? = nil
     ) {
         self.id = id
         self.name = name
         self.role = role
         self.nodeId = nodeId
         self.secretHash = secretHash
+        self.exec = exec
         self.createdAt = createdAt
+        self.expiresAt = expiresAt
         self.lastUsedAt = lastUsedAt
         self.revokedAt = revokedAt
     }

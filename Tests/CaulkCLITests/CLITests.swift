@@ -125,6 +125,22 @@ import Testing
         result = try server.caulk(["clusters", "add", "b", "--api-endpoint", "https://198.18.1.1:6443"], token: viewer)
         #expect(result.status == 1)
         #expect(result.stderr.contains("role viewer") && result.stderr.contains("HTTP 403"))
+        // Audits and repairs do not make a shell on every node: exec is granted apart.
+        result = try server.caulk(["tokens", "create", "ops", "--role", "operator", "--ttl", "12h", "-o", "json"], token: server.adminToken)
+        let ops = try JSONCoding.decoder().decode(CreatedToken.self, from: Data(result.stdout.utf8))
+        #expect(!ops.token.exec && ops.token.expiresAt.map { abs($0.timeIntervalSinceNow - 43_200) < 120 } == true)
+        result = try server.caulk(["exec", "b", "--", "hostname"], token: ops.secret)
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("--exec") && result.stderr.contains("HTTP 403"), "\(result.stderr)")
+        result = try server.caulk(["tokens", "create", "later", "--role", "operator", "--ttl", "3y"], token: server.adminToken)
+        #expect(result.status == 2 && result.stderr.contains("90m, 12h, 30d or 8w"), "\(result.stderr)")
+        result = try server.caulk(["tokens", "create", "shell", "--role", "viewer", "--exec"], token: server.adminToken)
+        #expect(result.status == 1 && result.stderr.contains("exec:"), "\(result.stderr)")
+        result = try server.caulk(["tokens", "list"], token: server.adminToken)
+        #expect(result.stdout.contains("EXEC") && result.stdout.contains("EXPIRES"))
+        result = try server.caulk(["whoami"], token: ops.secret)
+        #expect(result.stdout.contains("ops") && result.stdout.contains("no"))
+
         result = try server.caulk(["--help"], token: nil)
         #expect(result.status == 0 && result.stdout.contains("serve"))
 

@@ -40,7 +40,7 @@ import Testing
         _ = try caulk(["clusters", "set", Self.cluster, "--ssh-key", key], token: server.adminToken)
 
         let created = try JSONCoding.decoder().decode(
-            CreatedToken.self, from: Data(try caulk(["tokens", "create", "canary-operator", "--role", "operator", "-o", "json"], token: server.adminToken).utf8))
+            CreatedToken.self, from: Data(try caulk(["tokens", "create", "canary-operator", "--role", "operator", "--exec", "-o", "json"], token: server.adminToken).utf8))
         canaries["operator token"] = created.secret
         seen.removeLast(2)  // the answer that creates a token carries its secret, once, by design
         let operatorToken = created.secret

@@ -2,6 +2,7 @@ import CaulkAPI
 import CaulkSSH
 import CaulkStore
 import Foundation
+import Synchronization
 import Testing
 
 @testable import CaulkDomain
@@ -30,29 +31,71 @@ import Testing
     }
 
     @Test func tokensAreStoredOnlyAsHashes() async throws {
-        let created = try await tokens.create(name: "ci", role: .operator)
+        let created = try await tokens.create(TokenInput(name: "ci", role: .operator))
         #expect(created.secret.hasPrefix("caulk_") && created.secret.count == 49)
         let stored = try await store.tokens(includeRevoked: true, limit: 10)
         #expect(stored.count == 1)
         #expect(stored[0].secretHash != created.secret && stored[0].secretHash.count == 64)
-        #expect(try await tokens.authenticate(created.secret)?.identity == Identity(name: "ci", role: .operator))
-        #expect(try await tokens.authenticate(created.secret + "x") == nil)
+        #expect(try await tokens.authenticate(created.secret).identity == Identity(name: "ci", role: .operator))
+        #expect(try await tokens.authenticate(created.secret + "x") == .refused)
         _ = try await tokens.revoke(name: "ci")
-        #expect(try await tokens.authenticate(created.secret) == nil)
+        #expect(try await tokens.authenticate(created.secret) == .refused)
         // a revoked token frees its name
-        _ = try await tokens.create(name: "ci", role: .viewer)
-        await #expect(throws: DomainError.self) { _ = try await tokens.create(name: "ci", role: .viewer) }
+        _ = try await tokens.create(TokenInput(name: "ci", role: .viewer))
+        await #expect(throws: DomainError.self) { _ = try await tokens.create(TokenInput(name: "ci", role: .viewer)) }
     }
 
     /// Nothing over the API can lock every admin out.
     @Test func theLastAdminTokenCannotBeRevoked() async throws {
-        _ = try await tokens.create(name: "root", role: .admin)
-        await #expect(throws: DomainError.conflict("root is the last active admin token; create another first (caulk tokens create NAME --role admin), then revoke this one")) {
+        _ = try await tokens.create(TokenInput(name: "root", role: .admin))
+        await #expect(throws: DomainError.conflict("root is the last admin token that still works; create another first (caulk tokens create NAME --role admin), then revoke this one")) {
             try await tokens.revoke(name: "root")
         }
-        _ = try await tokens.create(name: "second", role: .admin)
+        _ = try await tokens.create(TokenInput(name: "second", role: .admin))
         #expect(try await tokens.revoke(name: "root").revokedAt != nil)
         await #expect(throws: DomainError.self) { try await tokens.revoke(name: "second") }
+    }
+
+    /// A token with a lifetime works until then, and is refused after it with its name and when,
+    /// not as unknown; an expired admin does not count as the admin that keeps everyone in.
+    @Test func tokensExpireAndSaySo() async throws {
+        let now = Mutex(Date(timeIntervalSince1970: 1_800_000_000))
+        let tokens = TokenService(store: store, clock: { now.withLock { $0 } })
+        let short = try await tokens.create(TokenInput(name: "short", role: .admin, ttlSeconds: 3600))
+        let expiry = Date(timeIntervalSince1970: 1_800_003_600)
+        #expect(short.token.expiresAt == expiry)
+        #expect(try await tokens.authenticate(short.secret).identity?.expiresAt == expiry)
+        let forever = try await tokens.create(TokenInput(name: "forever", role: .admin))
+        #expect(forever.token.expiresAt == nil)
+
+        now.withLock { $0 = expiry }
+        #expect(try await tokens.authenticate(short.secret) == .expired(name: "short", at: expiry))
+        #expect(try await tokens.authenticate(forever.secret).identity?.name == "forever")
+        // The only admin left that works cannot go; the expired one can.
+        await #expect(throws: DomainError.self) { try await tokens.revoke(name: "forever") }
+        #expect(try await tokens.revoke(name: "short").revokedAt == expiry)
+        #expect(try await tokens.authenticate(short.secret) == .refused)
+
+        for ttl in [0, 59, TokenService.ttlRange.upperBound + 1, -1] {
+            await #expect(throws: DomainError.self) { _ = try await tokens.create(TokenInput(name: "bad", role: .viewer, ttlSeconds: ttl)) }
+        }
+        #expect(Span.seconds("90m") == 5400 && Span.seconds("30d") == 2_592_000 && Span.seconds("2w") == 1_209_600)
+        for text in ["", "30", "d", "1y", "-1d", "1.5h", "99999d", " 1d"] { #expect(Span.seconds(text) == nil, "\(text)") }
+    }
+
+    /// Running any command on nodes is granted per operator token; admins have it, viewers and
+    /// node tokens never.
+    @Test func execIsARightOfItsOwn() async throws {
+        let plain = try await tokens.create(TokenInput(name: "plain", role: .operator))
+        let granted = try await tokens.create(TokenInput(name: "granted", role: .operator, exec: true))
+        let admin = try await tokens.create(TokenInput(name: "root", role: .admin))
+        #expect(!plain.token.exec && granted.token.exec && admin.token.exec)
+        #expect(try await tokens.authenticate(plain.secret).identity?.exec == false)
+        #expect(try await tokens.authenticate(granted.secret).identity?.exec == true)
+        #expect(try await tokens.authenticate(admin.secret).identity?.exec == true)
+        await #expect(throws: DomainError.self) { _ = try await tokens.create(TokenInput(name: "v", role: .viewer, exec: true)) }
+        await #expect(throws: DomainError.self) { _ = try await tokens.create(TokenInput(name: "a", role: .admin, exec: true)) }
+        #expect(try await tokens.list().items.map(\.exec) == [false, true, true])
     }
 
     @Test func bootstrapHappensOnlyOnAnEmptyDatabase() async throws {

@@ -33,7 +33,7 @@ import Testing
 
     @Test func signInSetsAnHttpOnlyCookieAndThePageShowsTheFleet() async throws {
         let h = try await Harness()
-        let revoked = try await h.services.tokens.create(name: "gone", role: .viewer)
+        let revoked = try await h.services.tokens.create(TokenInput(name: "gone", role: .viewer))
         try await h.application().test(.router) { client in
             _ = try await client.call(.post, "/v1/clusters", token: h.admin, json: APITests.cluster)
 

@@ -131,6 +131,25 @@ import Testing
         #expect(try await store.writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM run_hosts") } == 0)
     }
 
+    @Test func operatorTokensMadeBeforeExecWasARightKeepIt() async throws {
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let queue = try DatabaseQueue(path: path)
+        try Migrations.migrator().migrate(queue, upTo: "0011_run_cancel")
+        try await queue.write { db in
+            for (id, role) in [(1, "viewer"), (2, "operator"), (3, "admin")] {
+                try db.execute(
+                    sql: "INSERT INTO tokens (id, name, role, secret_hash, created_at) VALUES (?, ?, ?, ?, '2026-11-01 00:00:00.000')",
+                    arguments: [id, role, role, String(repeating: String(id), count: 64)])
+            }
+        }
+        try queue.close()
+
+        let store = try Store.open(path: path)
+        let tokens = try await store.tokens(includeRevoked: false, limit: 10)
+        #expect(tokens.map(\.mayExec) == [false, true, true])
+        #expect(tokens.allSatisfy { $0.expiresAt == nil })
+    }
+
     @Test func aStoredValueNoCaseNamesFailsTheReadInsteadOfBecomingADefault() async throws {
         let store = try Store.inMemory()
         let run = try await store.insert(RunRecord(

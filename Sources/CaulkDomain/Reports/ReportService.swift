@@ -86,14 +86,7 @@ public struct ReportService: Sendable {
 
     /// `12h`, `30d`, `8w` before `now`, or a date (midnight UTC) or date and time (RFC 3339).
     static func time(_ text: String, field: String, now: Date) throws(DomainError) -> Date {
-        if let match = text.wholeMatch(of: /([0-9]{1,4})([hdw])/), let count = Int(match.1) {
-            let unit: Double = switch match.2 {
-            case "h": 3600
-            case "d": 86_400
-            default: 7 * 86_400
-            }
-            return now.addingTimeInterval(-Double(count) * unit)
-        }
+        if let seconds = Span.seconds(text, units: ["h", "d", "w"]) { return now.addingTimeInterval(-Double(seconds)) }
         // A calendar date that exists (no 2026-02-30), alone or with a time of day and zone.
         if let match = text.wholeMatch(of: /([0-9]{4}-[0-9]{2}-[0-9]{2})(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?/),
             let midnight = try? Date(String(match.1) + "T00:00:00Z", strategy: .iso8601),

@@ -12,7 +12,7 @@ struct RunsController {
 
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
         group.post("clusters/:name/exec") { request, context in
-            let identity = try context.require(.operator)
+            let identity = try context.requireExec()
             let body = try await JSON.decode(ExecRequest.self, from: request, allowedKeys: ["": ["command", "nodes", "role", "labels", "timeout", "concurrency"]])
             let prepared = try await exec.prepare(body, cluster: try context.parameters.require("name"), requester: identity.name, trigger: request.trigger)
             // One JSON object a line, each host as it finishes; the run keeps its own record.

@@ -16,8 +16,8 @@ struct TokensController {
         }
         group.post("tokens") { request, context in
             _ = try context.require(.admin)
-            let input = try await JSON.decode(TokenInput.self, from: request, allowedKeys: ["": ["name", "role"]])
-            return try JSON.response(try await tokens.create(name: input.name, role: input.role), status: .created)
+            let input = try await JSON.decode(TokenInput.self, from: request, allowedKeys: ["": ["name", "role", "exec", "ttl_seconds"]])
+            return try JSON.response(try await tokens.create(input), status: .created)
         }
         group.delete("tokens/:name") { _, context in
             _ = try context.require(.admin)

@@ -22,8 +22,11 @@ struct DashboardController {
             guard let token = Self.formField("token", in: String(buffer: body)), !token.isEmpty else {
                 return Self.html(DashboardPage.login(error: "Paste a token to sign in."), status: .badRequest)
             }
-            guard let (_, identity) = try await tokens.authenticate(token), identity.role >= .viewer else {
-                return Self.html(DashboardPage.login(error: "That token is unknown, revoked, or may not read."), status: .unauthorized)
+            let identity: Identity
+            switch try await tokens.authenticate(token) {
+            case .valid(_, let valid) where valid.role >= .viewer: identity = valid
+            case .expired(let name, let at): return Self.html(DashboardPage.login(error: AuthMiddleware.expired(name, at) + "."), status: .unauthorized)
+            default: return Self.html(DashboardPage.login(error: "That token is unknown, revoked, or may not read."), status: .unauthorized)
             }
             var response = Self.redirect(to: "/ui")
             response.headers[.setCookie] = "\(Self.cookie)=\(token); Path=/ui; Max-Age=43200; HttpOnly; SameSite=Strict"
@@ -39,11 +42,9 @@ struct DashboardController {
 
     /// The caller from the cookie, or else a bearer header; nil when neither names a token that may read.
     func identity(of request: Request) async throws -> Identity? {
-        var secret = request.cookies[Self.cookie]?.value
-        if secret == nil, let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") {
-            secret = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
-        }
-        guard let secret, !secret.isEmpty, let (_, identity) = try await tokens.authenticate(secret), identity.role >= .viewer else { return nil }
+        guard let secret = try request.cookies[Self.cookie]?.value ?? AuthMiddleware.bearer(request), !secret.isEmpty,
+            let identity = try await tokens.authenticate(secret).identity, identity.role >= .viewer
+        else { return nil }
         return identity
     }
 
