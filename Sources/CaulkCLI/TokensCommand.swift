@@ -56,7 +56,7 @@ struct TokensCommand: AsyncParsableCommand {
                 let path = try database ?? ServerConfiguration.load(configFile: nil, environment: ProcessInfo.processInfo.environment).database
                 let store = try Store.open(path: path)
                 do {
-                    created = try await TokenService(store: store).create(input)
+                    created = try await TokenService(store: store).create(input, by: "local")
                 } catch let error as DomainError {
                     throw CLIError.failure(error.description)
                 }

@@ -22,7 +22,7 @@ public struct HostKeyTrust: Sendable {
 
     /// Connects to each node, takes the key it shows and pins it (only if it equals `expect`,
     /// when given). Without names: every node of the cluster that has no pinned key.
-    public func trust(cluster clusterName: String, _ request: TrustRequest) async throws -> [TrustResult] {
+    public func trust(cluster clusterName: String, _ request: TrustRequest, by actor: String) async throws -> [TrustResult] {
         let cluster = try await store.requireCluster(named: clusterName).cluster
         if let expect = request.expect { _ = try HostKey.fingerprint(expect, field: "expect") }
         let all = try await store.nodes(NodeFilter(clusterId: cluster.id), limit: Int.max).map(\.node)
@@ -56,7 +56,10 @@ public struct HostKeyTrust: Sendable {
                     result.error = "shows \(key), not its pinned \(previous): its key changed. Check the new key out of band, then run "
                         + "`caulk nodes trust \(cluster.name) \(node.name) --expect \(key)`; not pinned"
                 } else {
-                    try await store.pinHostKey(nodeId: node.id!, fingerprint: key, at: clock())
+                    let entry = ActivityLog(store: store, clock: clock).entry(
+                        actor, .nodeTrust, cluster: cluster.name, target: "\(cluster.name)/\(node.name)",
+                        before: node.hostKey.map { ["host_key": $0] }, after: ["host_key": key])
+                    try await store.pinHostKey(nodeId: node.id!, fingerprint: key, at: clock(), activity: entry)
                     result.pinned = true
                 }
             }

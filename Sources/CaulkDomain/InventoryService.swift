@@ -26,29 +26,44 @@ public struct InventoryService: Sendable {
         Cluster(try await clusterRow(name))
     }
 
-    public func createCluster(_ input: ClusterInput) async throws -> Cluster {
+    var activity: ActivityLog { ActivityLog(store: store, clock: clock) }
+
+    /// What an entry shows of a cluster or node: what was given, not what changes on its own.
+    static let unshown: Set<String> = ["node_count", "created_at", "updated_at", "observed", "id"]
+
+    public func createCluster(_ input: ClusterInput, by actor: String) async throws -> Cluster {
         let record = try InventoryRules.cluster(input, over: nil, now: clock())
         if try await store.cluster(named: record.name) != nil {
             throw DomainError.conflict("cluster \(record.name) already exists; change it with `caulk clusters set \(record.name) …`")
         }
+        let activity = activity
         let inserted = try await mapConstraint("cluster \(record.name) already exists") {
-            try await store.insert(record)
+            try await store.insert(record) { inserted in
+                activity.entry(actor, .clusterCreate, cluster: inserted.name, target: inserted.name,
+                               after: ActivityLog.fields(Cluster(ClusterRow(cluster: inserted, nodeCount: 0)), leaving: Self.unshown))
+            }
         }
         return Cluster(ClusterRow(cluster: inserted, nodeCount: 0))
     }
 
-    public func updateCluster(_ name: String, _ patch: ClusterInput) async throws -> Cluster {
+    public func updateCluster(_ name: String, _ patch: ClusterInput, by actor: String) async throws -> Cluster {
         let row = try await clusterRow(name)
         if let newName = patch.name, newName != name {
             throw DomainError.invalid(field: "name", message: "a cluster cannot be renamed; create a new one and import its nodes")
         }
         let record = try InventoryRules.cluster(patch, over: row.cluster, now: clock())
-        try await store.update(record)
-        return Cluster(ClusterRow(cluster: record, nodeCount: row.nodeCount))
+        let updated = Cluster(ClusterRow(cluster: record, nodeCount: row.nodeCount))
+        try await store.update(record, activity: activity.change(
+            actor, .clusterUpdate, cluster: name, target: name, from: ActivityLog.fields(Cluster(row), leaving: Self.unshown),
+            to: ActivityLog.fields(updated, leaving: Self.unshown)))
+        return updated
     }
 
-    public func deleteCluster(_ name: String, cascade: Bool) async throws {
-        switch try await store.deleteCluster(named: name, cascade: cascade) {
+    public func deleteCluster(_ name: String, cascade: Bool, by actor: String) async throws {
+        // What it was, as far as it can be read first; the store deletes only what it finds.
+        let before = try await store.cluster(named: name).map { ActivityLog.fields(Cluster($0), leaving: Self.unshown.subtracting(["node_count"])) }
+        let entry = activity.entry(actor, .clusterDelete, cluster: name, target: name, before: before)
+        switch try await store.deleteCluster(named: name, cascade: cascade, activity: entry) {
         case .deleted:
             return
         case .notFound:
@@ -74,20 +89,25 @@ public struct InventoryService: Sendable {
         Node(try await nodeRow(cluster: cluster, name: name))
     }
 
-    public func createNode(_ input: NodeInput) async throws -> Node {
-        guard let clusterName = input.cluster else { throw DomainError.invalid(field: "cluster", message: "is required") }
-        let cluster = try await clusterRow(clusterName).cluster
+    public func createNode(_ input: NodeInput, by actor: String) async throws -> Node {
+        guard let name = input.cluster else { throw DomainError.invalid(field: "cluster", message: "is required") }
+        let cluster = try await clusterRow(name).cluster
+        let clusterName = cluster.name
         let record = try InventoryRules.node(input, clusterId: cluster.id!, over: nil, now: clock())
         if try await store.node(cluster: cluster.name, name: record.name) != nil {
             throw DomainError.conflict("node \(record.name) already exists in cluster \(cluster.name)")
         }
+        let activity = activity
         let inserted = try await mapConstraint("node \(record.name) already exists in cluster \(cluster.name)") {
-            try await store.insert(record)
+            try await store.insert(record) { inserted in
+                activity.entry(actor, .nodeCreate, cluster: clusterName, target: "\(clusterName)/\(inserted.name)",
+                               after: ActivityLog.fields(Node(NodeRow(node: inserted, clusterName: clusterName)), leaving: Self.unshown))
+            }
         }
         return Node(NodeRow(node: inserted, clusterName: cluster.name))
     }
 
-    public func updateNode(cluster: String, name: String, _ patch: NodeInput) async throws -> Node {
+    public func updateNode(cluster: String, name: String, _ patch: NodeInput, by actor: String) async throws -> Node {
         let row = try await nodeRow(cluster: cluster, name: name)
         if let newName = patch.name, newName != name {
             throw DomainError.invalid(field: "name", message: "a node cannot be renamed; add it under the new name and delete the old one")
@@ -96,13 +116,17 @@ public struct InventoryService: Sendable {
             throw DomainError.invalid(field: "cluster", message: "a node cannot move between clusters")
         }
         let record = try InventoryRules.node(patch, clusterId: row.node.clusterId, over: row.node, now: clock())
-        try await store.update(record)
-        return Node(NodeRow(node: record, clusterName: cluster))
+        let updated = Node(NodeRow(node: record, clusterName: cluster, observed: row.observed))
+        try await store.update(record, activity: activity.change(
+            actor, .nodeUpdate, cluster: cluster, target: "\(cluster)/\(name)", from: ActivityLog.fields(Node(row), leaving: Self.unshown),
+            to: ActivityLog.fields(updated, leaving: Self.unshown)))
+        return updated
     }
 
-    public func deleteNode(cluster: String, name: String) async throws {
+    public func deleteNode(cluster: String, name: String, by actor: String) async throws {
         let row = try await nodeRow(cluster: cluster, name: name)
-        guard try await store.deleteNode(id: row.node.id!) else {
+        let entry = activity.entry(actor, .nodeDelete, cluster: cluster, target: "\(cluster)/\(name)", before: ActivityLog.fields(Node(row), leaving: Self.unshown))
+        guard try await store.deleteNode(id: row.node.id!, activity: entry) else {
             throw DomainError.notFound("no node named \(name) in cluster \(cluster)")
         }
     }
@@ -111,9 +135,20 @@ public struct InventoryService: Sendable {
 
     /// Imports an inventory file: every cluster and node in it is created or updated in one
     /// transaction, or nothing is when any part is invalid.
-    public func importInventory(_ text: String, format: InventoryFormat, cluster: String? = nil, dryRun: Bool) async throws -> ImportResult {
+    public func importInventory(_ text: String, format: InventoryFormat, cluster: String? = nil, dryRun: Bool, by actor: String) async throws -> ImportResult {
         let (detected, inventory) = try InventoryImport.parse(text, format: format, cluster: cluster, now: clock())
-        let counts = try await store.applyInventory(inventory, dryRun: dryRun, now: clock())
+        let activity = activity
+        let names = inventory.map(\.cluster.name)
+        let counts = try await store.applyInventory(inventory, dryRun: dryRun, now: clock()) { clusters, nodes in
+            guard clusters.created + clusters.updated + nodes.created + nodes.updated > 0 else { return nil }
+            return activity.entry(
+                actor, .inventoryImport, cluster: names.count == 1 ? names[0] : nil, target: names.count == 1 ? names[0] : "\(names.count) clusters",
+                after: [
+                    "format": detected.rawValue, "clusters": names.joined(separator: ","),
+                    "clusters_created": String(clusters.created), "clusters_updated": String(clusters.updated),
+                    "nodes_created": String(nodes.created), "nodes_updated": String(nodes.updated),
+                ])
+        }
         let clusters = ChangeCounts(created: counts.clusters.created, updated: counts.clusters.updated, unchanged: counts.clusters.unchanged)
         let nodes = ChangeCounts(created: counts.nodes.created, updated: counts.nodes.updated, unchanged: counts.nodes.unchanged)
         let total = "\(inventory.count) cluster(s), \(inventory.reduce(0) { $0 + $1.nodes.count }) node(s)"

@@ -21,7 +21,7 @@ public struct TokenService: Sendable {
 
     /// `exec`: may run any command on nodes; only an operator is granted it (admins have it).
     /// `ttl`: seconds until it expires, nil for never.
-    public func create(_ input: TokenInput) async throws -> CreatedToken {
+    public func create(_ input: TokenInput, by actor: String) async throws -> CreatedToken {
         _ = try Validate.name(input.name, field: "name")
         guard input.role != .node else { throw DomainError.invalid(field: "role", message: "node tokens are made by `caulk beacon install`, one per node") }
         let exec = input.exec ?? false
@@ -33,8 +33,12 @@ public struct TokenService: Sendable {
             throw DomainError.invalid(field: "ttl_seconds", message: "must be between 60 (a minute) and \(Self.ttlRange.upperBound) (ten years); leave it out for a token that does not expire")
         }
         let now = clock()
+        let activity = ActivityLog(store: store, clock: clock)
         let (record, secret) = try await insert(
-            name: input.name, role: input.role, nodeId: nil, exec: exec, expiresAt: input.ttlSeconds.map { now.addingTimeInterval(TimeInterval($0)) })
+            name: input.name, role: input.role, nodeId: nil, exec: exec, expiresAt: input.ttlSeconds.map { now.addingTimeInterval(TimeInterval($0)) }
+        ) { token in
+            activity.entry(actor, .tokenCreate, cluster: nil, target: token.name, after: ActivityLog.fields(TokenInfo(token), leaving: ["name", "created_at"]))
+        }
         return CreatedToken(token: TokenInfo(record), secret: secret)
     }
 
@@ -42,7 +46,7 @@ public struct TokenService: Sendable {
     /// valid until `settleNodeToken` says whether this one was installed.
     func createNodeToken(cluster: String, node: NodeRecord) async throws -> (id: Int64, secret: String) {
         let name = "node:\(cluster)/\(node.name)@\(Int(clock().timeIntervalSince1970 * 1000))"
-        let (record, secret) = try await insert(name: name, role: .node, nodeId: node.id, exec: false, expiresAt: nil)
+        let (record, secret) = try await insert(name: name, role: .node, nodeId: node.id, exec: false, expiresAt: nil, activity: nil)
         return (record.id!, secret)
     }
 
@@ -51,7 +55,9 @@ public struct TokenService: Sendable {
         try await store.revokeNodeTokens(nodeId: nodeId, keep: id, onlyKeep: !installed, at: clock())
     }
 
-    private func insert(name: String, role: Role, nodeId: Int64?, exec: Bool, expiresAt: Date?) async throws -> (TokenRecord, secret: String) {
+    private func insert(
+        name: String, role: Role, nodeId: Int64?, exec: Bool, expiresAt: Date?, activity: (@Sendable (TokenRecord) -> ActivityRecord)?
+    ) async throws -> (TokenRecord, secret: String) {
         var bytes = [UInt8](repeating: 0, count: 32)
         var generator = SystemRandomNumberGenerator()
         for index in bytes.indices { bytes[index] = generator.next() }
@@ -61,7 +67,7 @@ public struct TokenService: Sendable {
         let record = TokenRecord(
             name: name, role: role, nodeId: nodeId, secretHash: Self.hash(secret), exec: exec, createdAt: clock(), expiresAt: expiresAt)
         do {
-            return (try await store.insert(record), secret)
+            return (try await store.insert(record, activity: activity), secret)
         } catch where Store.isConstraintViolation(error) {
             throw DomainError.conflict("a token named \(name) already exists; revoke it first (`caulk tokens revoke \(name)`) or pick another name")
         }
@@ -100,13 +106,17 @@ public struct TokenService: Sendable {
     }
 
     /// A token by the name `caulk tokens list` shows; a node token's (`node:CLUSTER/NODE@…`) too.
-    public func revoke(name: String) async throws -> TokenInfo {
+    public func revoke(name: String, by actor: String) async throws -> TokenInfo {
         if name.hasPrefix("node:") {
             guard name.utf8.count <= 200 else { throw DomainError.invalid(field: "name", message: "is longer than any token name") }
         } else {
             _ = try Validate.name(name, field: "name")
         }
-        switch try await store.revokeToken(named: name, at: clock()) {
+        let activity = ActivityLog(store: store, clock: clock)
+        let revocation = try await store.revokeToken(named: name, at: clock()) { token in
+            activity.entry(actor, .tokenRevoke, cluster: nil, target: token.name, before: ActivityLog.fields(TokenInfo(token), leaving: ["name", "created_at", "revoked_at"]))
+        }
+        switch revocation {
         case .revoked(let record): return TokenInfo(record)
         case .notFound: throw DomainError.notFound("no active token named \(name)")
         case .lastAdmin:
@@ -118,7 +128,7 @@ public struct TokenService: Sendable {
     /// On a database that has never had a token, creates the first admin token.
     public func bootstrapIfEmpty(name: String = "admin") async throws -> CreatedToken? {
         guard try await store.tokenCount() == 0 else { return nil }
-        return try await create(TokenInput(name: name, role: .admin))
+        return try await create(TokenInput(name: name, role: .admin), by: "caulk")
     }
 
     static func hash(_ secret: String) -> String {

@@ -32,6 +32,7 @@ public struct Services: Sendable {
     public let reports: ReportService
     public let retention: RetentionService
     public let dashboard: DashboardService
+    public let activity: ActivityLog
 
     /// `executor` runs audits, repairs and beacon installs; `interactive` runs `exec` and host-key
     /// trust, on threads of its own, so a day-long exec on many nodes never holds up a repair.
@@ -60,6 +61,7 @@ public struct Services: Sendable {
         reports = ReportService(store: store, library: playbooks)
         self.retention = RetentionService(store: store, policy: retention)
         dashboard = DashboardService(store: store, reports: reports, runs: runs, reboots: reboots)
+        activity = ActivityLog(store: store)
     }
 }
 
@@ -67,7 +69,9 @@ public struct Services: Sendable {
 public func buildRouter(_ services: Services) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: ErrorMiddleware())
-    router.add(middleware: LogRequestsMiddleware(.info))
+    // `/v1` requests are logged once answered, with their caller (AuthMiddleware); the rest
+    // (probes, the dashboard) only at debug.
+    router.add(middleware: LogRequestsMiddleware(.debug))
     HealthController(store: services.store).addRoutes(to: router)
     DashboardController(tokens: services.tokens, dashboard: services.dashboard).addRoutes(to: router)
 
@@ -83,6 +87,7 @@ public func buildRouter(_ services: Services) -> Router<AppRequestContext> {
     SchedulesController(schedules: services.schedules).addRoutes(to: v1)
     ReportsController(reports: services.reports).addRoutes(to: v1)
     AdminController(retention: services.retention).addRoutes(to: v1)
+    ActivityController(activity: services.activity).addRoutes(to: v1)
     // Last, so that it wraps only the not-found responder: a served path with another method is a 405.
     router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes))
     return router

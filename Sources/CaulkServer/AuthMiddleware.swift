@@ -4,24 +4,37 @@ import Foundation
 import Hummingbird
 
 /// Resolves `Authorization: Bearer <token>` to an identity; routes then check the role they need.
+/// Logs each `/v1` request once it is answered, with who asked (`caller`) and the status.
 struct AuthMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     let tokens: TokenService
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let secret = try Self.bearer(request) else {
-            throw APIError.unauthorized("no bearer token")
-        }
+        let line = "\(request.method) \(request.uri.path)"
         let identity: Identity
-        switch try await tokens.authenticate(secret) {
-        case .valid(_, let valid): identity = valid
-        case .expired(let name, let at): throw APIError.unauthorized(Self.expired(name, at))
-        case .refused: throw APIError.unauthorized("token is unknown or revoked")
+        do {
+            guard let secret = try Self.bearer(request) else { throw APIError.unauthorized("no bearer token") }
+            switch try await tokens.authenticate(secret) {
+            case .valid(_, let valid): identity = valid
+            case .expired(let name, let at): throw APIError.unauthorized(Self.expired(name, at))
+            case .refused: throw APIError.unauthorized("token is unknown or revoked")
+            }
+        } catch {
+            let detail = ErrorMiddleware<Context>.detail(for: error)
+            context.logger.notice("\(line) \(detail.status): \(detail.message)")
+            throw error
         }
         var context = context
         context.identity = identity
         context.logger[metadataKey: "caller"] = .string(identity.name)
-        return try await next(request, context)
+        do {
+            let response = try await next(request, context)
+            context.logger.info("\(line) \(response.status.code)")
+            return response
+        } catch {
+            context.logger.info("\(line) \(ErrorMiddleware<Context>.detail(for: error).status)")
+            throw error
+        }
     }
 
     /// The secret of an `Authorization: Bearer` header; nil without the header.

@@ -12,7 +12,7 @@ public enum RunStart: Sendable {
 extension Store {
     /// Records `run` as running unless a run of its kind for its cluster is (dry runs aside), in one transaction,
     /// so two callers racing for the same cluster cannot both start.
-    public func startRun(_ run: RunRecord) async throws -> RunStart {
+    public func startRun(_ run: RunRecord, activity: (@Sendable (RunRecord) -> ActivityRecord?)? = nil) async throws -> RunStart {
         try await writer.write { db in
             if let running = try RunRecord
                 .filter(RunRecord.Columns.kind == run.kind && RunRecord.Columns.clusterName == run.clusterName && RunRecord.Columns.status == RunStatus.running)
@@ -23,6 +23,7 @@ extension Store {
             }
             var run = run
             try run.insert(db)
+            try Self.record(activity?(run), in: db)
             return .started(run)
         }
     }

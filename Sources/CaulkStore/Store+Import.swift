@@ -29,9 +29,10 @@ extension Store {
     /// lands or none of it does. Rows not named in the inventory are left alone. A node given
     /// without a host key keeps the one already pinned. With `dryRun`, the counts are computed
     /// and the transaction rolled back.
-    public func applyInventory(_ inventory: [InventoryCluster], dryRun: Bool, now: Date = Date())
-        async throws -> (clusters: UpsertCounts, nodes: UpsertCounts)
-    {
+    public func applyInventory(
+        _ inventory: [InventoryCluster], dryRun: Bool, now: Date = Date(),
+        activity: (@Sendable (_ clusters: UpsertCounts, _ nodes: UpsertCounts) -> ActivityRecord?)? = nil
+    ) async throws -> (clusters: UpsertCounts, nodes: UpsertCounts) {
         try await writer.write { db in
             let savepoint = "caulk_import"
             try db.execute(sql: "SAVEPOINT \(savepoint)")
@@ -39,6 +40,8 @@ extension Store {
                 let counts = try Self.upsert(inventory, in: db, now: now)
                 if dryRun {
                     try db.execute(sql: "ROLLBACK TO SAVEPOINT \(savepoint)")
+                } else {
+                    try Self.record(activity?(counts.clusters, counts.nodes), in: db)
                 }
                 try db.execute(sql: "RELEASE SAVEPOINT \(savepoint)")
                 return counts

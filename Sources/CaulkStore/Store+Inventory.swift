@@ -2,18 +2,25 @@ import Foundation
 import GRDB
 
 extension Store {
-    /// Inserts a row and returns it with its new id.
-    public func insert<Record: MutablePersistableRecord & Sendable>(_ record: Record) async throws -> Record {
+    /// Inserts a row and returns it with its new id; `activity`, made of the inserted row, is
+    /// written in the same transaction.
+    public func insert<Record: MutablePersistableRecord & Sendable>(
+        _ record: Record, activity: (@Sendable (Record) -> ActivityRecord?)? = nil
+    ) async throws -> Record {
         try await writer.write { db in
             var record = record
             try record.insert(db)
+            try Self.record(activity?(record), in: db)
             return record
         }
     }
 
-    /// Writes every column of an existing row.
-    public func update<Record: MutablePersistableRecord & Sendable>(_ record: Record) async throws {
-        try await writer.write { db in try record.update(db) }
+    /// Writes every column of an existing row, and `activity` with it.
+    public func update<Record: MutablePersistableRecord & Sendable>(_ record: Record, activity: ActivityRecord? = nil) async throws {
+        try await writer.write { db in
+            try record.update(db)
+            try Self.record(activity, in: db)
+        }
     }
 
     // MARK: Clusters
@@ -43,12 +50,13 @@ extension Store {
     }
 
     /// Deletes a cluster; its nodes go with it only when `cascade` is true.
-    public func deleteCluster(named name: String, cascade: Bool) async throws -> DeleteOutcome {
+    public func deleteCluster(named name: String, cascade: Bool, activity: ActivityRecord? = nil) async throws -> DeleteOutcome {
         try await writer.write { db in
             guard let cluster = try ClusterRecord.filter(ClusterRecord.Columns.name == name).fetchOne(db) else { return .notFound }
             let count = try Self.nodeCount(db, clusterId: cluster.id!)
             if count > 0 && !cascade { return .hasNodes(count) }
             try cluster.delete(db)
+            try Self.record(activity, in: db)
             return .deleted
         }
     }
@@ -124,7 +132,11 @@ extension Store {
     }
 
     /// Returns false when there was no such node.
-    public func deleteNode(id: Int64) async throws -> Bool {
-        try await writer.write { db in try NodeRecord.deleteOne(db, key: id) }
+    public func deleteNode(id: Int64, activity: ActivityRecord? = nil) async throws -> Bool {
+        try await writer.write { db in
+            guard try NodeRecord.deleteOne(db, key: id) else { return false }
+            try Self.record(activity, in: db)
+            return true
+        }
     }
 }

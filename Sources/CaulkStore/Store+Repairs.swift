@@ -82,8 +82,11 @@ extension Store {
         try await writer.read { db in try AutoRepairPolicyRecord.fetchOne(db, key: clusterId) }
     }
 
-    public func saveAutoRepairPolicy(_ policy: AutoRepairPolicyRecord) async throws {
-        try await writer.write { db in try policy.upsert(db) }
+    public func saveAutoRepairPolicy(_ policy: AutoRepairPolicyRecord, activity: ActivityRecord? = nil) async throws {
+        try await writer.write { db in
+            try policy.upsert(db)
+            try Self.record(activity, in: db)
+        }
     }
 
     /// A reboot for the policy to act on: it joins the cluster's pending decision (which then

@@ -24,9 +24,10 @@ extension Store {
     }
 
     /// Pins a node's host key.
-    public func pinHostKey(nodeId: Int64, fingerprint: String, at date: Date) async throws {
+    public func pinHostKey(nodeId: Int64, fingerprint: String, at date: Date, activity: ActivityRecord? = nil) async throws {
         try await writer.write { db in
             try db.execute(sql: "UPDATE nodes SET host_key = ?, updated_at = ? WHERE id = ?", arguments: [fingerprint, date, nodeId])
+            try Self.record(activity, in: db)
         }
     }
 
@@ -54,7 +55,7 @@ extension Store {
     }
 
     /// Records that `requester` asked running run `runId`, of one of `kinds`, to stop, once.
-    public func requestCancel(runId: Int64, kinds: Set<RunKind>, by requester: String, at date: Date) async throws -> CancelRequest {
+    public func requestCancel(runId: Int64, kinds: Set<RunKind>, by requester: String, at date: Date, activity: (@Sendable (RunRecord) -> ActivityRecord)? = nil) async throws -> CancelRequest {
         try await writer.write { db in
             guard var run = try RunRecord.fetchOne(db, key: runId) else { return .notFound }
             guard run.status == .running else { return .notRunning(run) }
@@ -62,6 +63,7 @@ extension Store {
             guard run.cancelledBy == nil else { return .alreadyRequested(run) }
             (run.cancelledBy, run.cancelRequestedAt) = (requester, date)
             try db.execute(sql: "UPDATE runs SET cancelled_by = ?, cancel_requested_at = ? WHERE id = ?", arguments: [requester, date, runId])
+            try Self.record(activity?(run), in: db)
             return .requested(run)
         }
     }

@@ -20,8 +20,12 @@ extension Store {
         }
     }
 
-    public func deleteSchedule(id: Int64) async throws -> Bool {
-        try await writer.write { db in try ScheduleRecord.deleteOne(db, key: id) }
+    public func deleteSchedule(id: Int64, activity: ActivityRecord? = nil) async throws -> Bool {
+        try await writer.write { db in
+            guard try ScheduleRecord.deleteOne(db, key: id) else { return false }
+            try Self.record(activity, in: db)
+            return true
+        }
     }
 
     public func clusterName(id: Int64) async throws -> String? {

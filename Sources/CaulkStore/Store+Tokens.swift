@@ -35,7 +35,7 @@ extension Store {
 
     /// Revokes the active token with this name (expired or not), unless it is the last admin token
     /// that still works (checked in the same transaction, so two revocations cannot both pass).
-    public func revokeToken(named name: String, at date: Date) async throws -> Revocation {
+    public func revokeToken(named name: String, at date: Date, activity: (@Sendable (TokenRecord) -> ActivityRecord)? = nil) async throws -> Revocation {
         try await writer.write { db in
             let active = TokenRecord.filter(TokenRecord.Columns.revokedAt == nil)
             guard var token = try active.filter(TokenRecord.Columns.name == name).fetchOne(db) else { return .notFound }
@@ -46,6 +46,7 @@ extension Store {
             }
             token.revokedAt = date
             try token.update(db)
+            try Self.record(activity?(token), in: db)
             return .revoked(token)
         }
     }
@@ -63,16 +64,18 @@ extension Store {
 
     /// Revokes every active `node` token of these nodes (a node retired, or its token exposed):
     /// the beacon on them can announce nothing until it is installed again.
-    public func revokeNodeTokens(nodeIds: [Int64], at date: Date) async throws -> [TokenRecord] {
+    public func revokeNodeTokens(nodeIds: [Int64], at date: Date, activity: (@Sendable ([TokenRecord]) -> ActivityRecord)? = nil) async throws -> [TokenRecord] {
         try await writer.write { db in
             let active = try TokenRecord.filter(nodeIds.contains(TokenRecord.Columns.nodeId) && TokenRecord.Columns.revokedAt == nil)
                 .order(TokenRecord.Columns.id).fetchAll(db)
-            return try active.map { token in
+            let revoked = try active.map { token in
                 var token = token
                 token.revokedAt = date
                 try token.update(db)
                 return token
             }
+            if !revoked.isEmpty { try Self.record(activity?(revoked), in: db) }
+            return revoked
         }
     }
 

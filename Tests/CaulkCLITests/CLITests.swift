@@ -327,5 +327,14 @@ enum Fleet {
         result = try server.caulk(["nodes", "trust", "lab1"], token: admin)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains(nodes[1].name) && result.stdout.contains(nodes[1].hostKey ?? "?"))
+
+        // The key cleared by hand, then pinned again, both in the activity log.
+        result = try server.caulk(["activity", "--action", "node", "-o", "json"], token: admin)
+        let entries = try JSONCoding.decoder().decode([Activity].self, from: Data(result.stdout.utf8))
+        #expect(entries.prefix(2).map(\.action) == ["node.trust", "node.update"], "\(result.stdout)")
+        #expect(entries.first?.target == "lab1/\(nodes[1].name)" && entries.first?.after == ["host_key": nodes[1].hostKey ?? "?"])
+        #expect(entries.first?.before == nil && entries.dropFirst().first?.before?["host_key"] == nodes[1].hostKey)
+        result = try server.caulk(["activity", "--since", "1h"], token: admin)
+        #expect(result.status == 0 && result.stdout.contains("node.trust") && result.stdout.contains("inventory.import") && result.stdout.contains("run.start"))
     }
 }

@@ -92,12 +92,12 @@ import Testing
     func snapshot() async throws -> [String] { try await Snapshot(inventory: inventory).take() }
 
     @Test func caulkYAMLImportsAndReimportChangesNothing() async throws {
-        let first = try await inventory.importInventory(Self.caulkYAML, format: .auto, dryRun: false)
+        let first = try await inventory.importInventory(Self.caulkYAML, format: .auto, dryRun: false, by: "test")
         #expect(first.format == .caulk)
         #expect(first.clusters == ChangeCounts(created: 2))
         #expect(first.nodes == ChangeCounts(created: 4))
         let before = try await snapshot()
-        let second = try await inventory.importInventory(Self.caulkYAML, format: .auto, dryRun: false)
+        let second = try await inventory.importInventory(Self.caulkYAML, format: .auto, dryRun: false, by: "test")
         #expect(!second.changed)
         #expect(second.message.hasPrefix("no changes"))
         #expect(try await snapshot() == before)
@@ -106,21 +106,21 @@ import Testing
     }
 
     @Test func ansibleINIAndYAMLGiveTheSameInventoryAsCaulkYAML() async throws {
-        _ = try await inventory.importInventory(Self.caulkYAML, format: .auto, dryRun: false)
+        _ = try await inventory.importInventory(Self.caulkYAML, format: .auto, dryRun: false, by: "test")
         let expected = try await snapshot()
         for (text, format) in [(Self.ansibleINI, InventoryFormat.ansibleIni), (Self.ansibleYAML, .ansibleYaml)] {
             let fresh = InventoryService(store: try Store.inMemory())
-            let result = try await fresh.importInventory(text, format: .auto, dryRun: false)
+            let result = try await fresh.importInventory(text, format: .auto, dryRun: false, by: "test")
             #expect(result.format == format)
             #expect(try await Snapshot(inventory: fresh).take() == expected, "format \(format)")
             // and importing the Ansible file over the caulk one changes nothing
-            #expect(try await inventory.importInventory(text, format: .auto, dryRun: false).changed == false)
+            #expect(try await inventory.importInventory(text, format: .auto, dryRun: false, by: "test").changed == false)
         }
     }
 
     @Test func jsonIsAcceptedAsCaulkFormat() async throws {
         let json = #"{"clusters": [{"name": "j", "api_endpoint": "https://198.18.3.1:6443", "nodes": [{"name": "n1", "address": "198.18.3.1"}]}]}"#
-        let result = try await inventory.importInventory(json, format: .auto, dryRun: false)
+        let result = try await inventory.importInventory(json, format: .auto, dryRun: false, by: "test")
         #expect(result.format == .caulk)
         #expect(result.nodes.created == 1)
     }
@@ -128,7 +128,7 @@ import Testing
     @Test func aBadNodeIsRefusedNamingLineAndFieldAndNothingChanges() async throws {
         let bad = Self.caulkYAML.replacingOccurrences(of: "- name: w2", with: "- name: \"w2;rm -rf /\"")
         let result = await #expect(throws: DomainError.self) {
-            try await inventory.importInventory(bad, format: .auto, dryRun: false)
+            try await inventory.importInventory(bad, format: .auto, dryRun: false, by: "test")
         }
         guard case .invalidInventory(let line, let field, let message)? = result else {
             Issue.record("unexpected \(String(describing: result))")
@@ -143,28 +143,28 @@ import Testing
     @Test func unknownKeysAndBrokenYAMLNameTheLine() async throws {
         let typo = Self.caulkYAML.replacingOccurrences(of: "encapsulation: ipip", with: "encapsualtion: ipip")
         await #expect(throws: DomainError.invalidInventory(line: 22, field: "clusters[1].encapsualtion", message: "unknown key 'encapsualtion'; expected one of: api_endpoint, calico_namespace, encapsulation, name, nodes, pod_cidr, ssh")) {
-            try await inventory.importInventory(typo, format: .auto, dryRun: false)
+            try await inventory.importInventory(typo, format: .auto, dryRun: false, by: "test")
         }
         let broken = "clusters:\n  - name: a\n    nodes: [\n"
-        let error = await #expect(throws: DomainError.self) { try await inventory.importInventory(broken, format: .caulk, dryRun: false) }
+        let error = await #expect(throws: DomainError.self) { try await inventory.importInventory(broken, format: .caulk, dryRun: false, by: "test") }
         #expect(error?.description.contains("line") == true)
     }
 
     @Test func ansibleErrorsNameTheLine() async throws {
         let twoClusters = Self.ansibleINI + "\n[prod_c]\nw1 ansible_host=198.18.1.2\n"
-        let error = await #expect(throws: DomainError.self) { try await inventory.importInventory(twoClusters, format: .auto, dryRun: false) }
+        let error = await #expect(throws: DomainError.self) { try await inventory.importInventory(twoClusters, format: .auto, dryRun: false, by: "test") }
         #expect(error?.description.contains("two clusters") == true)
 
         let badPort = Self.ansibleINI.replacingOccurrences(of: "ansible_port=2222", with: "ansible_port=70000")
         await #expect(throws: DomainError.invalidInventory(line: 17, field: "host w1 ansible_port", message: "70000 is not a port (1–65535)")) {
-            try await inventory.importInventory(badPort, format: .auto, dryRun: false)
+            try await inventory.importInventory(badPort, format: .auto, dryRun: false, by: "test")
         }
         let ungrouped = "w9 ansible_host=198.18.9.9\n"
-        let lonely = await #expect(throws: DomainError.self) { try await inventory.importInventory(ungrouped, format: .auto, dryRun: false) }
+        let lonely = await #expect(throws: DomainError.self) { try await inventory.importInventory(ungrouped, format: .auto, dryRun: false, by: "test") }
         #expect(lonely?.description.contains("--cluster") == true)
         // ... which --cluster fixes; with no control-plane host the endpoint must be given
         let forced = "[all:vars]\ncaulk_api_endpoint=https://198.18.9.1:6443\n[x]\nw9 ansible_host=198.18.9.9\n"
-        #expect(try await inventory.importInventory(forced, format: .auto, cluster: "solo", dryRun: false).nodes.created == 1)
+        #expect(try await inventory.importInventory(forced, format: .auto, cluster: "solo", dryRun: false, by: "test").nodes.created == 1)
         #expect(try await inventory.node(cluster: "solo", name: "w9").address == "198.18.9.9")
     }
 
@@ -198,7 +198,7 @@ import Testing
             [etcd:children]
             control_plane
             """
-        let summary = try await inventory.importInventory(text, format: .ansibleIni, dryRun: false)
+        let summary = try await inventory.importInventory(text, format: .ansibleIni, dryRun: false, by: "test")
         #expect(summary.clusters.created == 2 && summary.nodes.created == 4, "\(summary)")
         let a = try await inventory.node(cluster: "prod-a", name: "a-cp1")
         #expect(a.role == .controlPlane && a.address == "198.18.1.1")
@@ -218,7 +218,7 @@ import Testing
                   - {name: cp1, address: 198.18.4.1, role: control-plane}
                   - {name: w1, address: 198.18.4.2, ssh: {become: admin}}
             """
-        _ = try await inventory.importInventory(yaml, format: .caulk, dryRun: false)
+        _ = try await inventory.importInventory(yaml, format: .caulk, dryRun: false, by: "test")
         #expect(try await inventory.cluster("rhel").ssh.become == "root")
         #expect(try await inventory.node(cluster: "rhel", name: "w1").ssh.become == "admin")
 
@@ -230,11 +230,11 @@ import Testing
             e-cp1 ansible_host=198.18.5.1 caulk_role=control-plane
             e-w1 ansible_host=198.18.5.2 ansible_become_user=operator
             """
-        _ = try await inventory.importInventory(ini, format: .ansibleIni, dryRun: false)
+        _ = try await inventory.importInventory(ini, format: .ansibleIni, dryRun: false, by: "test")
         #expect(try await inventory.cluster("edge").ssh.become == "root")
         #expect(try await inventory.node(cluster: "edge", name: "e-w1").ssh.become == "operator")
         let su = ini.replacingOccurrences(of: "ansible_become=yes", with: "ansible_become=yes\nansible_become_method=su")
-        let refused = await #expect(throws: DomainError.self) { try await inventory.importInventory(su, format: .ansibleIni, dryRun: false) }
+        let refused = await #expect(throws: DomainError.self) { try await inventory.importInventory(su, format: .ansibleIni, dryRun: false, by: "test") }
         #expect(refused?.description.contains("sudo -n only") == true, "\(refused?.description ?? "-")")
     }
 
@@ -250,9 +250,9 @@ import Testing
             kube_control_plane
             kube_node
             """
-        let refused = await #expect(throws: DomainError.self) { try await inventory.importInventory(text, format: .ansibleIni, dryRun: false) }
+        let refused = await #expect(throws: DomainError.self) { try await inventory.importInventory(text, format: .ansibleIni, dryRun: false, by: "test") }
         #expect(refused?.description.contains("--cluster") == true, "role groups name no cluster: \(refused?.description ?? "-")")
-        #expect(try await inventory.importInventory(text, format: .ansibleIni, cluster: "spray", dryRun: false).nodes.created == 2)
+        #expect(try await inventory.importInventory(text, format: .ansibleIni, cluster: "spray", dryRun: false, by: "test").nodes.created == 2)
         #expect(try await inventory.node(cluster: "spray", name: "node1").role == .controlPlane)
     }
 
@@ -313,10 +313,10 @@ import Testing
         let clock = ContinuousClock()
         let took = await clock.measure {
             for format in [InventoryFormat.auto, .ansibleYaml, .caulk] {
-                await #expect(throws: refusal) { try await inventory.importInventory(bomb, format: format, dryRun: false) }
+                await #expect(throws: refusal) { try await inventory.importInventory(bomb, format: format, dryRun: false, by: "test") }
             }
             await #expect(throws: DomainError.invalidInventory(line: 7, field: nil, message: message)) {
-                try await inventory.importInventory(asKey, format: .ansibleYaml, dryRun: false)
+                try await inventory.importInventory(asKey, format: .ansibleYaml, dryRun: false, by: "test")
             }
             #expect(throws: DomainError.invalidPlaybook(file: "bomb.yaml", line: 7, field: nil, message: message)) {
                 try PlaybookLoader.parse(bomb, source: "bomb.yaml")
@@ -328,7 +328,7 @@ import Testing
             }
             // Six levels (66,430 nodes under one key) are within the limit; what is left is caulk's own complaint.
             let within = levels.prefix(5).joined(separator: "\n") + "\n"
-            let error = await #expect(throws: DomainError.self) { try await inventory.importInventory(within, format: .ansibleYaml, dryRun: false) }
+            let error = await #expect(throws: DomainError.self) { try await inventory.importInventory(within, format: .ansibleYaml, dryRun: false, by: "test") }
             #expect(error?.description.contains("YAML nodes") == false)
         }
         #expect(took < .seconds(2), "took \(took)")
@@ -363,7 +363,7 @@ import Testing
         for (text, format) in [(ansible, InventoryFormat.ansibleYaml), (caulk, .caulk)] {
             let fresh = InventoryService(store: try Store.inMemory())
             var result: ImportResult?
-            let took = try await clock.measure { result = try await fresh.importInventory(text, format: .auto, dryRun: false) }
+            let took = try await clock.measure { result = try await fresh.importInventory(text, format: .auto, dryRun: false, by: "test") }
             print("5,001 hosts, \(format), \(text.utf8.count) bytes: imported in \(took)")
             #expect(result?.format == format)
             #expect(result?.nodes.created == 5001)
@@ -461,15 +461,15 @@ import Testing
     }
 
     @Test func aDryRunChangesNothing() async throws {
-        let result = try await inventory.importInventory(Self.caulkYAML, format: .auto, dryRun: true)
+        let result = try await inventory.importInventory(Self.caulkYAML, format: .auto, dryRun: true, by: "test")
         #expect(result.dryRun && result.nodes.created == 4)
         #expect(try await inventory.clusters().items.isEmpty)
     }
 
     @Test func reimportKeepsAPinnedKeyTheFileDoesNotMention() async throws {
-        _ = try await inventory.importInventory(Self.caulkYAML, format: .auto, dryRun: false)
+        _ = try await inventory.importInventory(Self.caulkYAML, format: .auto, dryRun: false, by: "test")
         let withoutKeys = Self.caulkYAML.split(separator: "\n").filter { !$0.contains("host_key") }.joined(separator: "\n")
-        #expect(try await inventory.importInventory(withoutKeys, format: .auto, dryRun: false).changed == false)
+        #expect(try await inventory.importInventory(withoutKeys, format: .auto, dryRun: false, by: "test").changed == false)
         #expect(try await inventory.node(cluster: "prod-a", name: "cp1").hostKey != nil)
     }
 }

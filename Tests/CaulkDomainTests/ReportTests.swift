@@ -93,8 +93,8 @@ import Testing
 
     @Test func rebootsCountUnderWhatTheNodeRanThen() async throws {
         for cluster in ["a", "b"] {
-            _ = try await inventory.createCluster(ClusterInput(name: cluster, apiEndpoint: "https://198.18.0.1:6443"))
-            for node in ["n1", "n2"] { _ = try await inventory.createNode(NodeInput(cluster: cluster, name: node, address: "198.18.0.2")) }
+            _ = try await inventory.createCluster(ClusterInput(name: cluster, apiEndpoint: "https://198.18.0.1:6443"), by: "test")
+            for node in ["n1", "n2"] { _ = try await inventory.createNode(NodeInput(cluster: cluster, name: node, address: "198.18.0.2"), by: "test") }
         }
         let t0 = Self.t0
         // First boots are only noted; these are the baseline.
@@ -150,8 +150,8 @@ import Testing
     /// What an audit could not tell is not a verdict: a reboot followed by an UNKNOWN finding, or
     /// by no audit yet, is counted, neither faulty nor fine.
     @Test func aRebootNoAuditCouldJudgeIsCountedNotJudged() async throws {
-        _ = try await inventory.createCluster(ClusterInput(name: "c", apiEndpoint: "https://198.18.0.1:6443"))
-        for node in ["n1", "n2", "n3"] { _ = try await inventory.createNode(NodeInput(cluster: "c", name: node, address: "198.18.0.2")) }
+        _ = try await inventory.createCluster(ClusterInput(name: "c", apiEndpoint: "https://198.18.0.1:6443"), by: "test")
+        for node in ["n1", "n2", "n3"] { _ = try await inventory.createNode(NodeInput(cluster: "c", name: node, address: "198.18.0.2"), by: "test") }
         let t0 = Self.t0
         for node in ["n1", "n2", "n3"] {
             try await boot("c", node, "boot-0", at: t0, source: "audit")
@@ -190,8 +190,8 @@ import Testing
     /// reboot and was healthy a day after that audit; n3 rebooted into F1 and a failed repair
     /// later is still faulty.
     func seedRecoveries() async throws {
-        _ = try await inventory.createCluster(ClusterInput(name: "m", apiEndpoint: "https://198.18.0.1:6443"))
-        for node in ["n1", "n2", "n3"] { _ = try await inventory.createNode(NodeInput(cluster: "m", name: node, address: "198.18.0.2")) }
+        _ = try await inventory.createCluster(ClusterInput(name: "m", apiEndpoint: "https://198.18.0.1:6443"), by: "test")
+        for node in ["n1", "n2", "n3"] { _ = try await inventory.createNode(NodeInput(cluster: "m", name: node, address: "198.18.0.2"), by: "test") }
         let t0 = Self.t0, hour = 3600.0
         for node in ["n1", "n2", "n3"] { try await boot("m", node, "boot-0", at: t0.addingTimeInterval(-hour), source: "audit") }
         _ = try await audit("m", at: t0, calico: "3.28.2", nodes: [("n1", "5.14", []), ("n2", "5.14", []), ("n3", "5.14", [])])
@@ -251,8 +251,8 @@ import Testing
     /// whose NetworkManager manages Calico's interfaces; a node the latest audit did not read is
     /// unknown, never fine.
     @Test func riskNamesTheNodesTheLatestAuditFoundAtRiskAndWhatItCouldNotTell() async throws {
-        _ = try await inventory.createCluster(ClusterInput(name: "r", apiEndpoint: "https://198.18.0.1:6443"))
-        for node in ["r1", "r2", "r3", "r4"] { _ = try await inventory.createNode(NodeInput(cluster: "r", name: node, address: "198.18.0.2")) }
+        _ = try await inventory.createCluster(ClusterInput(name: "r", apiEndpoint: "https://198.18.0.1:6443"), by: "test")
+        for node in ["r1", "r2", "r3", "r4"] { _ = try await inventory.createNode(NodeInput(cluster: "r", name: node, address: "198.18.0.2"), by: "test") }
         let t0 = Self.t0
         // An older audit's findings are history, not risk.
         _ = try await audit("r", at: t0, calico: "3.28.2", nodes: [("r1", "5.14", ["F6"])], playbook: "calico-vxlan")
@@ -300,8 +300,8 @@ import Testing
     @Test func everyReportQueryUsesIndexesOnTheHistoryTables() async throws {
         let history = try ReportTests()
         let store = history.store
-        _ = try await history.inventory.createCluster(ClusterInput(name: "a", apiEndpoint: "https://198.18.0.1:6443"))
-        _ = try await history.inventory.createNode(NodeInput(cluster: "a", name: "n1", address: "198.18.0.2"))
+        _ = try await history.inventory.createCluster(ClusterInput(name: "a", apiEndpoint: "https://198.18.0.1:6443"), by: "test")
+        _ = try await history.inventory.createNode(NodeInput(cluster: "a", name: "n1", address: "198.18.0.2"), by: "test")
         try await history.boot("a", "n1", "boot-0", at: ReportTests.t0, source: "audit")
         try await history.boot("a", "n1", "boot-1", at: ReportTests.t0.addingTimeInterval(60))
         let statements = Statements()

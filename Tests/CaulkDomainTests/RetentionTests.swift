@@ -21,8 +21,8 @@ import Testing
         try await store.enableIncrementalVacuum()
         #expect(try await store.incrementalVacuumEnabled())
         let inventory = InventoryService(store: store)
-        _ = try await inventory.createCluster(ClusterInput(name: "c", apiEndpoint: "https://198.18.0.1:6443"))
-        for node in ["n1", "n2"] { _ = try await inventory.createNode(NodeInput(cluster: "c", name: node, address: "198.18.0.2")) }
+        _ = try await inventory.createCluster(ClusterInput(name: "c", apiEndpoint: "https://198.18.0.1:6443"), by: "test")
+        for node in ["n1", "n2"] { _ = try await inventory.createNode(NodeInput(cluster: "c", name: node, address: "198.18.0.2"), by: "test") }
         let nodeIds = [try await store.node(cluster: "c", name: "n1")!.node.id!, try await store.node(cluster: "c", name: "n2")!.node.id!]
 
         // 400 days ago: an audit with facts and findings, a reboot, and the two incidents the

@@ -31,29 +31,29 @@ import Testing
     }
 
     @Test func tokensAreStoredOnlyAsHashes() async throws {
-        let created = try await tokens.create(TokenInput(name: "ci", role: .operator))
+        let created = try await tokens.create(TokenInput(name: "ci", role: .operator), by: "test")
         #expect(created.secret.hasPrefix("caulk_") && created.secret.count == 49)
         let stored = try await store.tokens(includeRevoked: true, limit: 10)
         #expect(stored.count == 1)
         #expect(stored[0].secretHash != created.secret && stored[0].secretHash.count == 64)
         #expect(try await tokens.authenticate(created.secret).identity == Identity(name: "ci", role: .operator))
         #expect(try await tokens.authenticate(created.secret + "x") == .refused)
-        _ = try await tokens.revoke(name: "ci")
+        _ = try await tokens.revoke(name: "ci", by: "test")
         #expect(try await tokens.authenticate(created.secret) == .refused)
         // a revoked token frees its name
-        _ = try await tokens.create(TokenInput(name: "ci", role: .viewer))
-        await #expect(throws: DomainError.self) { _ = try await tokens.create(TokenInput(name: "ci", role: .viewer)) }
+        _ = try await tokens.create(TokenInput(name: "ci", role: .viewer), by: "test")
+        await #expect(throws: DomainError.self) { _ = try await tokens.create(TokenInput(name: "ci", role: .viewer), by: "test") }
     }
 
     /// Nothing over the API can lock every admin out.
     @Test func theLastAdminTokenCannotBeRevoked() async throws {
-        _ = try await tokens.create(TokenInput(name: "root", role: .admin))
+        _ = try await tokens.create(TokenInput(name: "root", role: .admin), by: "test")
         await #expect(throws: DomainError.conflict("root is the last admin token that still works; create another first (caulk tokens create NAME --role admin), then revoke this one")) {
-            try await tokens.revoke(name: "root")
+            try await tokens.revoke(name: "root", by: "test")
         }
-        _ = try await tokens.create(TokenInput(name: "second", role: .admin))
-        #expect(try await tokens.revoke(name: "root").revokedAt != nil)
-        await #expect(throws: DomainError.self) { try await tokens.revoke(name: "second") }
+        _ = try await tokens.create(TokenInput(name: "second", role: .admin), by: "test")
+        #expect(try await tokens.revoke(name: "root", by: "test").revokedAt != nil)
+        await #expect(throws: DomainError.self) { try await tokens.revoke(name: "second", by: "test") }
     }
 
     /// A token with a lifetime works until then, and is refused after it with its name and when,
@@ -61,23 +61,23 @@ import Testing
     @Test func tokensExpireAndSaySo() async throws {
         let now = Mutex(Date(timeIntervalSince1970: 1_800_000_000))
         let tokens = TokenService(store: store, clock: { now.withLock { $0 } })
-        let short = try await tokens.create(TokenInput(name: "short", role: .admin, ttlSeconds: 3600))
+        let short = try await tokens.create(TokenInput(name: "short", role: .admin, ttlSeconds: 3600), by: "test")
         let expiry = Date(timeIntervalSince1970: 1_800_003_600)
         #expect(short.token.expiresAt == expiry)
         #expect(try await tokens.authenticate(short.secret).identity?.expiresAt == expiry)
-        let forever = try await tokens.create(TokenInput(name: "forever", role: .admin))
+        let forever = try await tokens.create(TokenInput(name: "forever", role: .admin), by: "test")
         #expect(forever.token.expiresAt == nil)
 
         now.withLock { $0 = expiry }
         #expect(try await tokens.authenticate(short.secret) == .expired(name: "short", at: expiry))
         #expect(try await tokens.authenticate(forever.secret).identity?.name == "forever")
         // The only admin left that works cannot go; the expired one can.
-        await #expect(throws: DomainError.self) { try await tokens.revoke(name: "forever") }
-        #expect(try await tokens.revoke(name: "short").revokedAt == expiry)
+        await #expect(throws: DomainError.self) { try await tokens.revoke(name: "forever", by: "test") }
+        #expect(try await tokens.revoke(name: "short", by: "test").revokedAt == expiry)
         #expect(try await tokens.authenticate(short.secret) == .refused)
 
         for ttl in [0, 59, TokenService.ttlRange.upperBound + 1, -1] {
-            await #expect(throws: DomainError.self) { _ = try await tokens.create(TokenInput(name: "bad", role: .viewer, ttlSeconds: ttl)) }
+            await #expect(throws: DomainError.self) { _ = try await tokens.create(TokenInput(name: "bad", role: .viewer, ttlSeconds: ttl), by: "test") }
         }
         #expect(Span.seconds("90m") == 5400 && Span.seconds("30d") == 2_592_000 && Span.seconds("2w") == 1_209_600)
         for text in ["", "30", "d", "1y", "-1d", "1.5h", "99999d", " 1d"] { #expect(Span.seconds(text) == nil, "\(text)") }
@@ -86,15 +86,15 @@ import Testing
     /// Running any command on nodes is granted per operator token; admins have it, viewers and
     /// node tokens never.
     @Test func execIsARightOfItsOwn() async throws {
-        let plain = try await tokens.create(TokenInput(name: "plain", role: .operator))
-        let granted = try await tokens.create(TokenInput(name: "granted", role: .operator, exec: true))
-        let admin = try await tokens.create(TokenInput(name: "root", role: .admin))
+        let plain = try await tokens.create(TokenInput(name: "plain", role: .operator), by: "test")
+        let granted = try await tokens.create(TokenInput(name: "granted", role: .operator, exec: true), by: "test")
+        let admin = try await tokens.create(TokenInput(name: "root", role: .admin), by: "test")
         #expect(!plain.token.exec && granted.token.exec && admin.token.exec)
         #expect(try await tokens.authenticate(plain.secret).identity?.exec == false)
         #expect(try await tokens.authenticate(granted.secret).identity?.exec == true)
         #expect(try await tokens.authenticate(admin.secret).identity?.exec == true)
-        await #expect(throws: DomainError.self) { _ = try await tokens.create(TokenInput(name: "v", role: .viewer, exec: true)) }
-        await #expect(throws: DomainError.self) { _ = try await tokens.create(TokenInput(name: "a", role: .admin, exec: true)) }
+        await #expect(throws: DomainError.self) { _ = try await tokens.create(TokenInput(name: "v", role: .viewer, exec: true), by: "test") }
+        await #expect(throws: DomainError.self) { _ = try await tokens.create(TokenInput(name: "a", role: .admin, exec: true), by: "test") }
         #expect(try await tokens.list().items.map(\.exec) == [false, true, true])
     }
 
@@ -105,12 +105,12 @@ import Testing
     }
 
     @Test func listsPageWithCursorsAndFilter() async throws {
-        _ = try await inventory.createCluster(ClusterInput(name: "big", apiEndpoint: "https://198.18.0.1:6443"))
-        _ = try await inventory.createCluster(ClusterInput(name: "other", apiEndpoint: "https://198.18.0.2:6443"))
+        _ = try await inventory.createCluster(ClusterInput(name: "big", apiEndpoint: "https://198.18.0.1:6443"), by: "test")
+        _ = try await inventory.createCluster(ClusterInput(name: "other", apiEndpoint: "https://198.18.0.2:6443"), by: "test")
         for index in 1...250 {
             _ = try await inventory.createNode(NodeInput(
                 cluster: index % 5 == 0 ? "other" : "big", name: "n\(index)", address: "198.18.1.\(index)",
-                role: index <= 3 ? .controlPlane : .worker, labels: ["zone": index % 2 == 0 ? "a" : "b", "rack": "r\(index % 3)"]))
+                role: index <= 3 ? .controlPlane : .worker, labels: ["zone": index % 2 == 0 ? "a" : "b", "rack": "r\(index % 3)"]), by: "test")
         }
         var names: [String] = []
         var paging = Paging(limit: 100)
@@ -136,17 +136,17 @@ import Testing
     }
 
     @Test func crudRulesSayWhatToDo() async throws {
-        _ = try await inventory.createCluster(ClusterInput(name: "a", apiEndpoint: "https://198.18.0.1:6443"))
-        await #expect(throws: DomainError.self) { _ = try await inventory.createCluster(ClusterInput(name: "a", apiEndpoint: "https://198.18.0.1:6443")) }
-        _ = try await inventory.createNode(NodeInput(cluster: "a", name: "n1", address: "198.18.0.1"))
-        let conflict = await #expect(throws: DomainError.self) { try await inventory.deleteCluster("a", cascade: false) }
+        _ = try await inventory.createCluster(ClusterInput(name: "a", apiEndpoint: "https://198.18.0.1:6443"), by: "test")
+        await #expect(throws: DomainError.self) { _ = try await inventory.createCluster(ClusterInput(name: "a", apiEndpoint: "https://198.18.0.1:6443"), by: "test") }
+        _ = try await inventory.createNode(NodeInput(cluster: "a", name: "n1", address: "198.18.0.1"), by: "test")
+        let conflict = await #expect(throws: DomainError.self) { try await inventory.deleteCluster("a", cascade: false, by: "test") }
         #expect(conflict?.description.contains("--cascade") == true)
-        let changed = try await inventory.updateNode(cluster: "a", name: "n1", NodeInput(labels: ["zone": "b"], hostKey: "SHA256:ILiDJiAWgJdl/V9J62EKF2tJi5PC95kTA2/XDf7mNu4"))
+        let changed = try await inventory.updateNode(cluster: "a", name: "n1", NodeInput(labels: ["zone": "b"], hostKey: "SHA256:ILiDJiAWgJdl/V9J62EKF2tJi5PC95kTA2/XDf7mNu4"), by: "test")
         #expect(changed.labels == ["zone": "b"] && changed.hostKey != nil)
-        let cleared = try await inventory.updateNode(cluster: "a", name: "n1", NodeInput(hostKey: ""))
+        let cleared = try await inventory.updateNode(cluster: "a", name: "n1", NodeInput(hostKey: ""), by: "test")
         #expect(cleared.hostKey == nil)
-        await #expect(throws: DomainError.notFound("no node named n9 in cluster a")) { try await inventory.deleteNode(cluster: "a", name: "n9") }
-        try await inventory.deleteCluster("a", cascade: true)
+        await #expect(throws: DomainError.notFound("no node named n9 in cluster a")) { try await inventory.deleteNode(cluster: "a", name: "n9", by: "test") }
+        try await inventory.deleteCluster("a", cascade: true, by: "test")
         await #expect(throws: DomainError.self) { _ = try await inventory.cluster("a") }
     }
 
@@ -154,9 +154,9 @@ import Testing
     /// skipped with why, instead of failing them all.
     @Test func anAllClusterAuditSkipsClustersItCannotAuditSayingWhy() async throws {
         let audits = AuditService(store: store, executor: SSHExecutor(threads: 1), library: try PlaybookLibrary())
-        _ = try await inventory.createCluster(ClusterInput(name: "empty", apiEndpoint: "https://198.18.0.1:6443"))
-        _ = try await inventory.createCluster(ClusterInput(name: "keyless", apiEndpoint: "https://198.18.0.2:6443"))
-        _ = try await inventory.createNode(NodeInput(cluster: "keyless", name: "n1", address: "198.18.0.2"))
+        _ = try await inventory.createCluster(ClusterInput(name: "empty", apiEndpoint: "https://198.18.0.1:6443"), by: "test")
+        _ = try await inventory.createCluster(ClusterInput(name: "keyless", apiEndpoint: "https://198.18.0.2:6443"), by: "test")
+        _ = try await inventory.createNode(NodeInput(cluster: "keyless", name: "n1", address: "198.18.0.2"), by: "test")
         let started = try await audits.start(AuditRequest(all: true), requester: "test", trigger: .schedule)
         #expect(started.runs.isEmpty)
         #expect(started.skipped.sorted() == [
@@ -168,12 +168,12 @@ import Testing
 
     /// What audits observed about a node (its boot) survives every inventory change.
     @Test func anInventoryUpdateKeepsTheObservedBoot() async throws {
-        _ = try await inventory.createCluster(ClusterInput(name: "b", apiEndpoint: "https://198.18.0.1:6443"))
-        let node = try await inventory.createNode(NodeInput(cluster: "b", name: "n1", address: "198.18.0.1"))
+        _ = try await inventory.createCluster(ClusterInput(name: "b", apiEndpoint: "https://198.18.0.1:6443"), by: "test")
+        let node = try await inventory.createNode(NodeInput(cluster: "b", name: "n1", address: "198.18.0.1"), by: "test")
         let id = try #require(try await store.node(cluster: "b", name: node.name)?.node.id)
         let booted = Date(timeIntervalSince1970: 1_790_000_000)
         _ = try await store.recordBoot(nodeId: id, bootId: "boot-1", bootedAt: booted, seenAt: booted.addingTimeInterval(60), source: "audit", runId: nil)
-        _ = try await inventory.updateNode(cluster: "b", name: "n1", NodeInput(labels: ["zone": "a"]))
+        _ = try await inventory.updateNode(cluster: "b", name: "n1", NodeInput(labels: ["zone": "a"]), by: "test")
         let after = try #require(try await store.node(cluster: "b", name: "n1")?.observed)
         #expect(after.lastBootId == "boot-1" && after.lastBootedAt == booted)
         #expect(try await inventory.node(cluster: "b", name: "n1").lastBootId == "boot-1")

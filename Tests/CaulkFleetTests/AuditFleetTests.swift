@@ -137,9 +137,9 @@ import Testing
         #expect(try await tick(after: 1) == 0, "not due again until the next minute")
         #expect(try await tick(after: 60) == 1)
         #expect(try await tick(after: 3600) == 1, "an hour of missed slots is one catch-up run")
-        _ = try await schedules.update(name: "every-minute", ScheduleUpdate(paused: true))
+        _ = try await schedules.update(name: "every-minute", ScheduleUpdate(paused: true), by: "test")
         #expect(try await tick(after: 600) == 0)
-        let resumed = try await schedules.update(name: "every-minute", ScheduleUpdate(paused: false))
+        let resumed = try await schedules.update(name: "every-minute", ScheduleUpdate(paused: false), by: "test")
         #expect(resumed.nextRunAt > clock(), "resuming does not replay the paused slots")
 
         let runs = try await fixture.store.runs(cluster: Self.cluster, kind: .audit, before: nil, limit: 10)

@@ -98,8 +98,8 @@ import Testing
         let (unpinned, changed, fine) = (nodes[1], nodes[2], nodes[3])
         // /etc is private to each lab node (/tmp is shared with the host).
         let marker = "/etc/caulk-touched-\(UUID().uuidString)"
-        _ = try await inventory.updateNode(cluster: cluster, name: unpinned.name, NodeInput(hostKey: ""))
-        _ = try await inventory.updateNode(cluster: cluster, name: changed.name, NodeInput(hostKey: "SHA256:ILiDJiAWgJdl/V9J62EKF2tJi5PC95kTA2/XDf7mNu4"))
+        _ = try await inventory.updateNode(cluster: cluster, name: unpinned.name, NodeInput(hostKey: ""), by: "test")
+        _ = try await inventory.updateNode(cluster: cluster, name: changed.name, NodeInput(hostKey: "SHA256:ILiDJiAWgJdl/V9J62EKF2tJi5PC95kTA2/XDf7mNu4"), by: "test")
         let (_, hosts) = try await self.exec(exec, cluster, ExecRequest(command: "touch \(marker)", nodes: [unpinned.name, changed.name, fine.name]))
         let byName = Dictionary(uniqueKeysWithValues: hosts.map { ($0.node, $0) })
         #expect(byName[unpinned.name]?.errorKind == "host-key-unknown")
@@ -112,13 +112,13 @@ import Testing
 
         // trusting pins what a new node shows; a changed key only with --expect
         let trust = HostKeyTrust(store: store, executor: Self.executor)
-        let trusted = try await trust.trust(cluster: cluster, TrustRequest(nodes: [unpinned.name, changed.name, unpinned.name]))
+        let trusted = try await trust.trust(cluster: cluster, TrustRequest(nodes: [unpinned.name, changed.name, unpinned.name]), by: "test")
         #expect(trusted.count == 2, "a name given twice is one node, and no crash")
         #expect(trusted.first { $0.node == unpinned.name }?.pinned == true)
         let refused = try #require(trusted.first { $0.node == changed.name })
         #expect(!refused.pinned && refused.error?.contains("its key changed") == true && refused.error?.contains("--expect \(changed.hostKey!)") == true, "\(refused)")
         #expect(try await inventory.node(cluster: cluster, name: changed.name).hostKey == "SHA256:ILiDJiAWgJdl/V9J62EKF2tJi5PC95kTA2/XDf7mNu4")
-        let repinned = try await trust.trust(cluster: cluster, TrustRequest(nodes: [changed.name], expect: changed.hostKey))
+        let repinned = try await trust.trust(cluster: cluster, TrustRequest(nodes: [changed.name], expect: changed.hostKey), by: "test")
         #expect(repinned.first?.pinned == true)
         #expect(try await inventory.node(cluster: cluster, name: changed.name).hostKey == changed.hostKey)
         #expect(try await store.node(cluster: cluster, name: unpinned.name)?.node.hostKey == unpinned.hostKey)
@@ -137,7 +137,7 @@ import Testing
         defer { Lab.unfilterSSH(hidden.name) }
         let (direct, _) = try await self.exec(exec, cluster, ExecRequest(command: "hostname", nodes: [hidden.name], timeout: 5))
         #expect(direct.status == .failed)
-        _ = try await inventory.updateNode(cluster: cluster, name: hidden.name, NodeInput(ssh: SSHOverrides(bastion: "root@\(bastion.address):22")))
+        _ = try await inventory.updateNode(cluster: cluster, name: hidden.name, NodeInput(ssh: SSHOverrides(bastion: "root@\(bastion.address):22")), by: "test")
         let (run, hosts) = try await self.exec(exec, cluster, ExecRequest(command: "hostname", nodes: [hidden.name]))
         #expect(run.status == .succeeded)
         #expect(hosts.first?.stdout == hidden.name + "\n")

@@ -42,7 +42,7 @@ enum Lab {
         let text = try inventory.get()
         let store = try Store.inMemory()
         let inventoryService = InventoryService(store: store)
-        _ = try await inventoryService.importInventory(text, format: .caulk, dryRun: false)
+        _ = try await inventoryService.importInventory(text, format: .caulk, dryRun: false, by: "test")
         return (store, inventoryService, ExecService(store: store, executor: executor))
     }
 

@@ -33,7 +33,7 @@ import Testing
 
     @Test func signInSetsAnHttpOnlyCookieAndThePageShowsTheFleet() async throws {
         let h = try await Harness()
-        let revoked = try await h.services.tokens.create(TokenInput(name: "gone", role: .viewer))
+        let revoked = try await h.services.tokens.create(TokenInput(name: "gone", role: .viewer), by: "test")
         try await h.application().test(.router) { client in
             _ = try await client.call(.post, "/v1/clusters", token: h.admin, json: APITests.cluster)
 
@@ -63,7 +63,7 @@ import Testing
 
             // The API's bearer header works too; a token that may not read does not.
             #expect(try await get(client, "/ui", bearer: h.op).status == 200)
-            _ = try await h.services.tokens.revoke(name: revoked.token.name)
+            _ = try await h.services.tokens.revoke(name: revoked.token.name, by: "test")
             #expect(try await get(client, "/ui", cookie: "caulk_token=\(revoked.secret)").status == 303)
             page = try await client.execute(uri: "/ui/logout", method: .post) { Page(status: Int($0.status.code), headers: $0.headers, text: "") }
             #expect(page.status == 303 && page.headers[.setCookie]?.contains("Max-Age=0") == true)

@@ -17,9 +17,9 @@ struct Harness {
 
     init() async throws {
         services = try Services(store: try Store.inMemory())
-        admin = try await services.tokens.create(TokenInput(name: "root", role: .admin)).secret
-        op = try await services.tokens.create(TokenInput(name: "ops", role: .operator)).secret
-        viewer = try await services.tokens.create(TokenInput(name: "dash", role: .viewer)).secret
+        admin = try await services.tokens.create(TokenInput(name: "root", role: .admin), by: "test").secret
+        op = try await services.tokens.create(TokenInput(name: "ops", role: .operator), by: "test").secret
+        viewer = try await services.tokens.create(TokenInput(name: "dash", role: .viewer), by: "test").secret
     }
 
     func application() -> some ApplicationProtocol {

@@ -37,14 +37,14 @@ import Testing
         "GET /v1/schedules": .viewer, "POST /v1/schedules": .operator, "PATCH /v1/schedules/{name}": .operator,
         "DELETE /v1/schedules/{name}": .operator,
         "GET /v1/tokens": .admin, "POST /v1/tokens": .admin, "DELETE /v1/tokens/{name}": .admin,
-        "POST /v1/admin/purge": .admin,
+        "POST /v1/admin/purge": .admin, "GET /v1/activity": .admin,
         "GET /v1/reports/reboots": .viewer, "GET /v1/reports/post-reboot": .viewer, "GET /v1/reports/findings": .viewer,
         "GET /v1/reports/mttr": .viewer, "GET /v1/reports/repairs": .viewer, "GET /v1/reports/risk": .viewer,
     ]
 
     @Test func everyRouteRefusesWhoLacksItsRightAndServesWhoHasIt() async throws {
         let h = try await Harness()
-        let exec = try await h.services.tokens.create(TokenInput(name: "opx", role: .operator, exec: true)).secret
+        let exec = try await h.services.tokens.create(TokenInput(name: "opx", role: .operator, exec: true), by: "test").secret
         let tokens: [(String, Right, String)] = [("viewer", .viewer, h.viewer), ("operator", .operator, h.op), ("exec", .exec, exec), ("admin", .admin, h.admin)]
         let router = buildRouter(h.services)
         let served = router.routes.map { "\($0.method.rawValue) /\($0.path.description.drop { $0 == "/" })" }.filter { $0.contains(" /v1/") && !$0.hasSuffix("openapi.yaml") }
@@ -75,7 +75,7 @@ import Testing
     /// with its expiry until it is revoked.
     @Test func anExpiredTokenIsRefusedWithWhy() async throws {
         let h = try await Harness()
-        let created = try await h.services.tokens.create(TokenInput(name: "temp", role: .admin, ttlSeconds: 3600))
+        let created = try await h.services.tokens.create(TokenInput(name: "temp", role: .admin, ttlSeconds: 3600), by: "test")
         try await h.application().test(.router) { client in
             var reply = try await client.call(.get, "/v1/whoami", token: created.secret)
             #expect(reply.status == 200)

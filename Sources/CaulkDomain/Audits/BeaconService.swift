@@ -73,10 +73,13 @@ public struct BeaconService: Sendable {
 
     /// Revokes the `node` tokens of the named nodes, or of every node of the cluster: their
     /// beacons can announce nothing until `install` runs on them again.
-    public func revoke(cluster name: String, nodes names: [String]?) async throws -> [TokenInfo] {
+    public func revoke(cluster name: String, nodes names: [String]?, by actor: String) async throws -> [TokenInfo] {
         let cluster = try await store.requireCluster(named: name).cluster
         let nodes = try ExecService.only(names, of: try await store.nodes(NodeFilter(clusterId: cluster.id), limit: Int.max).map(\.node), cluster: cluster.name)
-        return try await store.revokeNodeTokens(nodeIds: nodes.compactMap(\.id), at: clock()).map(TokenInfo.init)
+        let activity = ActivityLog(store: store, clock: clock)
+        return try await store.revokeNodeTokens(nodeIds: nodes.compactMap(\.id), at: clock()) { revoked in
+            activity.entry(actor, .beaconRevoke, cluster: cluster.name, target: cluster.name, after: ["tokens_revoked": revoked.map(\.name).joined(separator: ",")])
+        }.map(TokenInfo.init)
     }
 
     /// The outcome with only the step that failed (or the last one): what the host row shows.

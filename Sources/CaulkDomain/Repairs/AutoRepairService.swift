@@ -35,7 +35,8 @@ public struct AutoRepairService: Sendable {
 
     public func update(cluster name: String, _ update: AutoRepairPolicyUpdate, by requester: String) async throws -> AutoRepairPolicy {
         let cluster = try await store.requireCluster(named: name).cluster
-        var policy = try await store.autoRepairPolicy(clusterId: cluster.id!) ?? AutoRepairPolicyRecord(
+        let stored = try await store.autoRepairPolicy(clusterId: cluster.id!)
+        var policy = stored ?? AutoRepairPolicyRecord(
             clusterId: cluster.id!, enabled: false, delaySeconds: Self.defaults.delaySeconds, maxPerHour: Self.defaults.maxPerHour,
             maxDisruptedShare: Self.defaults.maxDisruptedShare, updatedBy: requester, updatedAt: clock())
         if let enabled = update.enabled { policy.enabled = enabled }
@@ -53,8 +54,13 @@ public struct AutoRepairService: Sendable {
         }
         policy.updatedBy = requester
         policy.updatedAt = clock()
-        try await store.saveAutoRepairPolicy(policy)
-        return AutoRepairPolicy(policy, cluster: cluster.name)
+        let unshown: Set<String> = ["updated_by", "updated_at", "cluster"]
+        let updated = AutoRepairPolicy(policy, cluster: cluster.name)
+        try await store.saveAutoRepairPolicy(policy, activity: ActivityLog(store: store, clock: clock).change(
+            requester, .autoRepairUpdate, cluster: cluster.name, target: cluster.name,
+            from: stored.map { ActivityLog.fields(AutoRepairPolicy($0, cluster: cluster.name), leaving: unshown) } ?? [:],
+            to: ActivityLog.fields(updated, leaving: unshown)))
+        return updated
     }
 
     public func decisions(cluster: String?, paging: Paging) async throws -> Page<AutoRepairDecision> {

@@ -38,9 +38,15 @@ public struct RetentionService: Sendable {
         self.clock = clock
     }
 
-    /// What a purge now would remove (`dryRun`), or removes it.
-    public func purge(dryRun: Bool) async throws -> PurgeResult {
+    /// What a purge now would remove (`dryRun`), or removes it. A purge someone asked for
+    /// (`actor`) is in the activity log from its start: it takes many transactions.
+    public func purge(dryRun: Bool, by actor: String? = nil) async throws -> PurgeResult {
         let now = clock()
+        if let actor, !dryRun {
+            let keep = policy.keepDays.map { ("keep_\($0.key.rawValue)_days", String($0.value)) }
+            _ = try await store.insert(ActivityLog(store: store, clock: clock).entry(
+                actor, .retentionPurge, cluster: nil, target: "retention", after: Dictionary(keep, uniquingKeysWith: { first, _ in first })))
+        }
         let before = store.fileBytes()
         let horizons = try await store.purgeHorizons()
         var classes: [RetentionPurge] = []

@@ -36,9 +36,25 @@ public struct RunHistory: Sendable {
         }
     }
 
-    /// Records the run as running.
+    var activity: ActivityLog { ActivityLog(store: store, clock: clock) }
+
+    /// Records the run as running, and in the activity log when someone (not a schedule or
+    /// auto-repair) started it.
     func start(_ start: Start) async throws -> RunRecord {
-        try await store.insert(start.record(at: clock()))
+        try await store.insert(start.record(at: clock()), activity: started)
+    }
+
+    /// A run's `run.start` entry, made once it has its id.
+    private var started: @Sendable (RunRecord) -> ActivityRecord? {
+        let activity = activity
+        return { run in
+            guard run.trigger == .cli || run.trigger == .api else { return nil }
+            var after = ["kind": run.kind.rawValue, "trigger": run.trigger.rawValue]
+            if let playbook = run.playbook { after["playbook"] = playbook }
+            if let command = run.command { after["command"] = command }
+            if run.dryRun { after["dry_run"] = "true" }
+            return activity.entry(run.requester, .runStart, cluster: run.clusterName, target: "run \(run.id!)", after: after)
+        }
     }
 
     /// Records the run as running unless a run of its kind for its cluster already is (the
@@ -47,7 +63,7 @@ public struct RunHistory: Sendable {
     func startExclusive(_ start: Start, dryRun: Bool = false) async throws -> RunStart {
         var record = start.record(at: clock())
         record.dryRun = dryRun
-        return dryRun ? .started(try await store.insert(record)) : try await store.startRun(record)
+        return dryRun ? .started(try await store.insert(record, activity: started)) : try await store.startRun(record, activity: started)
     }
 
     func finish(_ id: Int64, _ status: RunStatus) async throws {
@@ -71,7 +87,10 @@ public struct RunHistory: Sendable {
     /// more nodes and ends `cancelled` with those it finished. Either releases its cluster's lock
     /// when it ends. Asking again is harmless.
     public func cancel(_ id: Int64, requester: String) async throws -> Run {
-        switch try await store.requestCancel(runId: id, kinds: [.audit, .repair], by: requester, at: clock()) {
+        let activity = activity
+        switch try await store.requestCancel(runId: id, kinds: [.audit, .repair], by: requester, at: clock(), activity: { run in
+            activity.entry(requester, .runCancel, cluster: run.clusterName, target: "run \(id)", after: ["kind": run.kind.rawValue])
+        }) {
         case .notFound:
             throw DomainError.notFound("no run \(id)")
         case .notRunning(let record):

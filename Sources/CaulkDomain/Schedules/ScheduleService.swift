@@ -28,12 +28,17 @@ public struct ScheduleService: Sendable {
         let now = clock()
         guard let next = cron.next(after: now) else { throw DomainError.invalid(field: "cron", message: "'\(request.cron)' never fires") }
         let record = ScheduleRecord(name: request.name, cron: request.cron, clusterId: clusterId, playbook: playbook.name, nextRunAt: next, createdBy: requester, createdAt: now)
+        let entry = activity.entry(
+            requester, .scheduleCreate, cluster: request.cluster, target: request.name,
+            after: ["cron": request.cron, "cluster": request.cluster ?? "all", "playbook": playbook.name])
         do {
-            return try await api(store.insert(record))
+            return try await api(store.insert(record) { _ in entry })
         } catch where Store.isConstraintViolation(error) {
             throw DomainError.conflict("a schedule named \(request.name) already exists; remove it first (`caulk schedules rm \(request.name)`)")
         }
     }
+
+    var activity: ActivityLog { ActivityLog(store: store, clock: clock) }
 
     public func list() async throws -> [Schedule] {
         var schedules: [Schedule] = []
@@ -41,22 +46,27 @@ public struct ScheduleService: Sendable {
         return schedules
     }
 
-    public func remove(name: String) async throws -> Schedule {
+    public func remove(name: String, by actor: String) async throws -> Schedule {
         guard let record = try await store.schedule(named: name) else { throw DomainError.notFound("no schedule named \(name)") }
         let schedule = try await api(record)
-        _ = try await store.deleteSchedule(id: record.id!)
+        _ = try await store.deleteSchedule(id: record.id!, activity: activity.entry(
+            actor, .scheduleDelete, cluster: schedule.cluster, target: name,
+            before: ["cron": schedule.cron, "cluster": schedule.cluster ?? "all", "playbook": schedule.playbook, "paused": String(schedule.paused)]))
         return schedule
     }
 
     /// Pauses or resumes. A resumed schedule next fires at its next slot from now, not at the
     /// slots it missed while paused.
-    public func update(name: String, _ update: ScheduleUpdate) async throws -> Schedule {
+    public func update(name: String, _ update: ScheduleUpdate, by actor: String) async throws -> Schedule {
         guard var record = try await store.schedule(named: name) else { throw DomainError.notFound("no schedule named \(name)") }
         if let paused = update.paused, paused != record.paused {
             record.paused = paused
             if !paused, let next = try Self.cron(record.cron).next(after: clock()) { record.nextRunAt = next }
             record.updatedAt = clock()
-            try await store.update(record)
+            var cluster: String?
+            if let clusterId = record.clusterId { cluster = try await store.clusterName(id: clusterId) }
+            try await store.update(record, activity: activity.entry(
+                actor, .scheduleUpdate, cluster: cluster, target: name, before: ["paused": String(!paused)], after: ["paused": String(paused)]))
         }
         return try await api(record)
     }

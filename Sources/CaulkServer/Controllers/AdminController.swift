@@ -9,8 +9,8 @@ struct AdminController {
 
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
         group.post("admin/purge") { request, context in
-            _ = try context.require(.admin)
-            return try JSON.response(try await retention.purge(dryRun: try request.flag("dry_run")))
+            let identity = try context.require(.admin)
+            return try JSON.response(try await retention.purge(dryRun: try request.flag("dry_run"), by: identity.name))
         }
     }
 }

@@ -21,22 +21,22 @@ struct ClustersController {
             return try JSON.response(page)
         }
         group.post("clusters") { request, context in
-            _ = try context.require(.admin)
+            let identity = try context.require(.admin)
             let input = try await JSON.decode(ClusterInput.self, from: request, allowedKeys: Self.inputKeys)
-            return try JSON.response(try await inventory.createCluster(input), status: .created)
+            return try JSON.response(try await inventory.createCluster(input, by: identity.name), status: .created)
         }
         group.get("clusters/:name") { _, context in
             _ = try context.require(.viewer)
             return try JSON.response(try await inventory.cluster(try context.parameters.require("name")))
         }
         group.patch("clusters/:name") { request, context in
-            _ = try context.require(.admin)
+            let identity = try context.require(.admin)
             let patch = try await JSON.decode(ClusterInput.self, from: request, allowedKeys: Self.patchKeys, refusedKeys: Self.refusedInPatch)
-            return try JSON.response(try await inventory.updateCluster(try context.parameters.require("name"), patch))
+            return try JSON.response(try await inventory.updateCluster(try context.parameters.require("name"), patch, by: identity.name))
         }
         group.delete("clusters/:name") { request, context in
-            _ = try context.require(.admin)
-            try await inventory.deleteCluster(try context.parameters.require("name"), cascade: try request.flag("cascade"))
+            let identity = try context.require(.admin)
+            try await inventory.deleteCluster(try context.parameters.require("name"), cascade: try request.flag("cascade"), by: identity.name)
             return Response(status: .noContent)
         }
     }

@@ -11,7 +11,7 @@ struct InventoryController {
 
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
         group.post("inventory/import") { request, context in
-            _ = try context.require(.admin)
+            let identity = try context.require(.admin)
             let format = try request.query("format", as: InventoryFormat.self) ?? .auto
             let buffer: ByteBuffer
             do {
@@ -23,7 +23,7 @@ struct InventoryController {
                 throw APIError.badRequest(field: nil, message: "inventory file must be UTF-8 text")
             }
             let result = try await inventory.importInventory(
-                text, format: format, cluster: request.uri.queryParameters.get("cluster"), dryRun: try request.flag("dry_run"))
+                text, format: format, cluster: request.uri.queryParameters.get("cluster"), dryRun: try request.flag("dry_run"), by: identity.name)
             return try JSON.response(result)
         }
     }

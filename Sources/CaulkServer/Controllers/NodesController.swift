@@ -29,9 +29,9 @@ struct NodesController {
             return try JSON.response(page)
         }
         group.post("nodes") { request, context in
-            _ = try context.require(.admin)
+            let identity = try context.require(.admin)
             let input = try await JSON.decode(NodeInput.self, from: request, allowedKeys: Self.inputKeys)
-            return try JSON.response(try await inventory.createNode(input), status: .created)
+            return try JSON.response(try await inventory.createNode(input, by: identity.name), status: .created)
         }
         group.get("nodes/:cluster/:node") { _, context in
             _ = try context.require(.viewer)
@@ -39,15 +39,15 @@ struct NodesController {
             return try JSON.response(node)
         }
         group.patch("nodes/:cluster/:node") { request, context in
-            _ = try context.require(.admin)
+            let identity = try context.require(.admin)
             let patch = try await JSON.decode(NodeInput.self, from: request, allowedKeys: Self.patchKeys, refusedKeys: Self.refusedInPatch)
             let node = try await inventory.updateNode(
-                cluster: try context.parameters.require("cluster"), name: try context.parameters.require("node"), patch)
+                cluster: try context.parameters.require("cluster"), name: try context.parameters.require("node"), patch, by: identity.name)
             return try JSON.response(node)
         }
         group.delete("nodes/:cluster/:node") { _, context in
-            _ = try context.require(.admin)
-            try await inventory.deleteNode(cluster: try context.parameters.require("cluster"), name: try context.parameters.require("node"))
+            let identity = try context.require(.admin)
+            try await inventory.deleteNode(cluster: try context.parameters.require("cluster"), name: try context.parameters.require("node"), by: identity.name)
             return Response(status: .noContent)
         }
     }

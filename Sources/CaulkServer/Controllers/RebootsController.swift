@@ -20,9 +20,9 @@ struct RebootsController {
             return try JSON.response(try await beacons.install(cluster: try context.parameters.require("name"), body, requester: identity.name, trigger: request.trigger))
         }
         group.delete("clusters/:name/beacon") { request, context in
-            _ = try context.require(.admin)
+            let identity = try context.require(.admin)
             let nodes = try request.uri.queryParameters.getAll("node").map { try Validate.name(String($0), field: "node") }
-            let revoked = try await beacons.revoke(cluster: try context.parameters.require("name"), nodes: nodes.isEmpty ? nil : nodes)
+            let revoked = try await beacons.revoke(cluster: try context.parameters.require("name"), nodes: nodes.isEmpty ? nil : nodes, by: identity.name)
             return try JSON.response(Page(items: revoked, nextCursor: nil))
         }
         group.post("nodes/:cluster/:node/boot") { request, context in

@@ -69,9 +69,9 @@ struct RunsController {
             return try JSON.response(try await runs.cancel(id, requester: identity.name), status: .accepted)
         }
         group.post("clusters/:name/trust") { request, context in
-            _ = try context.require(.admin)
+            let identity = try context.require(.admin)
             let body = try await JSON.decode(TrustRequest.self, from: request, allowedKeys: ["": ["nodes", "expect"]])
-            return try JSON.response(try await trust.trust(cluster: try context.parameters.require("name"), body))
+            return try JSON.response(try await trust.trust(cluster: try context.parameters.require("name"), body, by: identity.name))
         }
     }
 

@@ -17,13 +17,13 @@ struct SchedulesController {
             return try JSON.response(try await schedules.add(body, requester: identity.name), status: .created)
         }
         group.patch("schedules/:name") { request, context in
-            _ = try context.require(.operator)
+            let identity = try context.require(.operator)
             let body = try await JSON.decode(ScheduleUpdate.self, from: request, allowedKeys: ["": ["paused"]])
-            return try JSON.response(try await schedules.update(name: try context.parameters.require("name"), body))
+            return try JSON.response(try await schedules.update(name: try context.parameters.require("name"), body, by: identity.name))
         }
         group.delete("schedules/:name") { _, context in
-            _ = try context.require(.operator)
-            return try JSON.response(try await schedules.remove(name: try context.parameters.require("name")))
+            let identity = try context.require(.operator)
+            return try JSON.response(try await schedules.remove(name: try context.parameters.require("name"), by: identity.name))
         }
     }
 }

@@ -15,15 +15,15 @@ struct TokensController {
             return try JSON.response(try await tokens.list(includeRevoked: try request.flag("include_revoked"), paging: try request.paging()))
         }
         group.post("tokens") { request, context in
-            _ = try context.require(.admin)
+            let identity = try context.require(.admin)
             let input = try await JSON.decode(TokenInput.self, from: request, allowedKeys: ["": ["name", "role", "exec", "ttl_seconds"]])
-            return try JSON.response(try await tokens.create(input), status: .created)
+            return try JSON.response(try await tokens.create(input, by: identity.name), status: .created)
         }
         group.delete("tokens/:name") { _, context in
-            _ = try context.require(.admin)
+            let identity = try context.require(.admin)
             // A node token's name (`node:CLUSTER/NODE@…`) arrives percent-encoded; the router does not decode.
             let name = try context.parameters.require("name")
-            return try JSON.response(try await tokens.revoke(name: name.removingPercentEncoding ?? name))
+            return try JSON.response(try await tokens.revoke(name: name.removingPercentEncoding ?? name, by: identity.name))
         }
     }
 }
