@@ -31,15 +31,20 @@ public struct TokenInfo: Codable, Sendable, Equatable {
     /// May run any command on nodes (`caulk exec`): always for admin, for operator when granted.
     public var exec: Bool
     public var createdAt: Date
+    /// The only clusters it reaches; absent: every cluster.
+    public var clusters: [String]?
     /// Refused from then on; absent: it does not expire.
     public var expiresAt: Date?
     public var lastUsedAt: Date?
     public var revokedAt: Date?
 
-    public init(name: String, role: Role, exec: Bool, createdAt: Date, expiresAt: Date?, lastUsedAt: Date?, revokedAt: Date?) {
+    public init(
+        name: String, role: Role, exec: Bool, clusters: [String]? = nil, createdAt: Date, expiresAt: Date?, lastUsedAt: Date?, revokedAt: Date?
+    ) {
         self.name = name
         self.role = role
         self.exec = exec
+        self.clusters = clusters
         self.createdAt = createdAt
         self.expiresAt = expiresAt
         self.lastUsedAt = lastUsedAt
@@ -65,12 +70,15 @@ public struct TokenInput: Codable, Sendable {
     public var exec: Bool?
     /// Seconds until the token expires (60 up to ten years); absent: never.
     public var ttlSeconds: Int?
+    /// Limit a viewer or operator token to these clusters; absent: every cluster.
+    public var clusters: [String]?
 
-    public init(name: String, role: Role, exec: Bool? = nil, ttlSeconds: Int? = nil) {
+    public init(name: String, role: Role, exec: Bool? = nil, ttlSeconds: Int? = nil, clusters: [String]? = nil) {
         self.name = name
         self.role = role
         self.exec = exec
         self.ttlSeconds = ttlSeconds
+        self.clusters = clusters
     }
 }
 
@@ -82,13 +90,21 @@ public struct Identity: Codable, Sendable, Equatable {
     public var node: String?
     /// May run any command on nodes (`caulk exec`).
     public var exec: Bool
+    /// The only clusters it reaches; absent: every cluster.
+    public var clusters: [String]?
     public var expiresAt: Date?
 
-    public init(name: String, role: Role, node: String? = nil, exec: Bool = false, expiresAt: Date? = nil) {
+    public init(name: String, role: Role, node: String? = nil, exec: Bool = false, clusters: [String]? = nil, expiresAt: Date? = nil) {
         self.name = name
         self.role = role
         self.node = node
         self.exec = exec
+        self.clusters = clusters
         self.expiresAt = expiresAt
+    }
+
+    /// Whether the token may act on or read `cluster`.
+    public func reaches(_ cluster: String) -> Bool {
+        clusters.map { $0.contains(cluster) } ?? true
     }
 }

@@ -20,11 +20,14 @@ struct LoginCommand: AsyncParsableCommand {
 }
 
 struct WhoamiCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "whoami", abstract: "Show the token's name, role, exec right and expiry.")
+    static let configuration = CommandConfiguration(commandName: "whoami", abstract: "Show the token's name, role, exec right, clusters and expiry.")
     @OptionGroup var options: ClientOptions
 
     func run() async throws {
         let identity = try await options.client().get("/v1/whoami", as: Identity.self)
-        try options.out.emit(identity) { [["NAME", "ROLE", "EXEC", "EXPIRES"], [$0.name, $0.role.rawValue, $0.exec ? "yes" : "no", Output.date($0.expiresAt)]] }
+        try options.out.emit(identity) {
+            [["NAME", "ROLE", "EXEC", "CLUSTERS", "EXPIRES"],
+             [$0.name, $0.role.rawValue, $0.exec ? "yes" : "no", $0.clusters?.joined(separator: ",") ?? "all", Output.date($0.expiresAt)]]
+        }
     }
 }

@@ -13,10 +13,10 @@ struct TokensCommand: AsyncParsableCommand {
     )
 
     static func table(_ tokens: [TokenInfo]) -> [[String]] {
-        [["NAME", "ROLE", "EXEC", "CREATED", "EXPIRES", "LAST USED", "REVOKED"]]
+        [["NAME", "ROLE", "EXEC", "CLUSTERS", "CREATED", "EXPIRES", "LAST USED", "REVOKED"]]
             + tokens.map {
-                [$0.name, $0.role.rawValue, $0.exec ? "yes" : "no", Output.date($0.createdAt), Output.date($0.expiresAt), Output.date($0.lastUsedAt),
-                 Output.date($0.revokedAt)]
+                [$0.name, $0.role.rawValue, $0.exec ? "yes" : "no", $0.clusters?.joined(separator: ",") ?? "all", Output.date($0.createdAt),
+                 Output.date($0.expiresAt), Output.date($0.lastUsedAt), Output.date($0.revokedAt)]
             }
     }
 
@@ -27,7 +27,10 @@ struct TokensCommand: AsyncParsableCommand {
                 Roles: viewer (read), operator (read, run audits and repairs), admin
                 (everything). Running any command on nodes (caulk exec) is a right of its own:
                 admins have it, an operator token only with --exec. With --ttl the token stops
-                working after that long (90m, 12h, 30d, 8w) and says so when used.
+                working after that long (90m, 12h, 30d, 8w) and says so when used. With
+                --clusters a viewer or operator token reaches only those clusters: elsewhere it
+                is refused (403), lists and reports show only them, `audit --all` audits them,
+                and it cannot make fleet-wide schedules or open the dashboard.
 
                 With --local the token is written straight into the database file, without
                 the API: the way back in when every admin token is lost or expired.
@@ -35,6 +38,7 @@ struct TokensCommand: AsyncParsableCommand {
                 Examples:
                   caulk tokens create ci --role operator --ttl 30d
                   caulk tokens create alice --role operator --exec --ttl 12h
+                  caulk tokens create team-a --role operator --clusters prod-a,stage-a
                 """
         )
         @OptionGroup var options: ClientOptions
@@ -42,11 +46,12 @@ struct TokensCommand: AsyncParsableCommand {
         @Option(help: "viewer, operator or admin.") var role: Role
         @Flag(help: "Operator only: may also run any command on nodes (caulk exec).") var exec = false
         @Option(help: ArgumentHelp("Expire after this long: 90m, 12h, 30d, 8w (default: never).", valueName: "span")) var ttl: String?
+        @Option(help: ArgumentHelp("Viewer or operator only: reach only these clusters (comma-separated).", valueName: "names")) var clusters: String?
         @Flag(help: "Write to the database directly instead of calling the API.") var local = false
         @Option(help: "With --local: the database file (default: as `caulk serve` would use).") var database: String?
 
         func run() async throws {
-            var input = TokenInput(name: name, role: role, exec: exec ? true : nil)
+            var input = TokenInput(name: name, role: role, exec: exec ? true : nil, clusters: clusters.map { $0.split(separator: ",").map(String.init) })
             if let ttl {
                 guard let seconds = Span.seconds(ttl) else { throw CLIError.usage("--ttl '\(ttl)' is not a length of time; write 90m, 12h, 30d or 8w") }
                 input.ttlSeconds = seconds
@@ -66,6 +71,7 @@ struct TokensCommand: AsyncParsableCommand {
             try options.out.emit(created) { created in
                 let token = created.token
                 let rights = token.role.rawValue + (token.role == .operator && token.exec ? ", exec" : "")
+                    + (token.clusters.map { ", only \($0.joined(separator: ", "))" } ?? "")
                 let expiry = token.expiresAt.map { "; it expires \(Output.date($0)) UTC" } ?? ""
                 return [["token \(token.name) (\(rights)) created\(expiry); its secret is shown only now:"], [created.secret]]
             }

@@ -31,7 +31,8 @@ extension Node {
 extension TokenInfo {
     init(_ record: TokenRecord) {
         self.init(
-            name: record.name, role: record.role, exec: record.mayExec, createdAt: record.createdAt, expiresAt: record.expiresAt,
+            name: record.name, role: record.role, exec: record.mayExec, clusters: record.clusterNames, createdAt: record.createdAt,
+            expiresAt: record.expiresAt,
             lastUsedAt: record.lastUsedAt, revokedAt: record.revokedAt)
     }
 }

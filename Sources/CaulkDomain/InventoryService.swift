@@ -14,8 +14,9 @@ public struct InventoryService: Sendable {
 
     // MARK: Clusters
 
-    public func clusters(encapsulation: Encapsulation? = nil, paging: Paging = Paging()) async throws -> Page<Cluster> {
-        let rows = try await store.clusters(encapsulation: encapsulation?.rawValue, after: paging.after, limit: paging.limit)
+    /// `within`: only these clusters (a token limited to them); nil: every cluster.
+    public func clusters(encapsulation: Encapsulation? = nil, within: [String]? = nil, paging: Paging = Paging()) async throws -> Page<Cluster> {
+        let rows = try await store.clusters(encapsulation: encapsulation?.rawValue, within: within, after: paging.after, limit: paging.limit)
         return Page(
             items: rows.map(Cluster.init),
             nextCursor: paging.nextCursor(lastId: rows.last?.cluster.id, count: rows.count)
@@ -75,8 +76,11 @@ public struct InventoryService: Sendable {
 
     // MARK: Nodes
 
-    public func nodes(cluster: String? = nil, role: NodeRole? = nil, labels: [String] = [], paging: Paging = Paging()) async throws -> Page<Node> {
+    public func nodes(
+        cluster: String? = nil, role: NodeRole? = nil, labels: [String] = [], within: [String]? = nil, paging: Paging = Paging()
+    ) async throws -> Page<Node> {
         var filter = NodeFilter(role: role)
+        filter.within = within
         if let cluster {
             filter.clusterId = try await clusterRow(cluster).cluster.id
         }

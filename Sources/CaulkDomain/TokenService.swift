@@ -29,13 +29,15 @@ public struct TokenService: Sendable {
             throw DomainError.invalid(
                 field: "exec", message: input.role == .admin ? "admin tokens may always exec; leave it out" : "only an operator token can be granted exec")
         }
+        let clusters = try await scope(input)
         if let ttl = input.ttlSeconds, !Self.ttlRange.contains(ttl) {
             throw DomainError.invalid(field: "ttl_seconds", message: "must be between 60 (a minute) and \(Self.ttlRange.upperBound) (ten years); leave it out for a token that does not expire")
         }
         let now = clock()
         let activity = ActivityLog(store: store, clock: clock)
         let (record, secret) = try await insert(
-            name: input.name, role: input.role, nodeId: nil, exec: exec, expiresAt: input.ttlSeconds.map { now.addingTimeInterval(TimeInterval($0)) }
+            name: input.name, role: input.role, nodeId: nil, exec: exec, clusters: clusters,
+            expiresAt: input.ttlSeconds.map { now.addingTimeInterval(TimeInterval($0)) }
         ) { token in
             activity.entry(actor, .tokenCreate, cluster: nil, target: token.name, after: ActivityLog.fields(TokenInfo(token), leaving: ["name", "created_at"]))
         }
@@ -46,7 +48,7 @@ public struct TokenService: Sendable {
     /// valid until `settleNodeToken` says whether this one was installed.
     func createNodeToken(cluster: String, node: NodeRecord) async throws -> (id: Int64, secret: String) {
         let name = "node:\(cluster)/\(node.name)@\(Int(clock().timeIntervalSince1970 * 1000))"
-        let (record, secret) = try await insert(name: name, role: .node, nodeId: node.id, exec: false, expiresAt: nil, activity: nil)
+        let (record, secret) = try await insert(name: name, role: .node, nodeId: node.id, exec: false, clusters: nil, expiresAt: nil, activity: nil)
         return (record.id!, secret)
     }
 
@@ -56,7 +58,7 @@ public struct TokenService: Sendable {
     }
 
     private func insert(
-        name: String, role: Role, nodeId: Int64?, exec: Bool, expiresAt: Date?, activity: (@Sendable (TokenRecord) -> ActivityRecord)?
+        name: String, role: Role, nodeId: Int64?, exec: Bool, clusters: [String]?, expiresAt: Date?, activity: (@Sendable (TokenRecord) -> ActivityRecord)?
     ) async throws -> (TokenRecord, secret: String) {
         var bytes = [UInt8](repeating: 0, count: 32)
         var generator = SystemRandomNumberGenerator()
@@ -65,12 +67,28 @@ public struct TokenService: Sendable {
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
         let record = TokenRecord(
-            name: name, role: role, nodeId: nodeId, secretHash: Self.hash(secret), exec: exec, createdAt: clock(), expiresAt: expiresAt)
+            name: name, role: role, nodeId: nodeId, secretHash: Self.hash(secret), exec: exec, clusters: clusters, createdAt: clock(), expiresAt: expiresAt)
         do {
             return (try await store.insert(record, activity: activity), secret)
         } catch where Store.isConstraintViolation(error) {
             throw DomainError.conflict("a token named \(name) already exists; revoke it first (`caulk tokens revoke \(name)`) or pick another name")
         }
+    }
+
+    /// The clusters a new token is limited to: existing clusters, each once; nil for every cluster.
+    private func scope(_ input: TokenInput) async throws -> [String]? {
+        guard let names = input.clusters else { return nil }
+        guard input.role == .viewer || input.role == .operator else {
+            throw DomainError.invalid(field: "clusters", message: "an admin token reaches every cluster; limit a viewer or operator token instead")
+        }
+        guard !names.isEmpty, names.count <= 100 else { throw DomainError.invalid(field: "clusters", message: "give 1 to 100 cluster names, or leave it out for every cluster") }
+        var clusters: [String] = []
+        for name in names where !clusters.contains(name) {
+            _ = try Validate.name(name, field: "clusters")
+            guard try await store.cluster(named: name) != nil else { throw DomainError.invalid(field: "clusters", message: "no cluster named \(name)") }
+            clusters.append(name)
+        }
+        return clusters
     }
 
     public enum Authentication: Sendable, Equatable {
@@ -97,7 +115,8 @@ public struct TokenService: Sendable {
             guard let path = try await store.nodePath(id: nodeId) else { return .refused }
             node = path
         }
-        return .valid(id: record.id!, identity: Identity(name: record.name, role: record.role, node: node, exec: record.mayExec, expiresAt: record.expiresAt))
+        return .valid(id: record.id!, identity: Identity(
+            name: record.name, role: record.role, node: node, exec: record.mayExec, clusters: record.clusterNames, expiresAt: record.expiresAt))
     }
 
     public func list(includeRevoked: Bool = false, paging: Paging = Paging()) async throws -> Page<TokenInfo> {

@@ -22,10 +22,32 @@ public struct AppRequestContext: RequestContext {
         return identity
     }
 
-    /// The caller, required to be an operator granted `exec` (or an admin): running any command
-    /// on nodes is more than audits and repairs need.
-    func requireExec() throws(APIError) -> Identity {
-        let identity = try require(.operator)
+    /// The caller at `role`, required to reach `cluster` too.
+    func require(_ role: Role, cluster: String) throws(APIError) -> Identity {
+        let identity = try require(role)
+        try Self.check(identity, reaches: cluster)
+        return identity
+    }
+
+    /// The caller at `role`, required to reach every one of `clusters`.
+    func require(_ role: Role, clusters: [String]) throws(APIError) -> Identity {
+        let identity = try require(role)
+        for cluster in clusters { try Self.check(identity, reaches: cluster) }
+        return identity
+    }
+
+    static func check(_ identity: Identity, reaches cluster: String) throws(APIError) {
+        guard let clusters = identity.clusters, !clusters.contains(cluster) else { return }
+        throw .forbidden("token \(identity.name) reaches only cluster(s) \(clusters.joined(separator: ", ")), not \(cluster)")
+    }
+
+    /// What a list may show the caller: nil, every cluster; else the clusters its token is limited to.
+    var within: [String]? { identity?.clusters }
+
+    /// The caller, required to be an operator granted `exec` (or an admin) who reaches `cluster`:
+    /// running any command on nodes is more than audits and repairs need.
+    func requireExec(cluster: String) throws(APIError) -> Identity {
+        let identity = try require(.operator, cluster: cluster)
         guard identity.exec else {
             throw .forbidden(
                 "token \(identity.name) may run audits and repairs but not commands on nodes; exec needs a token created with --exec (caulk tokens create NAME --role operator --exec)")

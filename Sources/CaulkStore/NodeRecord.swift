@@ -106,6 +106,8 @@ public struct NodeRow: Sendable, Equatable {
 /// What a node list is narrowed to. Empty fields match everything.
 public struct NodeFilter: Sendable, Equatable {
     public var clusterId: Int64?
+    /// Only nodes of these clusters (by name); nil: any cluster.
+    public var within: [String]?
     public var role: NodeRole?
     /// Every pair must be present in the node's labels.
     public var labels: [(key: String, value: String)]
@@ -117,7 +119,7 @@ public struct NodeFilter: Sendable, Equatable {
     }
 
     public static func == (lhs: NodeFilter, rhs: NodeFilter) -> Bool {
-        lhs.clusterId == rhs.clusterId && lhs.role == rhs.role
+        lhs.clusterId == rhs.clusterId && lhs.within == rhs.within && lhs.role == rhs.role
             && lhs.labels.map { "\($0.key)=\($0.value)" } == rhs.labels.map { "\($0.key)=\($0.value)" }
     }
 }

@@ -121,9 +121,10 @@ extension Store {
     }
 
     /// Reboot events, newest first, before the cursor id.
-    public func rebootEvents(cluster: String?, node: String?, before: Int64?, limit: Int) async throws -> [RebootEventRecord] {
+    public func rebootEvents(cluster: String?, node: String?, within: [String]? = nil, before: Int64?, limit: Int) async throws -> [RebootEventRecord] {
         try await writer.read { db in
             var request = RebootEventRecord.order(RebootEventRecord.Columns.id.desc).limit(limit)
+            if let within { request = request.filter(within.contains(RebootEventRecord.Columns.clusterName)) }
             if let cluster { request = request.filter(RebootEventRecord.Columns.clusterName == cluster) }
             if let node { request = request.filter(RebootEventRecord.Columns.nodeName == node) }
             if let before { request = request.filter(RebootEventRecord.Columns.id < before) }

@@ -25,10 +25,12 @@ extension Store {
 
     // MARK: Clusters
 
-    /// Clusters ordered by id, after the cursor id, with their node counts.
-    public func clusters(encapsulation: String? = nil, after: Int64? = nil, limit: Int) async throws -> [ClusterRow] {
+    /// Clusters ordered by id, after the cursor id, with their node counts; only those named
+    /// `within`, when given.
+    public func clusters(encapsulation: String? = nil, within: [String]? = nil, after: Int64? = nil, limit: Int) async throws -> [ClusterRow] {
         try await writer.read { db in
             var request = ClusterRecord.order(ClusterRecord.Columns.id).limit(limit)
+            if let within { request = request.filter(within.contains(ClusterRecord.Columns.name)) }
             if let after { request = request.filter(ClusterRecord.Columns.id > after) }
             if let encapsulation { request = request.filter(ClusterRecord.Columns.encapsulation == encapsulation) }
             return try request.fetchAll(db).map { try ClusterRow(cluster: $0, nodeCount: Self.nodeCount(db, clusterId: $0.id!)) }
@@ -79,6 +81,10 @@ extension Store {
             if let clusterId = filter.clusterId {
                 conditions.append("nodes.cluster_id = ?")
                 arguments += [clusterId]
+            }
+            if let within = filter.within {
+                conditions.append("clusters.name IN (\(databaseQuestionMarks(count: within.count)))")
+                arguments += StatementArguments(within)
             }
             if let role = filter.role {
                 conditions.append("nodes.role = ?")

@@ -136,9 +136,10 @@ extension Store {
         }
     }
 
-    public func autoRepairDecisions(cluster: String?, before: Int64?, limit: Int) async throws -> [AutoRepairDecisionRecord] {
+    public func autoRepairDecisions(cluster: String?, within: [String]? = nil, before: Int64?, limit: Int) async throws -> [AutoRepairDecisionRecord] {
         try await writer.read { db in
             var request = AutoRepairDecisionRecord.order(AutoRepairDecisionRecord.Columns.id.desc).limit(limit)
+            if let within { request = request.filter(within.contains(AutoRepairDecisionRecord.Columns.clusterName)) }
             if let cluster { request = request.filter(AutoRepairDecisionRecord.Columns.clusterName == cluster) }
             if let before { request = request.filter(AutoRepairDecisionRecord.Columns.id < before) }
             return try request.fetchAll(db)

@@ -107,9 +107,10 @@ extension Store {
     }
 
     /// Runs, newest first, before the cursor id.
-    public func runs(cluster: String?, kind: RunKind?, before: Int64?, limit: Int) async throws -> [RunRecord] {
+    public func runs(cluster: String?, kind: RunKind?, within: [String]? = nil, before: Int64?, limit: Int) async throws -> [RunRecord] {
         try await writer.read { db in
             var request = RunRecord.order(RunRecord.Columns.id.desc).limit(limit)
+            if let within { request = request.filter(within.contains(RunRecord.Columns.clusterName)) }
             if let cluster { request = request.filter(RunRecord.Columns.clusterName == cluster) }
             if let kind { request = request.filter(RunRecord.Columns.kind == kind) }
             if let before { request = request.filter(RunRecord.Columns.id < before) }

@@ -16,12 +16,17 @@ public struct TokenRecord: Codable, Sendable, Equatable, FetchableRecord, Mutabl
     public var secretHash: String
     /// Granted the right to run any command on nodes; admins have it whatever this says.
     public var exec: Bool
+    /// The only clusters it reaches, comma-separated; nil: every cluster.
+    public var clusters: String?
     public var createdAt: Date
     public var expiresAt: Date?
     public var lastUsedAt: Date?
     public var revokedAt: Date?
 
     public var mayExec: Bool { role == .admin || (role == .operator && exec) }
+
+    /// The only clusters it reaches; nil: every cluster.
+    public var clusterNames: [String]? { clusters.map { $0.split(separator: ",").map(String.init) } }
 
     /// Not revoked and not expired at `date`.
     public func works(at date: Date) -> Bool {
@@ -39,7 +44,7 @@ public struct TokenRecord: Codable, Sendable, Equatable, FetchableRecord, Mutabl
     }
 
     public init(
-        id: Int64? = nil, name: String, role: Role, nodeId: Int64? = nil, secretHash: String, exec: Bool = false, createdAt: Date,
+        id: Int64? = nil, name: String, role: Role, nodeId: Int64? = nil, secretHash: String, exec: Bool = false, clusters: [String]? = nil, createdAt: Date,
         expiresAt: Date? = nil, lastUsedAt: Date? = nil, revokedAt: Date? = nil
     ) {
         self.id = id
@@ -48,6 +53,7 @@ public struct TokenRecord: Codable, Sendable, Equatable, FetchableRecord, Mutabl
         self.nodeId = nodeId
         self.secretHash = secretHash
         self.exec = exec
+        self.clusters = clusters?.joined(separator: ",")
         self.createdAt = createdAt
         self.expiresAt = expiresAt
         self.lastUsedAt = lastUsedAt

@@ -149,6 +149,28 @@ import Testing
         #expect(result.stderr.contains("cannot reach caulk"))
     }
 
+    @Test func aTokenLimitedToAClusterSeesOnlyIt() throws {
+        let server = try LiveServer()
+        try server.start()
+        for name in ["x", "y"] {
+            #expect(try server.caulk(["clusters", "add", name, "--api-endpoint", "https://198.18.1.1:6443"], token: server.adminToken).status == 0)
+        }
+        var result = try server.caulk(["tokens", "create", "team-x", "--role", "viewer", "--clusters", "x", "-o", "json"], token: server.adminToken)
+        let limited = try JSONCoding.decoder().decode(CreatedToken.self, from: Data(result.stdout.utf8))
+        #expect(limited.token.clusters == ["x"])
+        result = try server.caulk(["clusters", "list", "-o", "json"], token: limited.secret)
+        #expect(try JSONCoding.decoder().decode([Cluster].self, from: Data(result.stdout.utf8)).map(\.name) == ["x"])
+        result = try server.caulk(["clusters", "get", "y"], token: limited.secret)
+        #expect(result.status == 1 && result.stderr.contains("reaches only cluster(s) x") && result.stderr.contains("HTTP 403"), "\(result.stderr)")
+        result = try server.caulk(["whoami"], token: limited.secret)
+        #expect(result.stdout.contains("CLUSTERS") && result.stdout.contains("team-x"))
+        result = try server.caulk(["tokens", "create", "wide", "--role", "admin", "--clusters", "x"], token: server.adminToken)
+        #expect(result.status == 1 && result.stderr.contains("clusters:"), "\(result.stderr)")
+        result = try server.caulk(["activity", "--action", "token.create", "-o", "json"], token: server.adminToken)
+        let entries = try JSONCoding.decoder().decode([Activity].self, from: Data(result.stdout.utf8))
+        #expect(entries.first?.target == "team-x" && entries.first?.actor == "admin" && entries.first?.after?["clusters"] == #"["x"]"#)
+    }
+
     @Test func importIsIdempotentAndRefusesABadFileNamingTheLine() throws {
         let server = try LiveServer()
         try server.start()

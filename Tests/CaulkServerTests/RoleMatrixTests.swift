@@ -107,3 +107,111 @@ import Testing
         }
     }
 }
+
+/// A token limited to some clusters: refused (403) on every route that names another cluster or
+/// one of its runs or schedules, and shown only its own clusters in every list and report.
+@Suite struct ClusterScopeTests {
+    @Test func aLimitedTokenIsBlindToOtherClusters() async throws {
+        let h = try await Harness()
+        try await h.application().test(.router) { client in
+            for name in ["prod-a", "prod-b"] {
+                let cluster = APITests.cluster.replacingOccurrences(of: "prod-a", with: name)
+                #expect(try await client.call(.post, "/v1/clusters", token: h.admin, json: cluster).status == 201)
+            }
+            // prod-a has no nodes: an audit of everything it reaches starts nothing.
+            #expect(try await client.call(.post, "/v1/nodes", token: h.admin, json: #"{"cluster": "prod-b", "name": "b1", "address": "198.18.1.9"}"#).status == 201)
+            let store = h.services.store
+            let a = try #require(try await store.cluster(named: "prod-a")).cluster
+            let b = try #require(try await store.cluster(named: "prod-b")).cluster
+            let runA = try await RunEventsTests.run(.audit, in: a, store: store)
+            let runB = try await RunEventsTests.run(.audit, in: b, store: store)
+            for (name, where_) in [("sa", #""cluster": "prod-a""#), ("sb", #""cluster": "prod-b""#), ("fleet", #""all": true"#)] {
+                let body = #"{"name": "\#(name)", "cron": "0 3 * * *", \#(where_)}"#
+                #expect(try await client.call(.post, "/v1/schedules", token: h.admin, json: body).status == 201)
+            }
+
+            // Only viewer and operator tokens are limited, to clusters that exist.
+            for (body, field) in [
+                (#"{"name": "x", "role": "admin", "clusters": ["prod-a"]}"#, "clusters"),
+                (#"{"name": "x", "role": "viewer", "clusters": ["nope"]}"#, "clusters"),
+                (#"{"name": "x", "role": "viewer", "clusters": []}"#, "clusters"),
+                (#"{"name": "x", "role": "viewer", "clusters": ["Bad_Name"]}"#, "clusters"),
+            ] {
+                let reply = try await client.call(.post, "/v1/tokens", token: h.admin, json: body)
+                #expect(reply.status == 400 && reply.error?.field == field, "\(body): \(reply.error?.message ?? "")")
+            }
+            func token(_ name: String, _ role: String) async throws -> String {
+                let body = #"{"name": "\#(name)", "role": "\#(role)", "exec": \#(role == "operator"), "clusters": ["prod-a", "prod-a"]}"#
+                let reply = try await client.call(.post, "/v1/tokens", token: h.admin, json: body)
+                #expect(reply.status == 201, "\(reply.error?.message ?? "")")
+                let created = try reply.decode(CreatedToken.self)
+                #expect(created.token.clusters == ["prod-a"])
+                return created.secret
+            }
+            let viewer = try await token("va", "viewer")
+            let op = try await token("oa", "operator")
+            #expect(try await client.call(.get, "/v1/whoami", token: op).decode(Identity.self).clusters == ["prod-a"])
+
+            // Every route that names a cluster, node, run or schedule: the other cluster's is 403.
+            for (route, right) in RoleMatrixTests.needs where right < .admin {
+                let parts = route.split(separator: " ")
+                let method = HTTPRequest.Method(rawValue: String(parts[0]))!
+                let token = right == .viewer ? viewer : op
+                func path(cluster: String, run: Int64, schedule: String) -> String {
+                    "/" + parts[1].split(separator: "/").map {
+                        switch $0 {
+                        case "{name}" where parts[1].contains("schedules"): schedule
+                        case "{name}", "{cluster}": cluster
+                        case "{id}": String(run)
+                        case "{node}": "b1"
+                        default: String($0)
+                        }
+                    }.joined(separator: "/")
+                }
+                let named = ["{name}", "{cluster}", "{id}"].contains { parts[1].contains($0) }
+                guard named else { continue }
+                let body = method == .get || method == .delete ? nil : "{}"
+                let other = try await client.call(method, path(cluster: "prod-b", run: runB, schedule: "sb"), token: token, json: body)
+                #expect(other.status == 403, "\(route) on prod-b: \(other.status)")
+                #expect(other.error?.message.contains("reaches only cluster(s) prod-a") == true, "\(route): \(other.error?.message ?? "")")
+                // (Not the events of run A: they stream until it ends, and it never does here.)
+                if method == .get, !route.hasSuffix("/events") {
+                    let own = try await client.call(method, path(cluster: "prod-a", run: runA, schedule: "sa"), token: token)
+                    #expect(![401, 403].contains(own.status), "\(route) on prod-a: \(own.status) \(own.error?.message ?? "")")
+                }
+            }
+
+            // Lists and reports: only prod-a, whether asked for everything or for prod-b.
+            func items<T: Codable & Sendable>(_ path: String, _ type: T.Type) async throws -> [T] {
+                try await client.call(.get, path, token: viewer).decode(Page<T>.self).items
+            }
+            #expect(try await items("/v1/clusters", Cluster.self).map(\.name) == ["prod-a"])
+            #expect(try await items("/v1/nodes", Node.self).isEmpty)
+            #expect(try await items("/v1/runs", Run.self).map(\.id) == [runA])
+            #expect(try await client.call(.get, "/v1/schedules", token: viewer).decode([Schedule].self).map(\.name) == ["sa"])
+            for path in ["/v1/nodes?cluster=prod-b", "/v1/runs?cluster=prod-b", "/v1/reboots?cluster=prod-b", "/v1/auto-repairs?cluster=prod-b",
+                         "/v1/reports/findings?cluster=prod-b", "/v1/reports/risk?cluster=prod-a&cluster=prod-b"] {
+                #expect(try await client.call(.get, path, token: viewer).status == 403, "\(path)")
+            }
+            let report = try await client.call(.get, "/v1/reports/risk", token: viewer).decode(Report.self)
+            #expect(report.clusters == ["prod-a"])
+            #expect(try await client.call(.get, "/v1/reports/risk", token: h.viewer).decode(Report.self).clusters == nil)
+
+            // Writes: an audit of "everything" is an audit of prod-a; no fleet-wide schedules.
+            var reply = try await client.call(.post, "/v1/audits", token: op, json: #"{"all": true}"#)
+            #expect(reply.status == 202, "\(String(decoding: reply.body, as: UTF8.self))")
+            // prod-a has no nodes, so it is skipped; prod-b is not even mentioned.
+            let started = try reply.decode(AuditsStarted.self)
+            #expect(started.runs.isEmpty && started.skipped.count == 1 && started.skipped[0].contains("prod-a"), "\(started.skipped)")
+            #expect(try await client.call(.post, "/v1/audits", token: op, json: #"{"clusters": ["prod-a", "prod-b"]}"#).status == 403)
+            reply = try await client.call(.post, "/v1/schedules", token: op, json: #"{"name": "mine", "cron": "0 4 * * *", "all": true}"#)
+            #expect(reply.status == 403 && reply.error?.message.contains("fleet-wide") == true)
+            #expect(try await client.call(.patch, "/v1/schedules/fleet", token: op, json: #"{"paused": true}"#).status == 403)
+            #expect(try await client.call(.post, "/v1/schedules", token: op, json: #"{"name": "mine", "cron": "0 4 * * *", "cluster": "prod-a"}"#).status == 201)
+
+            // The dashboard shows the whole fleet: a limited token is told so.
+            reply = try await client.call(.post, "/ui/login", token: nil, raw: "token=\(viewer)")
+            #expect(reply.status == 403 && String(decoding: reply.body, as: UTF8.self).contains("reaches only prod-a"))
+        }
+    }
+}

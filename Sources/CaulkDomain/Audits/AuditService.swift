@@ -33,7 +33,8 @@ public struct AuditService: Sendable {
 
     /// Starts an audit of each cluster named (or of every cluster) and returns at once. A named
     /// cluster already being audited is a conflict; with `all`, such clusters are skipped.
-    public func start(_ request: AuditRequest, requester: String, trigger: RunTrigger) async throws -> AuditsStarted {
+    /// `within`: what `all` means to a token limited to some clusters.
+    public func start(_ request: AuditRequest, requester: String, trigger: RunTrigger, within: [String]? = nil) async throws -> AuditsStarted {
         let playbook = try library.playbook(request.playbook ?? Self.defaultPlaybook, kind: .audit)
         let parameters = try Self.parameters(playbook, overrides: request.parameters ?? [:])
         let concurrency = request.concurrency ?? 64
@@ -41,7 +42,7 @@ public struct AuditService: Sendable {
         let names: [String]
         switch (request.all ?? false, request.clusters ?? []) {
         case (true, let named) where named.isEmpty:
-            names = try await store.clusters(limit: Int.max).map(\.cluster.name)
+            names = try await store.clusters(within: within, limit: Int.max).map(\.cluster.name)
         case (false, let named) where !named.isEmpty:
             names = named
         default:

@@ -32,9 +32,9 @@ public struct RebootService: Sendable {
         return BootRecorded(recorded: event != nil, event: event.map(RebootEvent.init))
     }
 
-    public func list(cluster: String?, node: String?, paging: Paging) async throws -> Page<RebootEvent> {
+    public func list(cluster: String?, node: String?, within: [String]? = nil, paging: Paging) async throws -> Page<RebootEvent> {
         if let cluster { _ = try await store.requireCluster(named: cluster) }
-        let records = try await store.rebootEvents(cluster: cluster, node: node, before: paging.after, limit: paging.limit)
+        let records = try await store.rebootEvents(cluster: cluster, node: node, within: within, before: paging.after, limit: paging.limit)
         return Page(items: records.map(RebootEvent.init), nextCursor: paging.nextCursor(lastId: records.last?.id, count: records.count))
     }
 }

@@ -63,9 +63,9 @@ public struct AutoRepairService: Sendable {
         return updated
     }
 
-    public func decisions(cluster: String?, paging: Paging) async throws -> Page<AutoRepairDecision> {
+    public func decisions(cluster: String?, within: [String]? = nil, paging: Paging) async throws -> Page<AutoRepairDecision> {
         if let cluster { _ = try await store.requireCluster(named: cluster) }
-        let records = try await store.autoRepairDecisions(cluster: cluster, before: paging.after, limit: paging.limit)
+        let records = try await store.autoRepairDecisions(cluster: cluster, within: within, before: paging.after, limit: paging.limit)
         return Page(items: records.map(AutoRepairDecision.init), nextCursor: paging.nextCursor(lastId: records.last?.id, count: records.count))
     }
 

@@ -113,9 +113,10 @@ public struct RunHistory: Sendable {
     // MARK: Reading
 
     /// Runs, newest first.
-    public func list(cluster: String?, kind: RunKind?, paging: Paging) async throws -> Page<Run> {
+    /// Runs, newest first; `within`: only these clusters' (a token limited to them).
+    public func list(cluster: String?, kind: RunKind?, within: [String]? = nil, paging: Paging) async throws -> Page<Run> {
         // Newest first: the cursor is the smallest id seen.
-        let records = try await store.runs(cluster: cluster, kind: kind, before: paging.after, limit: paging.limit)
+        let records = try await store.runs(cluster: cluster, kind: kind, within: within, before: paging.after, limit: paging.limit)
         let outcomes = try await store.runOutcomeCounts(ids: records.map { $0.id! })
         let items = records.map { Run($0, outcomes: outcomes[$0.id!] ?? [:]) }
         return Page(items: items, nextCursor: paging.nextCursor(lastId: records.last?.id, count: records.count))
@@ -140,6 +141,12 @@ public struct RunHistory: Sendable {
         guard after >= 0 else { throw DomainError.invalid(field: "after", message: "after is the seq of an event already seen (0 or more)") }
         guard let record = try await store.runRecord(id: id) else { throw DomainError.notFound("no run \(id)") }
         return RunFollower(store: store, run: record, after: after)
+    }
+
+    /// The cluster a run is of (to check who may see or stop it).
+    public func cluster(ofRun id: Int64) async throws -> String {
+        guard let record = try await store.runRecord(id: id) else { throw DomainError.notFound("no run \(id)") }
+        return record.clusterName
     }
 
     /// The run alone, without what its kind keeps beside it.

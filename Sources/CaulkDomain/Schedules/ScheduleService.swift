@@ -40,10 +40,21 @@ public struct ScheduleService: Sendable {
 
     var activity: ActivityLog { ActivityLog(store: store, clock: clock) }
 
-    public func list() async throws -> [Schedule] {
+    /// `within`: only schedules of these clusters; a fleet-wide one reaches others, so it is left out.
+    public func list(within: [String]? = nil) async throws -> [Schedule] {
         var schedules: [Schedule] = []
-        for record in try await store.schedules() { schedules.append(try await api(record)) }
+        for record in try await store.schedules() {
+            let schedule = try await api(record)
+            if let within, !(schedule.cluster.map(within.contains) ?? false) { continue }
+            schedules.append(schedule)
+        }
         return schedules
+    }
+
+    /// The cluster a schedule audits; nil for a fleet-wide one.
+    public func cluster(ofSchedule name: String) async throws -> String? {
+        guard let record = try await store.schedule(named: name) else { throw DomainError.notFound("no schedule named \(name)") }
+        return try await api(record).cluster
     }
 
     public func remove(name: String, by actor: String) async throws -> Schedule {

@@ -9,14 +9,16 @@ struct AuditsController {
 
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
         group.post("audits") { request, context in
-            let identity = try context.require(.operator)
+            _ = try context.require(.operator)
             let body = try await JSON.decode(
                 AuditRequest.self, from: request, allowedKeys: ["": ["clusters", "all", "playbook", "parameters", "concurrency"]])
-            let started = try await audits.start(body, requester: identity.name, trigger: request.trigger)
+            let identity = try context.require(.operator, clusters: body.clusters ?? [])
+            // The whole fleet, to a token limited to some clusters, is those clusters.
+            let started = try await audits.start(body, requester: identity.name, trigger: request.trigger, within: context.within)
             return try JSON.response(started, status: .accepted)
         }
         group.get("clusters/:name/health") { _, context in
-            _ = try context.require(.viewer)
+            _ = try context.require(.viewer, cluster: try context.parameters.require("name"))
             return try JSON.response(try await audits.health(cluster: try context.parameters.require("name")))
         }
         group.get("playbooks") { _, context in

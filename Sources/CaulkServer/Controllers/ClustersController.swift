@@ -17,7 +17,8 @@ struct ClustersController {
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
         group.get("clusters") { request, context in
             _ = try context.require(.viewer)
-            let page = try await inventory.clusters(encapsulation: try request.query("encapsulation", as: Encapsulation.self), paging: try request.paging())
+            let page = try await inventory.clusters(
+                encapsulation: try request.query("encapsulation", as: Encapsulation.self), within: context.within, paging: try request.paging())
             return try JSON.response(page)
         }
         group.post("clusters") { request, context in
@@ -26,16 +27,16 @@ struct ClustersController {
             return try JSON.response(try await inventory.createCluster(input, by: identity.name), status: .created)
         }
         group.get("clusters/:name") { _, context in
-            _ = try context.require(.viewer)
+            _ = try context.require(.viewer, cluster: try context.parameters.require("name"))
             return try JSON.response(try await inventory.cluster(try context.parameters.require("name")))
         }
         group.patch("clusters/:name") { request, context in
-            let identity = try context.require(.admin)
+            let identity = try context.require(.admin, cluster: try context.parameters.require("name"))
             let patch = try await JSON.decode(ClusterInput.self, from: request, allowedKeys: Self.patchKeys, refusedKeys: Self.refusedInPatch)
             return try JSON.response(try await inventory.updateCluster(try context.parameters.require("name"), patch, by: identity.name))
         }
         group.delete("clusters/:name") { request, context in
-            let identity = try context.require(.admin)
+            let identity = try context.require(.admin, cluster: try context.parameters.require("name"))
             try await inventory.deleteCluster(try context.parameters.require("name"), cascade: try request.flag("cascade"), by: identity.name)
             return Response(status: .noContent)
         }

@@ -9,10 +9,11 @@ struct ReportsController {
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
         for name in ReportName.allCases {
             group.get("reports/\(name.rawValue)") { request, context in
-                _ = try context.require(.viewer)
                 let query = request.uri.queryParameters
+                let asked = query.getAll("cluster").map { String($0) }
+                _ = try context.require(.viewer, clusters: asked)
                 return try JSON.response(try await reports.report(
-                    name, since: query.get("since"), until: query.get("until"), clusters: query.getAll("cluster").map { String($0) },
+                    name, since: query.get("since"), until: query.get("until"), clusters: asked.isEmpty ? context.within ?? [] : asked,
                     groupBy: try request.query("group_by", as: ReportGroup.self)))
             }
         }

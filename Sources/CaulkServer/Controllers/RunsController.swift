@@ -12,7 +12,7 @@ struct RunsController {
 
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
         group.post("clusters/:name/exec") { request, context in
-            let identity = try context.requireExec()
+            let identity = try context.requireExec(cluster: try context.parameters.require("name"))
             let body = try await JSON.decode(ExecRequest.self, from: request, allowedKeys: ["": ["command", "nodes", "role", "labels", "timeout", "concurrency"]])
             let prepared = try await exec.prepare(body, cluster: try context.parameters.require("name"), requester: identity.name, trigger: request.trigger)
             // One JSON object a line, each host as it finishes; the run keeps its own record.
@@ -29,27 +29,27 @@ struct RunsController {
                 })
         }
         group.get("runs") { request, context in
-            _ = try context.require(.viewer)
-            let page = try await runs.list(cluster: try request.name("cluster"), kind: try request.query("kind", as: RunKind.self), paging: try request.paging())
+            let cluster = try request.name("cluster")
+            _ = try context.require(.viewer, clusters: cluster.map { [$0] } ?? [])
+            let page = try await runs.list(
+                cluster: cluster, kind: try request.query("kind", as: RunKind.self), within: context.within, paging: try request.paging())
             return try JSON.response(page)
         }
         group.get("runs/:id") { _, context in
             _ = try context.require(.viewer)
-            guard let id = Int64(try context.parameters.require("id")) else {
-                throw APIError.badRequest(field: "id", message: "a run id is a number")
-            }
+            let id = try Self.runId(context)
+            _ = try context.require(.viewer, cluster: try await runs.cluster(ofRun: id))
             return try JSON.response(try await runs.show(id))
         }
         group.get("runs/:id/events") { request, context in
             _ = try context.require(.viewer)
-            guard let id = Int64(try context.parameters.require("id")) else {
-                throw APIError.badRequest(field: "id", message: "a run id is a number")
-            }
+            let id = try Self.runId(context)
             var after: Int64 = 0
             if let text = request.uri.queryParameters.get("after") {
                 guard let value = Int64(text) else { throw APIError.badRequest(field: "after", message: "after is the seq of an event already seen") }
                 after = value
             }
+            _ = try context.require(.viewer, cluster: try await runs.cluster(ofRun: id))
             let follower = try await runs.follower(id, after: after)
             // One JSON object a line as nodes land, until the run ends.
             return Response(
@@ -61,18 +61,24 @@ struct RunsController {
                 })
         }
         group.post("runs/:id/cancel") { _, context in
-            let identity = try context.require(.operator)
-            guard let id = Int64(try context.parameters.require("id")) else {
-                throw APIError.badRequest(field: "id", message: "a run id is a number")
-            }
+            _ = try context.require(.operator)
+            let id = try Self.runId(context)
+            let identity = try context.require(.operator, cluster: try await runs.cluster(ofRun: id))
             // Accepted: the run is still running until it reaches its next step boundary.
             return try JSON.response(try await runs.cancel(id, requester: identity.name), status: .accepted)
         }
         group.post("clusters/:name/trust") { request, context in
-            let identity = try context.require(.admin)
+            let identity = try context.require(.admin, cluster: try context.parameters.require("name"))
             let body = try await JSON.decode(TrustRequest.self, from: request, allowedKeys: ["": ["nodes", "expect"]])
             return try JSON.response(try await trust.trust(cluster: try context.parameters.require("name"), body, by: identity.name))
         }
+    }
+
+    static func runId(_ context: AppRequestContext) throws -> Int64 {
+        guard let id = Int64(try context.parameters.require("id")) else {
+            throw APIError.badRequest(field: "id", message: "a run id is a number")
+        }
+        return id
     }
 
     static func line<T: Encodable>(_ value: T) throws -> ByteBuffer {

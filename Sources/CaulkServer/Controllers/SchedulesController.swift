@@ -9,21 +9,35 @@ struct SchedulesController {
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
         group.get("schedules") { _, context in
             _ = try context.require(.viewer)
-            return try JSON.response(try await schedules.list())
+            return try JSON.response(try await schedules.list(within: context.within))
         }
         group.post("schedules") { request, context in
-            let identity = try context.require(.operator)
+            _ = try context.require(.operator)
             let body = try await JSON.decode(ScheduleCreate.self, from: request, allowedKeys: ["": ["name", "cron", "cluster", "all", "playbook"]])
+            let identity = try Self.require(context, schedulesOf: body.all == true ? nil : body.cluster)
             return try JSON.response(try await schedules.add(body, requester: identity.name), status: .created)
         }
         group.patch("schedules/:name") { request, context in
-            let identity = try context.require(.operator)
+            _ = try context.require(.operator)
+            let identity = try Self.require(context, schedulesOf: try await schedules.cluster(ofSchedule: try context.parameters.require("name")))
             let body = try await JSON.decode(ScheduleUpdate.self, from: request, allowedKeys: ["": ["paused"]])
             return try JSON.response(try await schedules.update(name: try context.parameters.require("name"), body, by: identity.name))
         }
         group.delete("schedules/:name") { _, context in
-            let identity = try context.require(.operator)
+            _ = try context.require(.operator)
+            let identity = try Self.require(context, schedulesOf: try await schedules.cluster(ofSchedule: try context.parameters.require("name")))
             return try JSON.response(try await schedules.remove(name: try context.parameters.require("name"), by: identity.name))
         }
+    }
+
+    /// An operator who may change schedules of `cluster`; nil, a fleet-wide schedule, only one
+    /// whose token reaches every cluster.
+    static func require(_ context: AppRequestContext, schedulesOf cluster: String?) throws(APIError) -> Identity {
+        if let cluster { return try context.require(.operator, cluster: cluster) }
+        let identity = try context.require(.operator)
+        if let clusters = identity.clusters {
+            throw .forbidden("token \(identity.name) reaches only cluster(s) \(clusters.joined(separator: ", ")); a fleet-wide schedule reaches every cluster")
+        }
+        return identity
     }
 }

@@ -16,7 +16,7 @@ struct TokensController {
         }
         group.post("tokens") { request, context in
             let identity = try context.require(.admin)
-            let input = try await JSON.decode(TokenInput.self, from: request, allowedKeys: ["": ["name", "role", "exec", "ttl_seconds"]])
+            let input = try await JSON.decode(TokenInput.self, from: request, allowedKeys: ["": ["name", "role", "exec", "ttl_seconds", "clusters"]])
             return try JSON.response(try await tokens.create(input, by: identity.name), status: .created)
         }
         group.delete("tokens/:name") { _, context in

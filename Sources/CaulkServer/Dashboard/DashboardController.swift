@@ -24,7 +24,9 @@ struct DashboardController {
             }
             let identity: Identity
             switch try await tokens.authenticate(token) {
-            case .valid(_, let valid) where valid.role >= .viewer: identity = valid
+            case .valid(_, let valid) where valid.role >= .viewer && valid.clusters == nil: identity = valid
+            case .valid(_, let valid) where valid.clusters != nil:
+                return Self.html(DashboardPage.login(error: Self.limited(valid)), status: .forbidden)
             case .expired(let name, let at): return Self.html(DashboardPage.login(error: AuthMiddleware.expired(name, at) + "."), status: .unauthorized)
             default: return Self.html(DashboardPage.login(error: "That token is unknown, revoked, or may not read."), status: .unauthorized)
             }
@@ -43,9 +45,14 @@ struct DashboardController {
     /// The caller from the cookie, or else a bearer header; nil when neither names a token that may read.
     func identity(of request: Request) async throws -> Identity? {
         guard let secret = try request.cookies[Self.cookie]?.value ?? AuthMiddleware.bearer(request), !secret.isEmpty,
-            let identity = try await tokens.authenticate(secret).identity, identity.role >= .viewer
+            let identity = try await tokens.authenticate(secret).identity, identity.role >= .viewer, identity.clusters == nil
         else { return nil }
         return identity
+    }
+
+    /// The dashboard shows the whole fleet, which a token limited to some clusters may not read.
+    static func limited(_ identity: Identity) -> String {
+        "Token \(identity.name) reaches only \(identity.clusters?.joined(separator: ", ") ?? ""); the dashboard shows the whole fleet. Use caulk health and caulk report with this token."
     }
 
     /// A field of an `application/x-www-form-urlencoded` body.
