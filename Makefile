@@ -15,8 +15,9 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # System packages: SQLite for the store, libssh2 for the SSH engine. The test lab's own list is
 # lab/packages.txt (installed by lab/install-deps.sh).
 RUN_PACKAGES  := libsqlite3-dev libssh2-1-dev pkg-config
-# The proofs' venv (schemathesis comes from PyPI), and the browser the dashboard is tried in.
-PROOF_PACKAGES := python3-venv chromium-headless-shell
+# The proofs' venv (schemathesis comes from PyPI), the browser the dashboard is tried in, and
+# openssl for the HTTPS tests' certificates.
+PROOF_PACKAGES := python3-venv chromium-headless-shell openssl
 
 .PHONY: run test build deps test-deps apt-install swift-test lab-test proofs lint format clean help
 

@@ -3,11 +3,44 @@ import CaulkAPI
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOSSL
+import Synchronization
+
+/// How the CLI checks the server over HTTPS, and proves itself when the server asks.
+struct ClientTLS: Hashable, Sendable {
+    var caFile: String?
+    var certificate: String?
+    var key: String?
+
+    /// The client's TLS settings: the system's CAs unless a CA file is given.
+    func configuration() throws -> TLSConfiguration {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.minimumTLSVersion = .tlsv12
+        if let caFile { tls.trustRoots = .certificates(try Self.read("--ca-file", caFile) { try NIOSSLCertificate.fromPEMFile($0) }) }
+        switch (certificate, key) {
+        case (nil, nil): break
+        case (let certificate?, let key?):
+            tls.certificateChain = try Self.read("--client-cert", certificate) { try NIOSSLCertificate.fromPEMFile($0) }.map { .certificate($0) }
+            tls.privateKey = .privateKey(try Self.read("--client-key", key) { try NIOSSLPrivateKey(file: $0, format: .pem) })
+        default: throw CLIError.usage("give both --client-cert and --client-key (or CAULK_CLIENT_CERT and CAULK_CLIENT_KEY), or neither")
+        }
+        return tls
+    }
+
+    private static func read<T>(_ option: String, _ path: String, _ body: (String) throws -> T) throws -> T {
+        do {
+            return try body(path)
+        } catch {
+            throw CLIError.usage("\(option) \(path): cannot read it as PEM (\(error))")
+        }
+    }
+}
 
 /// A thin client of the caulk REST API: one method per HTTP verb, errors carrying the server's message.
 struct APIClient {
     let baseURL: String
     let token: String?
+    var tls = ClientTLS()
     var timeout: TimeAmount = .seconds(120)
 
     func get<T: Decodable>(_ path: String, query: [(String, String)] = [], as type: T.Type) async throws -> T {
@@ -137,9 +170,15 @@ struct APIClient {
         }
         let response: HTTPClientResponse
         do {
-            response = try await Self.http.execute(request, timeout: timeout ?? self.timeout)
+            response = try await Self.http(tls).execute(request, timeout: timeout ?? self.timeout)
+        } catch let error as CLIError {
+            throw error
         } catch {
-            throw CLIError.failure("cannot reach caulk at \(baseURL): \(Self.describe(error)); is `caulk serve` running there? (set --url or CAULK_URL)")
+            let reason = Self.describe(error)
+            if reason.hasPrefix("the server's certificate") || reason.hasPrefix("the server refused") {
+                throw CLIError.failure("cannot reach caulk at \(baseURL): \(reason)")
+            }
+            throw CLIError.failure("cannot reach caulk at \(baseURL): \(reason); is `caulk serve` running there? (set --url or CAULK_URL)")
         }
         guard (200..<300).contains(Int(response.status.code)) else {
             let data = Data(buffer: (try? await response.body.collect(upTo: 1024 * 1024)) ?? ByteBuffer())
@@ -150,14 +189,22 @@ struct APIClient {
         return response
     }
 
-    /// One client for the life of the process, like `HTTPClient.shared`, but failing fast when
-    /// the server is not there instead of retrying the connection until the request deadline.
-    private static let http: HTTPClient = {
-        var configuration = HTTPClient.Configuration()
-        configuration.connectionPool.retryConnectionEstablishment = false
-        configuration.timeout.connect = .seconds(10)
-        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-    }()
+    /// One client per TLS setting for the life of the process (there is one), like
+    /// `HTTPClient.shared`, but failing fast when the server is not there instead of retrying the
+    /// connection until the request deadline.
+    private static func http(_ tls: ClientTLS) throws -> HTTPClient {
+        try clients.withLock { clients in
+            if let client = clients[tls] { return client }
+            var configuration = HTTPClient.Configuration(tlsConfiguration: try tls.configuration())
+            configuration.connectionPool.retryConnectionEstablishment = false
+            configuration.timeout.connect = .seconds(10)
+            let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+            clients[tls] = client
+            return client
+        }
+    }
+
+    private static let clients = Mutex<[ClientTLS: HTTPClient]>([:])
 
     private func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
         do {
@@ -171,6 +218,12 @@ struct APIClient {
         let text = String(describing: error)
         if text.contains("connectionRefused") || text.contains("Connection refused") { return "connection refused" }
         if text.contains("deadlineExceeded") || text.contains("connectTimeout") { return "timed out" }
+        if text.contains("CERTIFICATE_VERIFY_FAILED") || text.contains("certificate verify failed") || text.contains("handshakeFailed") && text.contains("VERIFY") {
+            return "the server's certificate is not trusted (CERTIFICATE_VERIFY_FAILED); give the CA that signed it with --ca-file or CAULK_CA_FILE"
+        }
+        if text.contains("CERTIFICATE_REQUIRED") || text.contains("certificate required") || text.contains("ALERT_HANDSHAKE_FAILURE") {
+            return "the server refused the TLS handshake; it may require a client certificate (--client-cert, --client-key)"
+        }
         return text
     }
 }

@@ -6,6 +6,16 @@ import Yams
 struct CLIConfig: Codable, Equatable {
     var url: String?
     var token: String?
+    /// HTTPS: the CA (PEM) that signed the server's certificate, when the system's do not.
+    var caFile: String?
+    /// HTTPS with client certificates: this client's certificate and key (PEM).
+    var clientCert: String?
+    var clientKey: String?
+
+    enum CodingKeys: String, CodingKey {
+        case url, token
+        case caFile = "ca_file", clientCert = "client_cert", clientKey = "client_key"
+    }
 
     static let defaultURL = "http://127.0.0.1:8420"
 

@@ -59,15 +59,29 @@ struct ClientOptions: ParsableArguments {
     @Option(help: "Bearer token (default: CAULK_TOKEN or the config file).")
     var token: String?
 
+    @Option(help: ArgumentHelp("HTTPS: trust the server's certificate if this CA (PEM) signed it (default: CAULK_CA_FILE, the config file, or the system's CAs).", valueName: "file"))
+    var caFile: String?
+
+    @Option(help: ArgumentHelp("HTTPS with client certificates: this client's certificate (PEM; default CAULK_CLIENT_CERT or the config file).", valueName: "file"))
+    var clientCert: String?
+
+    @Option(help: ArgumentHelp("The client certificate's private key (PEM; default CAULK_CLIENT_KEY or the config file).", valueName: "file"))
+    var clientKey: String?
+
     @Option(name: .shortAndLong, help: "Output format: table, json, yaml or csv (the table as RFC 4180 CSV).")
     var output: OutputFormat = .table
 
     func client() throws -> APIClient {
         let environment = ProcessInfo.processInfo.environment
         let file = try CLIConfig.load(environment: environment)
-        let url = url ?? environment["CAULK_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? file.url ?? CLIConfig.defaultURL
-        let token = token ?? environment["CAULK_TOKEN"].flatMap { $0.isEmpty ? nil : $0 } ?? file.token
-        return APIClient(baseURL: url, token: token)
+        func setting(_ flag: String?, _ variable: String, _ saved: String?) -> String? {
+            flag ?? environment[variable].flatMap { $0.isEmpty ? nil : $0 } ?? saved
+        }
+        let url = setting(url, "CAULK_URL", file.url) ?? CLIConfig.defaultURL
+        let tls = ClientTLS(
+            caFile: setting(caFile, "CAULK_CA_FILE", file.caFile), certificate: setting(clientCert, "CAULK_CLIENT_CERT", file.clientCert),
+            key: setting(clientKey, "CAULK_CLIENT_KEY", file.clientKey))
+        return APIClient(baseURL: url, token: setting(token, "CAULK_TOKEN", file.token), tls: tls)
     }
 
     var out: Output { Output(format: output) }

@@ -6,7 +6,10 @@ struct LoginCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "login",
         abstract: "Check a server URL and token, then save them for later commands.",
-        discussion: "Writes $XDG_CONFIG_HOME/caulk/config.yaml (default ~/.config/caulk/config.yaml), mode 0600."
+        discussion: """
+            Writes $XDG_CONFIG_HOME/caulk/config.yaml (default ~/.config/caulk/config.yaml), mode 0600:
+            the URL, the token, and --ca-file, --client-cert and --client-key when given.
+            """
     )
     @OptionGroup var options: ClientOptions
 
@@ -14,7 +17,9 @@ struct LoginCommand: AsyncParsableCommand {
         let client = try options.client()
         guard client.token != nil else { throw CLIError.usage("give the token with --token or CAULK_TOKEN") }
         let identity = try await client.get("/v1/whoami", as: Identity.self)
-        let path = try CLIConfig(url: client.baseURL, token: client.token).save()
+        let path = try CLIConfig(
+            url: client.baseURL, token: client.token, caFile: client.tls.caFile, clientCert: client.tls.certificate, clientKey: client.tls.key
+        ).save()
         print("logged in to \(client.baseURL) as \(identity.name) (\(identity.role.rawValue)); saved to \(path)")
     }
 }

@@ -66,14 +66,15 @@ public struct Services: Sendable {
 }
 
 /// The router with every route; tests drive it directly (`app.test(.router)`) or over a socket.
-public func buildRouter(_ services: Services) -> Router<AppRequestContext> {
+/// `secureCookies`: served over HTTPS, so the dashboard's cookie is never sent over plain HTTP.
+public func buildRouter(_ services: Services, secureCookies: Bool = false) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: ErrorMiddleware())
     // `/v1` requests are logged once answered, with their caller (AuthMiddleware); the rest
     // (probes, the dashboard) only at debug.
     router.add(middleware: LogRequestsMiddleware(.debug))
     HealthController(store: services.store).addRoutes(to: router)
-    DashboardController(tokens: services.tokens, dashboard: services.dashboard).addRoutes(to: router)
+    DashboardController(tokens: services.tokens, dashboard: services.dashboard, secureCookies: secureCookies).addRoutes(to: router)
 
     let v1 = router.group("v1").add(middleware: AuthMiddleware(tokens: services.tokens))
     ClustersController(inventory: services.inventory).addRoutes(to: v1)
@@ -97,6 +98,8 @@ public func buildRouter(_ services: Services) -> Router<AppRequestContext> {
 public func buildApplication(
     _ configuration: ServerConfiguration, logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) async throws -> some ApplicationProtocol {
+    // Before anything else: a certificate that cannot be read, or plain HTTP on the network, stops here.
+    let tls = try configuration.tlsConfiguration()
     // Before anything changes in the database: a second server must not mark the first one's
     // runs interrupted.
     let lock = try ServingLock(database: configuration.database)
@@ -127,7 +130,8 @@ public func buildApplication(
         // Every background job is a child task of BackgroundWork's, from the first request on.
         background: BackgroundRuns(attached: true), retention: configuration.retention)
     return Application(
-        router: buildRouter(services),
+        router: buildRouter(services, secureCookies: tls != nil),
+        server: try tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "caulk"),
         services: [BackgroundWork(services: services, lock: lock, logger: logger)],
         onServerRunning: { channel in
@@ -218,7 +222,7 @@ private func announce(_ secret: String, configuration: ServerConfiguration, logg
         written.map { "caulk: this database had no tokens, so an admin token was created and written to \($0) (mode 0600):" }
             ?? "caulk: this database had no tokens, so an admin token was created. It is shown only now:",
         "",
-        "    export CAULK_URL=http://\(host):\(configuration.port)",
+        "    export CAULK_URL=\(configuration.scheme)://\(host):\(configuration.port)",
         "    export CAULK_TOKEN=\(written.map { "$(cat \(ShellQuote.quote($0)))" } ?? secret)",
         "",
     ]

@@ -27,6 +27,36 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var sshExecThreads = 16
     /// How long each class of data is kept.
     public var retention = RetentionPolicy.defaults
+    /// HTTPS: the certificate chain and private key, PEM files. Without them, plain HTTP.
+    public var tlsCert: String?
+    public var tlsKey: String?
+    /// With HTTPS: clients must present a certificate this CA (PEM) signed.
+    public var tlsClientCA: String?
+    /// Serve plain HTTP on an address other than loopback anyway: bearer tokens then cross the
+    /// network in clear text. For a test network or a TLS-terminating proxy on the same host.
+    public var insecureHTTP = false
+
+    public var scheme: String { tlsCert == nil ? "http" : "https" }
+
+    /// Refuses a way of serving that would be unsafe or half set up, saying what to change.
+    public func checkTransport() throws {
+        switch (tlsCert, tlsKey) {
+        case (nil, nil):
+            if tlsClientCA != nil { throw ConfigurationError("tls_client_ca needs HTTPS: set tls_cert and tls_key too") }
+            if !insecureHTTP && !Self.isLoopback(host) {
+                throw ConfigurationError(
+                    "listening on \(host) with plain HTTP would send bearer tokens across the network in clear text; set tls_cert and tls_key "
+                        + "(--tls-cert, --tls-key), listen on 127.0.0.1 behind a TLS proxy, or accept it with --insecure-http (insecure_http: true)")
+            }
+        case (nil, _?): throw ConfigurationError("tls_key is set without tls_cert; set both for HTTPS, or neither")
+        case (_?, nil): throw ConfigurationError("tls_cert is set without tls_key; set both for HTTPS, or neither")
+        case (_?, _?): break
+        }
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
 
     public enum PassphraseSource: Sendable, Equatable {
         case value(Secret)
@@ -75,6 +105,12 @@ public struct ServerConfiguration: Sendable, Equatable {
             case "ssh_keep_seconds": try setSSHKeepSeconds(text, source: "\(source): ssh_keep_seconds")
             case "ssh_threads": sshThreads = try Self.threads(text, source: "\(source): ssh_threads")
             case "ssh_exec_threads": sshExecThreads = try Self.threads(text, source: "\(source): ssh_exec_threads")
+            case "tls_cert": tlsCert = text
+            case "tls_key": tlsKey = text
+            case "tls_client_ca": tlsClientCA = text
+            case "insecure_http":
+                guard let flag = value as? Bool else { throw ConfigurationError("\(source): insecure_http: expected true or false") }
+                insecureHTTP = flag
             case "retention":
                 guard let settings = value as? [String: Any] else {
                     throw ConfigurationError("\(source): retention: expected keys such as output_days: 90")
@@ -88,7 +124,8 @@ public struct ServerConfiguration: Sendable, Equatable {
                 }
             default:
                 throw ConfigurationError(
-                    "\(source): unknown key '\(key)' (known: listen, database, bootstrap_token_file, playbook_dirs, ssh_keep_seconds, ssh_threads, ssh_exec_threads, retention)")
+                    "\(source): unknown key '\(key)' (known: listen, database, bootstrap_token_file, playbook_dirs, ssh_keep_seconds, ssh_threads, "
+                        + "ssh_exec_threads, retention, tls_cert, tls_key, tls_client_ca, insecure_http)")
             }
         }
     }
@@ -145,6 +182,13 @@ public struct ServerConfiguration: Sendable, Equatable {
         if let keep = environment["CAULK_SSH_KEEP_SECONDS"] { try configuration.setSSHKeepSeconds(keep, source: "CAULK_SSH_KEEP_SECONDS") }
         if let value = environment["CAULK_SSH_THREADS"] { configuration.sshThreads = try threads(value, source: "CAULK_SSH_THREADS") }
         if let value = environment["CAULK_SSH_EXEC_THREADS"] { configuration.sshExecThreads = try threads(value, source: "CAULK_SSH_EXEC_THREADS") }
+        if let value = environment["CAULK_TLS_CERT"] { configuration.tlsCert = value }
+        if let value = environment["CAULK_TLS_KEY"] { configuration.tlsKey = value }
+        if let value = environment["CAULK_TLS_CLIENT_CA"] { configuration.tlsClientCA = value }
+        if let value = environment["CAULK_INSECURE_HTTP"] {
+            guard ["1", "true", "0", "false"].contains(value) else { throw ConfigurationError("CAULK_INSECURE_HTTP: '\(value)' is not true or false") }
+            configuration.insecureHTTP = value == "1" || value == "true"
+        }
         for kind in RetentionClass.allCases {
             let name = "CAULK_RETENTION_\(kind.rawValue.uppercased())_DAYS"
             if let value = environment[name] { try configuration.setRetention(kind, value, source: name) }

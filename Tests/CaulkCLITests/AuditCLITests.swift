@@ -32,7 +32,8 @@ import Testing
 
     @Test func auditHealthRebootsSchedulesAndTheBootBeacon() throws {
         let server = try LiveServer()
-        try server.start(listen: "198.18.0.1:0")
+        // The lab's own network; the beacon on its nodes speaks plain HTTP.
+        try server.start(listen: "198.18.0.1:0", arguments: ["--insecure-http"])
         let admin = server.adminToken
         try server.importLab()
         try LabFleet.lab("clear", "\(Self.cluster)-n3")

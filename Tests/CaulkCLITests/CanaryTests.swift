@@ -19,7 +19,7 @@ import Testing
         let keyBody = try String(contentsOfFile: key, encoding: .utf8).split(separator: "\n").filter { !$0.hasPrefix("-----") }
         var canaries = ["passphrase": passphrase, "private key": String(keyBody[1].prefix(40)), "private key (last line)": String(keyBody.last!.prefix(30))]
 
-        try server.start(listen: "198.18.0.1:0", environment: ["LOG_LEVEL": "trace", "CAULK_SSH_KEY_PASSPHRASE": passphrase])
+        try server.start(listen: "198.18.0.1:0", arguments: ["--insecure-http"], environment: ["LOG_LEVEL": "trace", "CAULK_SSH_KEY_PASSPHRASE": passphrase])
         canaries["admin token"] = server.adminToken
         var seen: [String] = []
         func caulk(_ arguments: [String], token: String, expect: Set<Int32> = [0]) throws -> String {

@@ -33,14 +33,16 @@ final class LiveServer: @unchecked Sendable {
     private(set) var logs: [URL] = []
 
     /// Starts `caulk serve` in `directory` on a free port and waits until it listens.
-    /// `listen`: the address (lab nodes reach the host at 198.18.0.1, not at loopback).
-    func start(listen: String = "127.0.0.1:0", environment: [String: String] = [:]) throws {
+    /// `listen`: the address (lab nodes reach the host at 198.18.0.1, not at loopback);
+    /// `arguments`: more flags of `caulk serve`.
+    func start(listen: String = "127.0.0.1:0", arguments: [String] = [], environment: [String: String] = [:]) throws {
         let log = directory.appending(path: "serve-\(UUID().uuidString).out")
         logs.append(log)
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let process = Process()
         process.executableURL = Self.binary
         process.arguments = ["serve", "--listen", listen, "--database", database, "--bootstrap-token-file", directory.appending(path: "admin.token").path]
+            + arguments
         process.currentDirectoryURL = directory
         process.environment = ["PATH": "/usr/bin:/bin", "HOME": directory.path, "LOG_LEVEL": "warning"].merging(environment) { _, new in new }
         let handle = try FileHandle(forWritingTo: log)

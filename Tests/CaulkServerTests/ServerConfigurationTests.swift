@@ -35,6 +35,28 @@ import Testing
         }
     }
 
+    /// Plain HTTP on loopback by default; HTTPS from a file's keys or the environment; a half
+    /// setup, or plain HTTP elsewhere without saying so, is refused by name.
+    @Test func transportIsHTTPSOrLoopbackUnlessAccepted() throws {
+        let defaults = try ServerConfiguration.load(configFile: nil, environment: [:])
+        #expect(defaults.scheme == "http" && !defaults.insecureHTTP && defaults.tlsCert == nil)
+        try defaults.checkTransport()
+        let tls = try ServerConfiguration(yaml: "listen: 0.0.0.0:8443\ntls_cert: c.pem\ntls_key: k.pem\ntls_client_ca: ca.pem\n", base: defaults, source: "f")
+        #expect(tls.scheme == "https" && tls.tlsClientCA == "ca.pem")
+        try tls.checkTransport()
+        var open = try ServerConfiguration(yaml: "listen: 198.18.0.1:8420\n", base: defaults, source: "f")
+        #expect(throws: ConfigurationError.self) { try open.checkTransport() }
+        open.insecureHTTP = true
+        try open.checkTransport()
+        #expect(try ServerConfiguration(yaml: "insecure_http: true\n", base: defaults, source: "f").insecureHTTP)
+        #expect(throws: ConfigurationError.self) { try ServerConfiguration(yaml: "insecure_http: sometimes\n", base: defaults, source: "f") }
+        let env = try ServerConfiguration.load(configFile: nil, environment: ["CAULK_TLS_CERT": "c", "CAULK_TLS_KEY": "k", "CAULK_INSECURE_HTTP": "0"])
+        #expect(env.tlsCert == "c" && env.tlsKey == "k" && !env.insecureHTTP)
+        #expect(throws: ConfigurationError.self) { try ServerConfiguration.load(configFile: nil, environment: ["CAULK_INSECURE_HTTP": "yes"]) }
+        for localhost in ["127.0.0.1", "127.1.2.3", "::1", "localhost"] { #expect(ServerConfiguration.isLoopback(localhost)) }
+        for other in ["0.0.0.0", "198.18.0.1", "::", "128.0.0.1"] { #expect(!ServerConfiguration.isLoopback(other)) }
+    }
+
     @Test func execHasSSHThreadsOfItsOwn() throws {
         let defaults = try ServerConfiguration.load(configFile: nil, environment: [:])
         #expect(defaults.sshThreads == 64 && defaults.sshExecThreads == 16)

@@ -10,6 +10,8 @@ struct DashboardController {
     static let cookie = "caulk_token"
     let tokens: TokenService
     let dashboard: DashboardService
+    /// Served over HTTPS: the cookie is marked Secure.
+    var secureCookies = false
 
     func addRoutes(to router: Router<AppRequestContext>) {
         router.get("ui") { request, _ in
@@ -31,13 +33,13 @@ struct DashboardController {
             default: return Self.html(DashboardPage.login(error: "That token is unknown, revoked, or may not read."), status: .unauthorized)
             }
             var response = Self.redirect(to: "/ui")
-            response.headers[.setCookie] = "\(Self.cookie)=\(token); Path=/ui; Max-Age=43200; HttpOnly; SameSite=Strict"
+            response.headers[.setCookie] = "\(Self.cookie)=\(token); Path=/ui; Max-Age=43200; HttpOnly; SameSite=Strict\(secureCookies ? "; Secure" : "")"
             context.logger.info("dashboard sign-in by \(identity.name)")
             return response
         }
         router.post("ui/logout") { _, _ in
             var response = Self.redirect(to: "/ui/login")
-            response.headers[.setCookie] = "\(Self.cookie)=; Path=/ui; Max-Age=0; HttpOnly; SameSite=Strict"
+            response.headers[.setCookie] = "\(Self.cookie)=; Path=/ui; Max-Age=0; HttpOnly; SameSite=Strict\(secureCookies ? "; Secure" : "")"
             return response
         }
     }
