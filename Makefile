@@ -16,8 +16,9 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # lab/packages.txt (installed by lab/install-deps.sh).
 RUN_PACKAGES  := libsqlite3-dev libssh2-1-dev pkg-config
 # The proofs' venv (schemathesis comes from PyPI), the browser the dashboard is tried in, and
-# openssl for the HTTPS tests' certificates.
-PROOF_PACKAGES := python3-venv chromium-headless-shell openssl
+# openssl for the HTTPS tests' certificates, and promtool (package prometheus) to check /metrics
+# and the alert rules in contrib/.
+PROOF_PACKAGES := python3-venv chromium-headless-shell openssl prometheus
 
 .PHONY: run test build deps test-deps apt-install swift-test lab-test proofs lint format clean help
 

@@ -23,6 +23,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         // Already in the graph through async-http-client: HTTPS for `caulk serve` and the CLI.
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        // Already in the graph through Hummingbird: what caulk counts and times.
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        // The Prometheus backend of swift-metrics, for `GET /metrics` (small: swift-metrics and atomics).
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // libssh2 from the system (apt: libssh2-1-dev).
@@ -30,7 +34,7 @@ let package = Package(
         // SSH engine: hosts and commands, pinned host keys, bastions, bounded fan-out. Knows no clusters.
         .target(
             name: "CaulkSSH",
-            dependencies: ["CLibSSH2", .product(name: "NIOPosix", package: "swift-nio")]
+            dependencies: ["CLibSSH2", .product(name: "NIOPosix", package: "swift-nio"), .product(name: "CoreMetrics", package: "swift-metrics")]
         ),
         // Wire types shared by the server and the CLI.
         .target(name: "CaulkAPI"),
@@ -50,6 +54,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HeapModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             plugins: ["EmbedFiles"]
         ),
@@ -62,6 +67,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Yams", package: "Yams"),
             ],
             plugins: ["EmbedFiles"]
@@ -98,7 +105,7 @@ let package = Package(
         .testTarget(
             name: "CaulkServerTests",
             dependencies: [
-                "CaulkServer", "CaulkDomain", "CaulkAPI", "CaulkStore",
+                "CaulkServer", "CaulkDomain", "CaulkAPI", "CaulkStore", "CaulkTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Yams", package: "Yams"),
             ]

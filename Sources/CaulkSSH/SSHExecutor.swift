@@ -1,3 +1,4 @@
+import CoreMetrics
 import NIOPosix
 
 /// One host's work in a fan-out.
@@ -26,12 +27,24 @@ public final class SSHExecutor: Sendable {
 
     /// Closes kept connections that have idled out, on the executor's own threads.
     private let sweeper: Task<Void, Never>?
+    /// `caulk_ssh_operations_total`, `caulk_ssh_errors_total{kind}` and the slots in use, by `name`.
+    private let metrics: any MetricsFactory
+    private let name: String
+    private let busy: Meter
 
     /// `sweeps`: whether this executor closes `sessions`' idled-out connections; of several
-    /// executors sharing one pool of connections, one is enough.
-    public init(threads: Int = 64, sessions: SessionPool? = nil, sweeps: Bool = true) {
+    /// executors sharing one pool of connections, one is enough. `name` tells this budget's
+    /// metrics from another's.
+    public init(
+        threads: Int = 64, sessions: SessionPool? = nil, sweeps: Bool = true, name: String = "runs",
+        metrics: any MetricsFactory = NOOPMetricsHandler.instance
+    ) {
         self.threads = max(1, threads)
         self.sessions = sessions
+        self.metrics = metrics
+        self.name = name
+        busy = Meter(label: "caulk_ssh_slots_busy", dimensions: [("budget", name)], factory: metrics)
+        Meter(label: "caulk_ssh_slots", dimensions: [("budget", name)], factory: metrics).set(self.threads)
         gate = FairGate(capacity: self.threads)
         let pool = NIOThreadPool(numberOfThreads: self.threads)
         pool.start()
@@ -61,7 +74,20 @@ public final class SSHExecutor: Sendable {
                 result: .failure(SSHError(.cancelled, host: job.target.name, operation: "schedule", message: "cancelled while waiting for an SSH slot")),
                 duration: .zero)
         }
-        defer { gate.leave() }
+        busy.increment()
+        defer {
+            gate.leave()
+            busy.decrement()
+        }
+        let outcome = await operate(job, options: options)
+        Counter(label: "caulk_ssh_operations_total", dimensions: [("budget", name)], factory: metrics).increment()
+        if case .failure(let error) = outcome.result {
+            Counter(label: "caulk_ssh_errors_total", dimensions: [("budget", name), ("kind", error.summary)], factory: metrics).increment()
+        }
+        return outcome
+    }
+
+    private func operate(_ job: SSHJob, options: SSHOptions) async -> HostOutcome {
         let cancel = CancellationFlag()
         return await withTaskCancellationHandler {
             do {

@@ -33,26 +33,31 @@ public struct Services: Sendable {
     public let retention: RetentionService
     public let dashboard: DashboardService
     public let activity: ActivityLog
+    /// What caulk counts and times, and the Prometheus registry `GET /metrics` shows it from.
+    public let metrics: CaulkMetrics
+    public let prometheus: PrometheusExport
 
     /// `executor` runs audits, repairs and beacon installs; `interactive` runs `exec` and host-key
     /// trust, on threads of its own, so a day-long exec on many nodes never holds up a repair.
     public init(
         store: Store, executor: SSHExecutor = SSHExecutor(), interactive: SSHExecutor? = nil, sshPassphrase: Secret? = nil,
         playbookDirectories: [String] = [], logger: Logger = Logger(label: "caulk"), background: BackgroundRuns = BackgroundRuns(),
-        retention: RetentionPolicy = .defaults
+        retention: RetentionPolicy = .defaults, prometheus: PrometheusExport = PrometheusExport()
     ) throws {
         self.store = store
+        self.prometheus = prometheus
+        metrics = CaulkMetrics(factory: prometheus)
         self.background = background
         self.executor = executor
         self.interactive = interactive
         inventory = InventoryService(store: store)
         tokens = TokenService(store: store)
-        runs = RunHistory(store: store, logger: logger)
+        runs = RunHistory(store: store, logger: logger, metrics: metrics)
         exec = ExecService(store: store, executor: interactive ?? executor, passphrase: sshPassphrase, runs: runs)
         trust = HostKeyTrust(store: store, executor: interactive ?? executor, passphrase: sshPassphrase)
         playbooks = try PlaybookLibrary(directories: playbookDirectories)
         audits = AuditService(store: store, executor: executor, library: playbooks, passphrase: sshPassphrase, runs: runs, background: background)
-        reboots = RebootService(store: store)
+        reboots = RebootService(store: store, metrics: metrics)
         schedules = ScheduleService(store: store, audits: audits)
         beacons = BeaconService(store: store, executor: executor, tokens: tokens, library: playbooks, passphrase: sshPassphrase, runs: runs)
         repairs = RepairService(
@@ -89,6 +94,7 @@ public func buildRouter(_ services: Services, secureCookies: Bool = false) -> Ro
     ReportsController(reports: services.reports).addRoutes(to: v1)
     AdminController(retention: services.retention).addRoutes(to: v1)
     ActivityController(activity: services.activity).addRoutes(to: v1)
+    MetricsController(services: services).addRoutes(to: router.group("metrics").add(middleware: AuthMiddleware(tokens: services.tokens)))
     // Last, so that it wraps only the not-found responder: a served path with another method is a 405.
     router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes))
     return router
@@ -123,12 +129,13 @@ public func buildApplication(
     }
     let sessions = configuration.sshKeepSeconds > 0
         ? SessionPool(idleTimeout: .seconds(configuration.sshKeepSeconds), capacity: min(1024, raiseOpenFileLimit() / 4)) : nil
+    let prometheus = PrometheusExport()
     let services = try Services(
-        store: store, executor: SSHExecutor(threads: configuration.sshThreads, sessions: sessions),
-        interactive: SSHExecutor(threads: configuration.sshExecThreads, sessions: sessions, sweeps: false),
+        store: store, executor: SSHExecutor(threads: configuration.sshThreads, sessions: sessions, name: "runs", metrics: prometheus),
+        interactive: SSHExecutor(threads: configuration.sshExecThreads, sessions: sessions, sweeps: false, name: "exec", metrics: prometheus),
         sshPassphrase: try configuration.sshPassphrase(), playbookDirectories: configuration.playbookDirectories, logger: logger,
         // Every background job is a child task of BackgroundWork's, from the first request on.
-        background: BackgroundRuns(attached: true), retention: configuration.retention)
+        background: BackgroundRuns(attached: true), retention: configuration.retention, prometheus: prometheus)
     return Application(
         router: buildRouter(services, secureCookies: tls != nil),
         server: try tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),

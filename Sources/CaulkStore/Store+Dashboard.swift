@@ -47,6 +47,19 @@ extension Store {
         }
     }
 
+    /// Warning and critical findings of every cluster's latest finished audit, counted by check
+    /// and severity (the fleet as it stands, for metrics).
+    public func latestFindingCounts() async throws -> [(check: String, severity: String, count: Int)] {
+        let sql = """
+            WITH latest AS (SELECT \(Self.latestAudit("c.name")) AS run_id FROM clusters c)
+            SELECT f.check_id, f.severity, count(*) AS n FROM latest l JOIN findings f ON f.run_id = l.run_id
+            WHERE f.severity IN ('warning', 'critical') GROUP BY f.check_id, f.severity ORDER BY f.check_id, f.severity
+            """
+        return try await writer.read { db in
+            try Row.fetchAll(db, sql: sql).map { (check: $0["check_id"], severity: $0["severity"], count: $0["n"]) }
+        }
+    }
+
     /// Runs in flight, oldest first.
     public func runningRuns(limit: Int) async throws -> [RunRecord] {
         try await writer.read { db in

@@ -98,6 +98,23 @@ import Testing
         result = try server.caulk(["health", Self.cluster], token: viewer)
         #expect(result.status == 0 && result.stdout.hasPrefix("\(Self.cluster): healthy"), "\(result.stdout)")
 
+        // What Prometheus would scrape now: counted as it happened, and the fleet as it stands.
+        let scrape = try Command.run("/usr/bin/curl", ["-sf", "-H", "Authorization: Bearer \(viewer)", server.url + "/metrics"])
+        #expect(scrape.status == 0, "\(scrape.stderr)")
+        let metrics = scrape.stdout.split(separator: "\n").map(String.init)
+        func value(_ series: String) -> Double? {
+            metrics.first { $0.hasPrefix(series + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
+        }
+        #expect(value(#"caulk_cluster_state{cluster="\#(Self.cluster)",state="healthy"}"#) == 1, "\(scrape.stdout)")
+        #expect((value(#"caulk_runs_total{kind="audit",status="succeeded"}"#) ?? 0) >= 4)
+        #expect(value(#"caulk_runs_total{kind="beacon-install",status="succeeded"}"#) == 1)
+        #expect(value(#"caulk_reboots_total{source="beacon"}"#) == 1)
+        #expect((value(#"caulk_ssh_operations_total{budget="runs"}"#) ?? 0) >= 24)
+        #expect(value(#"caulk_ssh_slots{budget="runs"}"#) == 64 && value(#"caulk_ssh_slots_busy{budget="runs"}"#) == 0)
+        #expect(metrics.contains { $0.hasPrefix("caulk_run_duration_seconds_bucket{kind=\"audit\"") })
+        let promtool = try Command.run("/usr/bin/promtool", ["check", "metrics"], input: Data(scrape.stdout.utf8))
+        #expect(promtool.status == 0, "promtool check metrics: \(promtool.stdout)\(promtool.stderr)")
+
         // Added last, so its runs cannot collide with the audits above (that would be a 409).
         let added = Date()
         result = try server.caulk(["schedules", "add", "tick", "--cron", "*/1 * * * *", "--cluster", Self.cluster], token: admin)

@@ -21,6 +21,7 @@ struct AuditRunner: Sendable {
     let store: Store
     let executor: SSHExecutor
     let options: SSHOptions
+    let metrics: CaulkMetrics
     let clock: @Sendable () -> Date
 
     /// kubectl's JSON for a large cluster runs to megabytes; it is parsed, never stored.
@@ -96,7 +97,9 @@ struct AuditRunner: Sendable {
                                     finishedAt: now),
                     findings: findings.map { Self.record($0, runId: runId, cluster: audit.cluster.name, at: now) }, seenAt: now)
                 if let nodeId = node.id, let bootId = parsed.bootId {
-                    _ = try await store.recordBoot(nodeId: nodeId, bootId: bootId, bootedAt: bootedAt, seenAt: now, source: "audit", runId: runId)
+                    if try await store.recordBoot(nodeId: nodeId, bootId: bootId, bootedAt: bootedAt, seenAt: now, source: "audit", runId: runId) != nil {
+                        metrics.reboot(source: "audit")
+                    }
                 }
             }
             // The node that just finished is kept; the nodes not started yet never start.
@@ -121,9 +124,11 @@ struct AuditRunner: Sendable {
         }
         let summary = AuditSummary(state: Self.state(Array(worst.values), clusterFindings: late.filter { $0.node == nil }), facts: facts)
         let now = clock()
+        let status: RunStatus = done < jobs.count ? .cancelled : .succeeded
         try await store.finishAudit(
             runId: runId, findings: late.map { Self.record($0, runId: runId, cluster: audit.cluster.name, at: now) }, health: changed,
-            status: done < jobs.count ? .cancelled : .succeeded, summary: HostRecords.json(summary), at: now)
+            status: status, summary: HostRecords.json(summary), at: now)
+        metrics.runEnded(kind: .audit, status: status, startedAt: audit.run.startedAt, at: now)
     }
 
     /// What the cluster ran at the time, kept with each audited node: the IP pools' word when

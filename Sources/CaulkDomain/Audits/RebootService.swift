@@ -6,10 +6,12 @@ import Foundation
 /// is recorded once whichever way arrives first (`Store.recordBoot`).
 public struct RebootService: Sendable {
     let store: Store
+    let metrics: CaulkMetrics
     let clock: @Sendable () -> Date
 
-    public init(store: Store, clock: @escaping @Sendable () -> Date = Date.init) {
+    public init(store: Store, metrics: CaulkMetrics = CaulkMetrics(), clock: @escaping @Sendable () -> Date = Date.init) {
         self.store = store
+        self.metrics = metrics
         self.clock = clock
     }
 
@@ -29,6 +31,7 @@ public struct RebootService: Sendable {
         let event = try await store.recordBoot(
             nodeId: node.id!, bootId: bootId, bootedAt: announcement.uptimeSeconds.map { now.addingTimeInterval(-$0) }, seenAt: now,
             source: "beacon", runId: nil)
+        if event != nil { metrics.reboot(source: "beacon") }
         return BootRecorded(recorded: event != nil, event: event.map(RebootEvent.init))
     }
 

@@ -105,6 +105,7 @@ public struct AutoRepairService: Sendable {
             log("auto-repair of \(decision.clusterName): \(outcome.rawValue): \(reason)")
             do {
                 try await store.decideAutoRepair(id: id, decision: outcome, reason: reason, auditRunId: audit, repairRunId: repair, at: clock())
+                repairs.runs.metrics.autoRepairDecision(outcome)
             } catch {
                 log("auto-repair: could not record decision \(id): \(error)")
             }

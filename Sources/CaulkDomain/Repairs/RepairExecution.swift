@@ -26,6 +26,12 @@ struct RepairExecution: Sendable {
         vxlanMTU = before.nodes.compactMap { $0.facts?.nicMtu }.min().map { $0 - 50 }
     }
 
+    /// Keeps a step as it ended, and times it for metrics (planned steps of a dry run are not).
+    private func keep(_ step: RepairStepRecord) async throws {
+        try await runner.store.recordRepairStep(step)
+        if step.outcome != .planned { runner.runs.metrics.repairStep(outcome: step.outcome, durationMs: step.durationMs) }
+    }
+
     func values(_ node: NodeRecord?) -> [String: String] {
         PlaybookContext(parameters: repair.parameters, cluster: repair.cluster, facts: facts, controlPlane: controlPlane?.name, vxlanMTU: vxlanMTU)
             .values(node)
@@ -36,7 +42,7 @@ struct RepairExecution: Sendable {
     /// Records every step the repair would run, with its real values, as `planned`.
     func plan(_ plan: RepairPlan, controlPlane: NodeRecord) async throws {
         func planned(_ node: String?, host: String, repair: String, step: String, command: String) async throws {
-            try await runner.store.recordRepairStep(RepairStepRecord(
+            try await keep(RepairStepRecord(
                 runId: self.repair.run.id!, nodeName: node, host: host, repair: repair, step: step, command: command, outcome: .planned,
                 exitStatus: nil, stdout: "", stderr: "", startedAt: runner.clock(), durationMs: 0))
         }
@@ -96,7 +102,7 @@ struct RepairExecution: Sendable {
             record.stderr = error.description
             failure = "\(place) could not run: \(error.description)"
         }
-        try await runner.store.recordRepairStep(record)
+        try await keep(record)
         return failure
     }
 
@@ -180,7 +186,7 @@ struct RepairExecution: Sendable {
         guard !targets.isEmpty else {
             record.command = "# no healthy peer to probe"
             record.stdout = "no peer is known to be healthy yet; the audit after the repair probes this node"
-            try await runner.store.recordRepairStep(record)
+            try await keep(record)
             return nil
         }
         record.command = DatapathProbe.command(targets, timeout: probe.timeout)
@@ -223,10 +229,10 @@ struct RepairExecution: Sendable {
             record.outcome = .failed
             record.exitStatus = 1
             record.stderr = failure
-            try await runner.store.recordRepairStep(record)
+            try await keep(record)
             return "verify: \(failure) (after \(repair.verifyTimeout) s)"
         }
-        try await runner.store.recordRepairStep(record)
+        try await keep(record)
         return nil
     }
 }

@@ -155,6 +155,7 @@ struct RepairRunner: Sendable {
 
     private func finish(_ runId: Int64, _ status: RunStatus, state: ClusterState?, after: Int64?, _ message: String) async throws -> RunStatus {
         try await store.finishRepair(runId: runId, status: status, auditAfterId: after, summary: HostRecords.json(RepairSummary(state: state, message: message)), at: clock())
+        await runs.ended(runId)
         return status
     }
 }

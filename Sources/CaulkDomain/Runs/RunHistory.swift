@@ -11,10 +11,14 @@ public struct RunHistory: Sendable {
     let store: Store
     let clock: @Sendable () -> Date
     let logger: Logger
+    let metrics: CaulkMetrics
 
-    public init(store: Store, logger: Logger = Logger(label: "caulk"), clock: @escaping @Sendable () -> Date = Date.init) {
+    public init(
+        store: Store, logger: Logger = Logger(label: "caulk"), metrics: CaulkMetrics = CaulkMetrics(), clock: @escaping @Sendable () -> Date = Date.init
+    ) {
         self.store = store
         self.logger = logger
+        self.metrics = metrics
         self.clock = clock
     }
 
@@ -68,6 +72,13 @@ public struct RunHistory: Sendable {
 
     func finish(_ id: Int64, _ status: RunStatus) async throws {
         try await store.finishRun(id: id, status: status, at: clock())
+        await ended(id)
+    }
+
+    /// Counts and times run `id`, just recorded as ended, for metrics.
+    func ended(_ id: Int64) async {
+        guard let run = try? await store.runRecord(id: id), run.status != .running else { return }
+        metrics.runEnded(kind: run.kind, status: run.status, startedAt: run.startedAt, at: run.finishedAt ?? clock())
     }
 
     /// The run could not go on: it ends `failed` with why, and the log says so with its id. A
@@ -76,7 +87,10 @@ public struct RunHistory: Sendable {
         let reason = String(describing: error)
         logger.error("run \(id) failed: \(reason)", metadata: ["run": "\(id)"])
         do {
+            // A run its own code ended before the error reached here is counted once, then.
+            let running = try await store.runRecord(id: id)?.status == .running
             try await store.finishRun(id: id, status: .failed, error: String(reason.prefix(4096)), at: clock())
+            if running { await ended(id) }
         } catch {
             logger.error("run \(id): could not record its failure: \(error)", metadata: ["run": "\(id)"])
         }
