@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # How fast caulk answers its reports over a big history: serves a database made by
 # bench/history.py and times GET /v1/reports/{name} for each report, several group_by values and
-# two ranges (REPEAT requests each: median and max), then GET /ui. A group a report does not take
+# two ranges (REPEAT requests each: median and max), then GET /ui and GET /metrics. A group a report does not take
 # (400), or a report this binary does not have (404), is printed as skipped, not timed.
 #
 #   bench/reports.sh                      # 5000 nodes, 730 days in /tmp/caulk-history-bench/caulk.db
@@ -178,7 +178,7 @@ for report in $REPORTS; do
     done
 done
 
-for path in /ui; do
+for path in /ui /metrics; do
     read -r status seconds < <(request "$url$path")
     if [ "$status" = 200 ]; then
         read -r median max status < <(repeated "$url$path")
