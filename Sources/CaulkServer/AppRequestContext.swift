@@ -38,7 +38,12 @@ public struct AppRequestContext: RequestContext {
 
     static func check(_ identity: Identity, reaches cluster: String) throws(APIError) {
         guard let clusters = identity.clusters, !clusters.contains(cluster) else { return }
-        throw .forbidden("token \(identity.name) reaches only cluster(s) \(clusters.joined(separator: ", ")), not \(cluster)")
+        throw limited(identity, "not \(cluster)")
+    }
+
+    /// A limited token refused: what it reaches, then `why` not this.
+    static func limited(_ identity: Identity, _ why: String) -> APIError {
+        .forbidden("token \(identity.name) reaches only cluster(s) \((identity.clusters ?? []).joined(separator: ", ")); \(why)")
     }
 
     /// What a list may show the caller: nil, every cluster; else the clusters its token is limited to.

@@ -12,9 +12,7 @@ struct MetricsController {
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
         group.get { _, context in
             let identity = try context.require(.viewer)
-            if let clusters = identity.clusters {
-                throw APIError.forbidden("token \(identity.name) reaches only cluster(s) \(clusters.joined(separator: ", ")); /metrics shows the whole fleet")
-            }
+            if identity.clusters != nil { throw AppRequestContext.limited(identity, "/metrics shows the whole fleet") }
             try await services.metrics.refresh(store: services.store, keptConnections: services.executor.sessions?.idleCount)
             var bytes: [UInt8] = []
             services.prometheus.registry.emit(into: &bytes)

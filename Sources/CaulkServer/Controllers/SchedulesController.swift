@@ -35,9 +35,7 @@ struct SchedulesController {
     static func require(_ context: AppRequestContext, schedulesOf cluster: String?) throws(APIError) -> Identity {
         if let cluster { return try context.require(.operator, cluster: cluster) }
         let identity = try context.require(.operator)
-        if let clusters = identity.clusters {
-            throw .forbidden("token \(identity.name) reaches only cluster(s) \(clusters.joined(separator: ", ")); a fleet-wide schedule reaches every cluster")
-        }
+        if identity.clusters != nil { throw AppRequestContext.limited(identity, "a fleet-wide schedule reaches every cluster") }
         return identity
     }
 }
