@@ -85,7 +85,7 @@ public struct TokenService: Sendable {
         var clusters: [String] = []
         for name in names where !clusters.contains(name) {
             _ = try Validate.name(name, field: "clusters")
-            guard try await store.cluster(named: name) != nil else { throw DomainError.invalid(field: "clusters", message: "no cluster named \(name)") }
+            guard try await store.cluster(named: name) != nil else { throw DomainError.notFound("no cluster named \(name) (clusters: the token's clusters must exist)") }
             clusters.append(name)
         }
         return clusters
