@@ -2,6 +2,8 @@
 #
 #   make run    install what is missing, build, start the service on SQLite (var/caulk.db)
 #   make test   install what is missing, build, run the whole test suite
+#   make package  the release binary with its systemd unit, config, completions and man pages as
+#               dist/caulk-VERSION-linux-ARCH.tar.gz (and a source RPM where rpmbuild is installed)
 #   make lint   swift-format's findings against .swift-format (advice; the tree predates it)
 #   make format rewrite changed Swift files in place with swift-format
 #
@@ -15,12 +17,12 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # System packages: SQLite for the store, libssh2 for the SSH engine. The test lab's own list is
 # lab/packages.txt (installed by lab/install-deps.sh).
 RUN_PACKAGES  := libsqlite3-dev libssh2-1-dev pkg-config
-# The proofs' venv (schemathesis comes from PyPI), the browser the dashboard is tried in, and
-# openssl for the HTTPS tests' certificates, and promtool (package prometheus) to check /metrics
-# and the alert rules in contrib/.
-PROOF_PACKAGES := python3-venv chromium-headless-shell openssl prometheus
+# What the tests and proofs use besides the lab: a venv (schemathesis comes from PyPI), the
+# browser the dashboard is tried in, openssl for the HTTPS tests' certificates, promtool (package
+# prometheus) for /metrics and contrib/'s alert rules, systemd-analyze for the package proof.
+PROOF_PACKAGES := python3-venv chromium-headless-shell openssl prometheus systemd
 
-.PHONY: run test build deps test-deps apt-install swift-test lab-test proofs lint format clean help
+.PHONY: run test build deps test-deps apt-install swift-test lab-test proofs package lint format clean help
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -51,12 +53,41 @@ lab-test:
 # the dashboard in headless Chromium on a generated history, and kill -9 of the service at 20
 # moments of a repair on a lab cluster of its own.
 proofs:
+	Tests/proofs/package.sh
 	BIN=$(BIN) Tests/proofs/schemathesis.sh
 	BIN=$(BIN) Tests/proofs/dashboard.sh
 	BIN=$(BIN) Tests/proofs/kill-repair.sh
 
 build:
 	$(SWIFT) build -c $(CONFIG) --product caulk
+
+# The package's layout: / of a host (usr/bin, usr/lib/systemd/system, etc/caulk, man pages,
+# completions, var/lib/caulk). PACKAGE_CONFIG=debug reuses the debug build (the package proof
+# does, to check the layout and the unit without a release build).
+VERSION        := $(shell sed -n 's/.*version: "\([0-9.]*\)".*/\1/p' Sources/CaulkCLI/CaulkCommand.swift)
+PACKAGE_CONFIG ?= release
+STAGE          := dist/caulk-$(VERSION)
+TARBALL        := dist/caulk-$(VERSION)-linux-$(shell uname -m).tar.gz
+package: deps
+	$(SWIFT) build -c $(PACKAGE_CONFIG) --product caulk
+	rm -rf $(STAGE) && mkdir -p $(STAGE)/usr/share/man/man1 $(STAGE)/usr/share/doc/caulk
+	install -D -m 0755 .build/$(PACKAGE_CONFIG)/caulk $(STAGE)/usr/bin/caulk
+	install -D -m 0644 packaging/caulk.service $(STAGE)/usr/lib/systemd/system/caulk.service
+	install -D -m 0640 packaging/caulk.yaml $(STAGE)/etc/caulk/caulk.yaml
+	install -d -m 0750 $(STAGE)/etc/caulk/playbooks $(STAGE)/var/lib/caulk
+	install -d $(STAGE)/usr/share/bash-completion/completions $(STAGE)/usr/share/zsh/site-functions $(STAGE)/usr/share/fish/vendor_completions.d
+	$(STAGE)/usr/bin/caulk --generate-completion-script bash > $(STAGE)/usr/share/bash-completion/completions/caulk
+	$(STAGE)/usr/bin/caulk --generate-completion-script zsh > $(STAGE)/usr/share/zsh/site-functions/_caulk
+	$(STAGE)/usr/bin/caulk --generate-completion-script fish > $(STAGE)/usr/share/fish/vendor_completions.d/caulk.fish
+	$(SWIFT) package plugin generate-manual --configuration $(PACKAGE_CONFIG) --multi-page
+	install -m 0644 .build/plugins/GenerateManual/outputs/caulk/*.1 $(STAGE)/usr/share/man/man1/
+	cp -r README.md docs contrib $(STAGE)/usr/share/doc/caulk/
+	tar -C dist --owner=0 --group=0 -czf $(TARBALL) caulk-$(VERSION)
+	@echo "package: $(TARBALL) ($$(du -h $(TARBALL) | cut -f1)); the caulk user and group are made by the RPM, or by hand: useradd -r caulk"
+	@if command -v rpmbuild >/dev/null; then \
+		mkdir -p dist/rpm/SOURCES && git archive --prefix=caulk-$(VERSION)/ -o dist/rpm/SOURCES/caulk-$(VERSION).tar.gz HEAD && \
+		rpmbuild --define "_topdir $$(pwd)/dist/rpm" -bs packaging/caulk.spec; \
+	else echo "package: no rpmbuild here, so no RPM; on RHEL 9: rpmbuild -ba packaging/caulk.spec (see its header)"; fi
 
 # swift-format ships with the toolchain; .swift-format holds the project's settings.
 lint:
@@ -75,7 +106,7 @@ test-deps: deps
 
 # Installs only what dpkg does not already have, so a prepared machine needs no network.
 apt-install:
-	@test -x "$(SWIFT)" || { echo "Swift 6.1+ is required: put swift on PATH (expected at /opt/swift/usr/bin)"; exit 1; }
+	@test -x "$(SWIFT)" || { echo "Swift 6.2+ is required: put swift on PATH (expected at /opt/swift/usr/bin)"; exit 1; }
 	@missing=$$(for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing:" $$missing; \
