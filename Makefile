@@ -68,10 +68,15 @@ VERSION        := $(shell sed -n 's/.*version: "\([0-9.]*\)".*/\1/p' Sources/Cau
 PACKAGE_CONFIG ?= release
 STAGE          := dist/caulk-$(VERSION)
 TARBALL        := dist/caulk-$(VERSION)-linux-$(shell uname -m).tar.gz
+# A release package links the Swift runtime and Foundation in (--static-swift-stdlib): the host
+# needs only libssh2 and libsqlite3, not a Swift toolchain. (A debug one does not: it is for
+# checking the layout.) The man pages come first: their plugin builds caulk its own way.
+STATIC_STDLIB  := $(if $(filter release,$(PACKAGE_CONFIG)),--static-swift-stdlib,)
 package: deps
-	$(SWIFT) build -c $(PACKAGE_CONFIG) --product caulk
+	$(SWIFT) package plugin generate-manual --configuration $(PACKAGE_CONFIG) --multi-page
+	$(SWIFT) build -c $(PACKAGE_CONFIG) --product caulk $(STATIC_STDLIB)
 	rm -rf $(STAGE) && mkdir -p $(STAGE)/usr/share/man/man1 $(STAGE)/usr/share/doc/caulk
-	install -D -m 0755 .build/$(PACKAGE_CONFIG)/caulk $(STAGE)/usr/bin/caulk
+	install -D -m 0755 -s .build/$(PACKAGE_CONFIG)/caulk $(STAGE)/usr/bin/caulk
 	install -D -m 0644 packaging/caulk.service $(STAGE)/usr/lib/systemd/system/caulk.service
 	install -D -m 0640 packaging/caulk.yaml $(STAGE)/etc/caulk/caulk.yaml
 	install -d -m 0750 $(STAGE)/etc/caulk/playbooks $(STAGE)/var/lib/caulk
@@ -79,7 +84,6 @@ package: deps
 	$(STAGE)/usr/bin/caulk --generate-completion-script bash > $(STAGE)/usr/share/bash-completion/completions/caulk
 	$(STAGE)/usr/bin/caulk --generate-completion-script zsh > $(STAGE)/usr/share/zsh/site-functions/_caulk
 	$(STAGE)/usr/bin/caulk --generate-completion-script fish > $(STAGE)/usr/share/fish/vendor_completions.d/caulk.fish
-	$(SWIFT) package plugin generate-manual --configuration $(PACKAGE_CONFIG) --multi-page
 	install -m 0644 .build/plugins/GenerateManual/outputs/caulk/*.1 $(STAGE)/usr/share/man/man1/
 	cp -r README.md docs contrib $(STAGE)/usr/share/doc/caulk/
 	tar -C dist --owner=0 --group=0 -czf $(TARBALL) caulk-$(VERSION)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The package as an operator installs it: `make package` (PACKAGE_CONFIG=debug by default here,
-# reusing the test build: this checks the layout and the unit, not the optimiser), then
+# The package as an operator installs it: `make package` (PACKAGE_CONFIG=debug by default here:
+# this checks the layout and the unit, not the optimiser), then
 #   - the tarball holds the binary, the unit, the config, completions and man pages;
+#   - with PACKAGE_CONFIG=release: the binary needs no Swift runtime library;
 #   - the unit passes `systemd-analyze verify`, and its hardening scores as `systemd-analyze
 #     security` rates it;
 #   - the completions parse, the man pages are mdoc;
@@ -34,6 +35,12 @@ done
 echo "package.sh: $(grep -c '\.1$' "$work/list") man pages, 3 completion scripts, unit, config"
 tar -C "$work" -xzf "$tarball"
 root=$(echo "$work"/caulk-*)
+# A release package runs on a host without a Swift toolchain: it needs no Swift runtime library.
+if [ "$PACKAGE_CONFIG" = release ]; then
+    swift_libs=$(ldd "$root/usr/bin/caulk" | grep -E 'libswift|libFoundation|libdispatch|libBlocksRuntime' || true)
+    [ -z "$swift_libs" ] || fail "the packaged binary needs the Swift runtime: $swift_libs"
+    echo "package.sh: binary $(du -h "$root/usr/bin/caulk" | cut -f1), linked against $(ldd "$root/usr/bin/caulk" | grep -oE 'lib(ssh2|sqlite3)[^ ]*' | sort -u | tr '\n' ' ')and libc"
+fi
 
 # The unit, as systemd reads it: ExecStart must name a program that exists, so a copy points at
 # the unpacked one.
