@@ -19,8 +19,9 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN_PACKAGES  := libsqlite3-dev libssh2-1-dev pkg-config
 # What the tests and proofs use besides the lab: a venv (schemathesis comes from PyPI), the
 # browser the dashboard is tried in, openssl for the HTTPS tests' certificates, promtool (package
-# prometheus) for /metrics and contrib/'s alert rules, systemd-analyze for the package proof.
-PROOF_PACKAGES := python3-venv chromium-headless-shell openssl prometheus systemd
+# prometheus) for /metrics and contrib/'s alert rules, Alertmanager for the webhooks' alerts,
+# systemd-analyze for the package proof.
+PROOF_PACKAGES := python3-venv chromium-headless-shell openssl prometheus prometheus-alertmanager systemd
 
 .PHONY: run test build deps test-deps apt-install swift-test lab-test proofs package lint format clean help
 

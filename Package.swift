@@ -70,6 +70,8 @@ let package = Package(
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Yams", package: "Yams"),
+                // Webhook deliveries.
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             plugins: ["EmbedFiles"]
         ),
@@ -107,6 +109,8 @@ let package = Package(
             dependencies: [
                 "CaulkServer", "CaulkDomain", "CaulkAPI", "CaulkStore", "CaulkTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                // To check webhook signatures the way a receiver would.
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
             ]
         ),

@@ -14,6 +14,7 @@ public enum ActivityAction: String, Codable, Sendable, CaseIterable {
     case beaconRevoke = "beacon.revoke"
     case runStart = "run.start", runCancel = "run.cancel"
     case retentionPurge = "retention.purge"
+    case webhookCreate = "webhook.create", webhookDelete = "webhook.delete"
 
     /// The kind of thing acted on: `token` for `token.create`.
     public var subject: String { String(rawValue.prefix { $0 != "." }) }

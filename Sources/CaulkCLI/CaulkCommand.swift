@@ -18,7 +18,7 @@ public struct CaulkCommand: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self, ClustersCommand.self, NodesCommand.self, InventoryCommand.self, ExecCommand.self,
             AuditCommand.self, RepairCommand.self, AutoRepairCommand.self, HealthCommand.self, RebootsCommand.self, ReportCommand.self, SchedulesCommand.self, BeaconCommand.self, PlaybooksCommand.self,
-            RunsCommand.self, TokensCommand.self, ActivityCommand.self, AdminCommand.self, LoginCommand.self, WhoamiCommand.self,
+            RunsCommand.self, TokensCommand.self, ActivityCommand.self, NotifyCommand.self, AdminCommand.self, LoginCommand.self, WhoamiCommand.self,
         ]
     )
 

@@ -15,7 +15,8 @@ struct ServeCommand: AsyncParsableCommand {
             config file (--config, CAULK_CONFIG, or ./config/caulk.yaml when present),
             environment variables (CAULK_LISTEN, CAULK_DATABASE,
             CAULK_BOOTSTRAP_TOKEN_FILE, CAULK_PLAYBOOK_DIRS, CAULK_SSH_KEEP_SECONDS,
-            CAULK_TLS_CERT, CAULK_TLS_KEY, CAULK_TLS_CLIENT_CA, CAULK_INSECURE_HTTP), then
+            CAULK_TLS_CERT, CAULK_TLS_KEY, CAULK_TLS_CLIENT_CA, CAULK_INSECURE_HTTP,
+            CAULK_NOTIFY_HOLD), then
             these flags. On a database without tokens, the first start creates an admin
             token and prints it once. Log level: LOG_LEVEL=debug|info|warning|error.
 
@@ -40,6 +41,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The certificate's private key (PEM).", valueName: "file")) var tlsKey: String?
     @Option(help: ArgumentHelp("Require client certificates signed by this CA (PEM).", valueName: "file")) var tlsClientCa: String?
     @Flag(help: "Serve plain HTTP on an address other than loopback (tokens in clear text).") var insecureHTTP = false
+    @Flag(help: "Queue webhook deliveries but send none (a copy of a production database).") var notifyHold = false
 
     func run() async throws {
         var configuration: ServerConfiguration
@@ -55,6 +57,7 @@ struct ServeCommand: AsyncParsableCommand {
         if let tlsKey { configuration.tlsKey = tlsKey }
         if let tlsClientCa { configuration.tlsClientCA = tlsClientCa }
         if insecureHTTP { configuration.insecureHTTP = true }
+        if notifyHold { configuration.notifyHold = true }
 
         var logger = Logger(label: "caulk")
         logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info

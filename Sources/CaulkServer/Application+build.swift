@@ -33,6 +33,9 @@ public struct Services: Sendable {
     public let retention: RetentionService
     public let dashboard: DashboardService
     public let activity: ActivityLog
+    /// Webhooks, and the courier that sends what is queued for them.
+    public let notifications: NotificationService
+    let courier: NotificationCourier
     /// What caulk counts and times, and the Prometheus registry `GET /metrics` shows it from.
     public let metrics: CaulkMetrics
     public let prometheus: PrometheusExport
@@ -42,7 +45,8 @@ public struct Services: Sendable {
     public init(
         store: Store, executor: SSHExecutor = SSHExecutor(), interactive: SSHExecutor? = nil, sshPassphrase: Secret? = nil,
         playbookDirectories: [String] = [], logger: Logger = Logger(label: "caulk"), background: BackgroundRuns = BackgroundRuns(),
-        retention: RetentionPolicy = .defaults, prometheus: PrometheusExport = PrometheusExport()
+        retention: RetentionPolicy = .defaults, prometheus: PrometheusExport = PrometheusExport(),
+        delivery: DeliveryPolicy = DeliveryPolicy(), notifyHold: Bool = false
     ) throws {
         self.store = store
         self.prometheus = prometheus
@@ -67,6 +71,8 @@ public struct Services: Sendable {
         self.retention = RetentionService(store: store, policy: retention)
         dashboard = DashboardService(store: store, reports: reports, runs: runs, reboots: reboots)
         activity = ActivityLog(store: store)
+        notifications = NotificationService(store: store, activity: activity)
+        courier = NotificationCourier(store: store, transport: HTTPWebhookTransport(), policy: delivery, hold: notifyHold, logger: logger)
     }
 }
 
@@ -94,6 +100,7 @@ public func buildRouter(_ services: Services, secureCookies: Bool = false) -> Ro
     ReportsController(reports: services.reports).addRoutes(to: v1)
     AdminController(retention: services.retention).addRoutes(to: v1)
     ActivityController(activity: services.activity).addRoutes(to: v1)
+    NotificationsController(notifications: services.notifications).addRoutes(to: v1)
     MetricsController(services: services).addRoutes(to: router.group("metrics").add(middleware: AuthMiddleware(tokens: services.tokens)))
     // Last, so that it wraps only the not-found responder: a served path with another method is a 405.
     router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes))
@@ -135,7 +142,8 @@ public func buildApplication(
         interactive: SSHExecutor(threads: configuration.sshExecThreads, sessions: sessions, sweeps: false, name: "exec", metrics: prometheus),
         sshPassphrase: try configuration.sshPassphrase(), playbookDirectories: configuration.playbookDirectories, logger: logger,
         // Every background job is a child task of BackgroundWork's, from the first request on.
-        background: BackgroundRuns(attached: true), retention: configuration.retention, prometheus: prometheus)
+        background: BackgroundRuns(attached: true), retention: configuration.retention, prometheus: prometheus,
+        delivery: configuration.delivery, notifyHold: configuration.notifyHold)
     return Application(
         router: buildRouter(services, secureCookies: tls != nil),
         server: try tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
@@ -159,7 +167,7 @@ public func buildApplication(
     )
 }
 
-/// The scheduler, the auto-repair policy, and the audits and repairs started over the API, all
+/// The scheduler, the auto-repair policy, retention, webhook deliveries, and the audits and repairs started over the API, all
 /// child tasks of this service's. On shutdown they are cancelled and waited for (audits end
 /// `cancelled` with the nodes they finished; a repair touches no further node), then the SSH
 /// engines' threads and kept connections are let go.
@@ -178,6 +186,7 @@ struct BackgroundWork: Service {
                 group.addTask { await services.autoRepairs.run { logger.info("\($0)") } }
                 group.addTask { await services.background.run() }
                 group.addTask { await services.retention.run(logger: logger) }
+                group.addTask { await services.courier.run() }
             }
         }
         for executor in [services.executor, services.interactive].compactMap({ $0 }) {

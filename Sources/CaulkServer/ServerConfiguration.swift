@@ -35,6 +35,10 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Serve plain HTTP on an address other than loopback anyway: bearer tokens then cross the
     /// network in clear text. For a test network or a TLS-terminating proxy on the same host.
     public var insecureHTTP = false
+    /// Webhooks: hold every delivery queued, send none (a copy of a production database);
+    /// how many attempts each gets and the wait after the first failed one (it doubles).
+    public var notifyHold = false
+    public var delivery = DeliveryPolicy()
 
     public var scheme: String { tlsCert == nil ? "http" : "https" }
 
@@ -111,6 +115,17 @@ public struct ServerConfiguration: Sendable, Equatable {
             case "insecure_http":
                 guard let flag = value as? Bool else { throw ConfigurationError("\(source): insecure_http: expected true or false") }
                 insecureHTTP = flag
+            case "notify_hold":
+                guard let flag = value as? Bool else { throw ConfigurationError("\(source): notify_hold: expected true or false") }
+                notifyHold = flag
+            case "notify_attempts":
+                guard let count = Int(text), (1...50).contains(count) else { throw ConfigurationError("\(source): notify_attempts: expected 1–50") }
+                delivery.attempts = count
+            case "notify_first_wait_seconds":
+                guard let seconds = Int(text), (1...3600).contains(seconds) else {
+                    throw ConfigurationError("\(source): notify_first_wait_seconds: expected 1–3600")
+                }
+                delivery.firstWait = .seconds(seconds)
             case "retention":
                 guard let settings = value as? [String: Any] else {
                     throw ConfigurationError("\(source): retention: expected keys such as output_days: 90")
@@ -125,7 +140,8 @@ public struct ServerConfiguration: Sendable, Equatable {
             default:
                 throw ConfigurationError(
                     "\(source): unknown key '\(key)' (known: listen, database, bootstrap_token_file, playbook_dirs, ssh_keep_seconds, ssh_threads, "
-                        + "ssh_exec_threads, retention, tls_cert, tls_key, tls_client_ca, insecure_http)")
+                        + "ssh_exec_threads, retention, tls_cert, tls_key, tls_client_ca, insecure_http, notify_hold, notify_attempts, "
+                        + "notify_first_wait_seconds)")
             }
         }
     }
@@ -188,6 +204,10 @@ public struct ServerConfiguration: Sendable, Equatable {
         if let value = environment["CAULK_INSECURE_HTTP"] {
             guard ["1", "true", "0", "false"].contains(value) else { throw ConfigurationError("CAULK_INSECURE_HTTP: '\(value)' is not true or false") }
             configuration.insecureHTTP = value == "1" || value == "true"
+        }
+        if let value = environment["CAULK_NOTIFY_HOLD"] {
+            guard ["1", "true", "0", "false"].contains(value) else { throw ConfigurationError("CAULK_NOTIFY_HOLD: '\(value)' is not true or false") }
+            configuration.notifyHold = value == "1" || value == "true"
         }
         for kind in RetentionClass.allCases {
             let name = "CAULK_RETENTION_\(kind.rawValue.uppercased())_DAYS"

@@ -15,8 +15,8 @@ struct Harness {
     let op: String
     let viewer: String
 
-    init() async throws {
-        services = try Services(store: try Store.inMemory())
+    init(delivery: DeliveryPolicy = DeliveryPolicy()) async throws {
+        services = try Services(store: try Store.inMemory(), delivery: delivery)
         admin = try await services.tokens.create(TokenInput(name: "root", role: .admin), by: "test").secret
         op = try await services.tokens.create(TokenInput(name: "ops", role: .operator), by: "test").secret
         viewer = try await services.tokens.create(TokenInput(name: "dash", role: .viewer), by: "test").secret

@@ -38,6 +38,8 @@ import Testing
         "DELETE /v1/schedules/{name}": .operator,
         "GET /v1/tokens": .admin, "POST /v1/tokens": .admin, "DELETE /v1/tokens/{name}": .admin,
         "POST /v1/admin/purge": .admin, "GET /v1/activity": .admin,
+        "GET /v1/webhooks": .admin, "POST /v1/webhooks": .admin, "GET /v1/webhooks/{name}": .admin, "DELETE /v1/webhooks/{name}": .admin,
+        "POST /v1/webhooks/{name}/test": .admin, "GET /v1/deliveries": .admin, "GET /v1/deliveries/{id}": .admin,
         "GET /v1/reports/reboots": .viewer, "GET /v1/reports/post-reboot": .viewer, "GET /v1/reports/findings": .viewer,
         "GET /v1/reports/mttr": .viewer, "GET /v1/reports/repairs": .viewer, "GET /v1/reports/risk": .viewer,
     ]

@@ -9,7 +9,8 @@
 # and runs schemathesis against them with an admin token of its own. Exit status: 0 when
 # schemathesis found nothing, else 1. Only loopback is ever contacted: no operation that opens an
 # SSH connection runs (see the passes below), and the inventory's addresses are in 198.18.0.0/15
-# (benchmarking, never routed) all the same.
+# (benchmarking, never routed) all the same; webhooks are made on loopback URLs, and the servers
+# hold every delivery (--notify-hold).
 #
 # Three passes, because some operations lead to SSH, or lock the run out, through what they
 # leave behind:
@@ -116,7 +117,15 @@ host_key = st.one_of(
     public_key.map(lambda key: "198.18.0.10 " + key),
 )
 
+# Webhook URLs on loopback only; and the servers hold every delivery (--notify-hold), so nothing
+# is sent to them either.
+webhook_url = st.builds(
+    lambda scheme, port, path: f"{scheme}://127.0.0.1:{port}/{path}",
+    st.sampled_from(["http", "https"]), st.integers(1, 65535), st.from_regex(r"\A[a-z0-9/_-]{0,40}\Z"),
+)
+
 schemathesis.openapi.format("cidr", cidr)
+schemathesis.openapi.format("webhook-url", webhook_url)
 schemathesis.openapi.format("report-time", report_time)
 schemathesis.openapi.format("cron", cron)
 schemathesis.openapi.format("ssh-host-key", host_key)
@@ -164,7 +173,7 @@ start_server() {
     local name=$1 log=$work/$1.log
     : >"$work/empty.yaml"
     env -i PATH="$PATH" HOME="$work" LOG_LEVEL=warning \
-        "$BIN" serve --config "$work/empty.yaml" --listen 127.0.0.1:0 \
+        "$BIN" serve --config "$work/empty.yaml" --listen 127.0.0.1:0 --notify-hold \
         --database "$work/$name.db" --bootstrap-token-file "$work/$name.token" >"$log" 2>&1 &
     pid=$!
     servers+=("$pid")

@@ -21,7 +21,7 @@ struct AuditRunner: Sendable {
     let store: Store
     let executor: SSHExecutor
     let options: SSHOptions
-    let metrics: CaulkMetrics
+    let runs: RunHistory
     let clock: @Sendable () -> Date
 
     /// kubectl's JSON for a large cluster runs to megabytes; it is parsed, never stored.
@@ -97,8 +97,9 @@ struct AuditRunner: Sendable {
                                     finishedAt: now),
                     findings: findings.map { Self.record($0, runId: runId, cluster: audit.cluster.name, at: now) }, seenAt: now)
                 if let nodeId = node.id, let bootId = parsed.bootId {
-                    if try await store.recordBoot(nodeId: nodeId, bootId: bootId, bootedAt: bootedAt, seenAt: now, source: "audit", runId: runId) != nil {
-                        metrics.reboot(source: "audit")
+                    if let reboot = try await store.recordBoot(nodeId: nodeId, bootId: bootId, bootedAt: bootedAt, seenAt: now, source: "audit", runId: runId) {
+                        runs.metrics.reboot(source: "audit")
+                        await runs.notifications.reboot(reboot)
                     }
                 }
             }
@@ -128,7 +129,7 @@ struct AuditRunner: Sendable {
         try await store.finishAudit(
             runId: runId, findings: late.map { Self.record($0, runId: runId, cluster: audit.cluster.name, at: now) }, health: changed,
             status: status, summary: HostRecords.json(summary), at: now)
-        metrics.runEnded(kind: .audit, status: status, startedAt: audit.run.startedAt, at: now)
+        await runs.ended(runId)
     }
 
     /// What the cluster ran at the time, kept with each audited node: the IP pools' word when

@@ -96,7 +96,7 @@ public struct AuditService: Sendable {
             hostCount: audit.nodes.count, playbook: playbook.name))
         do {
             try await started(run)
-            try await AuditRunner(store: store, executor: executor, options: options, metrics: runs.metrics, clock: clock).run(PreparedAudit(
+            try await AuditRunner(store: store, executor: executor, options: options, runs: runs, clock: clock).run(PreparedAudit(
                 run: run, cluster: audit.cluster, nodes: audit.nodes, targets: audit.targets, playbook: playbook, parameters: parameters, concurrency: 64))
         } catch {
             await runs.fail(run.id!, error)
@@ -123,7 +123,7 @@ public struct AuditService: Sendable {
     }
 
     private func launch(_ audit: PreparedAudit) {
-        let runner = AuditRunner(store: store, executor: executor, options: options, metrics: runs.metrics, clock: clock)
+        let runner = AuditRunner(store: store, executor: executor, options: options, runs: runs, clock: clock)
         let runs = runs
         background.add {
             do {

@@ -31,7 +31,10 @@ public struct RebootService: Sendable {
         let event = try await store.recordBoot(
             nodeId: node.id!, bootId: bootId, bootedAt: announcement.uptimeSeconds.map { now.addingTimeInterval(-$0) }, seenAt: now,
             source: "beacon", runId: nil)
-        if event != nil { metrics.reboot(source: "beacon") }
+        if let event {
+            metrics.reboot(source: "beacon")
+            await Notifications(store: store, clock: clock).reboot(event)
+        }
         return BootRecorded(recorded: event != nil, event: event.map(RebootEvent.init))
     }
 

@@ -106,6 +106,7 @@ public struct AutoRepairService: Sendable {
             do {
                 try await store.decideAutoRepair(id: id, decision: outcome, reason: reason, auditRunId: audit, repairRunId: repair, at: clock())
                 repairs.runs.metrics.autoRepairDecision(outcome)
+                await repairs.runs.notifications.autoRepair(cluster: decision.clusterName, outcome, reason, audit: audit, repair: repair)
             } catch {
                 log("auto-repair: could not record decision \(id): \(error)")
             }

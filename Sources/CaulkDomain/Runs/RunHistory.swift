@@ -41,6 +41,7 @@ public struct RunHistory: Sendable {
     }
 
     var activity: ActivityLog { ActivityLog(store: store, clock: clock) }
+    var notifications: Notifications { Notifications(store: store, logger: logger, clock: clock) }
 
     /// Records the run as running, and in the activity log when someone (not a schedule or
     /// auto-repair) started it.
@@ -75,10 +76,12 @@ public struct RunHistory: Sendable {
         await ended(id)
     }
 
-    /// Counts and times run `id`, just recorded as ended, for metrics.
+    /// Run `id` was just recorded as ended: counted and timed for metrics, and told to the
+    /// webhooks that take it.
     func ended(_ id: Int64) async {
         guard let run = try? await store.runRecord(id: id), run.status != .running else { return }
         metrics.runEnded(kind: run.kind, status: run.status, startedAt: run.startedAt, at: run.finishedAt ?? clock())
+        await notifications.runEnded(run)
     }
 
     /// The run could not go on: it ends `failed` with why, and the log says so with its id. A

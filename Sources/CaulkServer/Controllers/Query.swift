@@ -42,3 +42,13 @@ extension Request {
         }
     }
 }
+
+extension AppRequestContext {
+    /// The `:id` of the path: a run's, a delivery's.
+    func id(of thing: String) throws -> Int64 {
+        guard let id = Int64(try parameters.require("id")) else {
+            throw APIError.badRequest(field: "id", message: "a \(thing) id is a number")
+        }
+        return id
+    }
+}

@@ -37,13 +37,13 @@ struct RunsController {
         }
         group.get("runs/:id") { _, context in
             _ = try context.require(.viewer)
-            let id = try Self.runId(context)
+            let id = try context.id(of: "run")
             _ = try context.require(.viewer, cluster: try await runs.cluster(ofRun: id))
             return try JSON.response(try await runs.show(id))
         }
         group.get("runs/:id/events") { request, context in
             _ = try context.require(.viewer)
-            let id = try Self.runId(context)
+            let id = try context.id(of: "run")
             var after: Int64 = 0
             if let text = request.uri.queryParameters.get("after") {
                 guard let value = Int64(text) else { throw APIError.badRequest(field: "after", message: "after is the seq of an event already seen") }
@@ -62,7 +62,7 @@ struct RunsController {
         }
         group.post("runs/:id/cancel") { _, context in
             _ = try context.require(.operator)
-            let id = try Self.runId(context)
+            let id = try context.id(of: "run")
             let identity = try context.require(.operator, cluster: try await runs.cluster(ofRun: id))
             // Accepted: the run is still running until it reaches its next step boundary.
             return try JSON.response(try await runs.cancel(id, requester: identity.name), status: .accepted)
@@ -72,13 +72,6 @@ struct RunsController {
             let body = try await JSON.decode(TrustRequest.self, from: request, allowedKeys: ["": ["nodes", "expect"]])
             return try JSON.response(try await trust.trust(cluster: try context.parameters.require("name"), body, by: identity.name))
         }
-    }
-
-    static func runId(_ context: AppRequestContext) throws -> Int64 {
-        guard let id = Int64(try context.parameters.require("id")) else {
-            throw APIError.badRequest(field: "id", message: "a run id is a number")
-        }
-        return id
     }
 
     static func line<T: Encodable>(_ value: T) throws -> ByteBuffer {
