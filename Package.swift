@@ -93,7 +93,8 @@ let package = Package(
         .plugin(name: "EmbedFiles", capability: .buildTool(), dependencies: ["caulk-embed"]),
 
         // What several test targets share: running programs, the lab fleet's command and nodes.
-        .target(name: "CaulkTestSupport", path: "Tests/CaulkTestSupport"),
+        .target(
+            name: "CaulkTestSupport", dependencies: [.product(name: "Crypto", package: "swift-crypto")], path: "Tests/CaulkTestSupport"),
         .testTarget(name: "CaulkSSHTests", dependencies: ["CaulkSSH", "CaulkTestSupport"]),
         .testTarget(name: "CaulkFleetTests", dependencies: ["CaulkDomain", "CaulkStore", "CaulkSSH", "CaulkAPI", "CaulkTestSupport"]),
         .testTarget(
@@ -109,8 +110,6 @@ let package = Package(
             dependencies: [
                 "CaulkServer", "CaulkDomain", "CaulkAPI", "CaulkStore", "CaulkTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
-                // To check webhook signatures the way a receiver would.
-                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
             ]
         ),

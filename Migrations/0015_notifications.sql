@@ -27,6 +27,8 @@ CREATE TABLE notification_events (
     body       TEXT    NOT NULL,
     created_at TEXT    NOT NULL
 );
+-- Retention purges events (with their deliveries) by age, with the reboot events.
+CREATE INDEX notification_events_created ON notification_events (created_at);
 
 CREATE TABLE notification_deliveries (
     id               INTEGER PRIMARY KEY,

@@ -70,6 +70,14 @@ extension Store {
                             WHERE created_at < ? AND decision NOT IN ('pending', 'running') ORDER BY created_at LIMIT ?)
                         """, arguments: [cutoff, limit])
                 rows += db.changesCount
+                // Webhook events none of whose deliveries is still to be sent (their deliveries go with them).
+                try db.execute(
+                    sql: """
+                        DELETE FROM notification_events WHERE id IN (SELECT id FROM notification_events e WHERE created_at < ?
+                            AND NOT EXISTS (SELECT 1 FROM notification_deliveries d WHERE d.event_id = e.id AND d.status = 'pending')
+                            ORDER BY created_at LIMIT ?)
+                        """, arguments: [cutoff, limit])
+                rows += db.changesCount
                 done = rows < limit
                 complete = done
             }
@@ -114,7 +122,9 @@ extension Store {
                     db, sql: """
                         SELECT (SELECT count(*) FROM reboot_events WHERE seen_at < ?) + (SELECT count(*) FROM incidents WHERE found_at < ?)
                             + (SELECT count(*) FROM auto_repair_decisions WHERE created_at < ? AND decision NOT IN ('pending', 'running'))
-                        """, arguments: [cutoff, cutoff, cutoff]) ?? 0
+                            + (SELECT count(*) FROM notification_events e WHERE created_at < ?
+                                AND NOT EXISTS (SELECT 1 FROM notification_deliveries d WHERE d.event_id = e.id AND d.status = 'pending'))
+                        """, arguments: [cutoff, cutoff, cutoff, cutoff]) ?? 0
             }
         }
     }

@@ -30,6 +30,56 @@ import Testing
         #expect(result.status == 3, "the lock is free: \(result.stderr)")
     }
 
+    /// `caulk notify`: a webhook on a local receiver hears of the cluster's first audit and of
+    /// the audit that found it broken (a node's firewall drops VXLAN), signed; a Slack one gets
+    /// the same news as text; the delivery log has both delivered.
+    @Test func aWebhookHearsOfTheAuditThatFoundTheClusterBroken() async throws {
+        let server = try LiveServer()
+        try server.start()
+        let admin = server.adminToken
+        try server.importLab()
+        let node = "\(Self.cluster)-n5"
+        try LabFleet.lab("clear", node)
+        defer { try? LabFleet.lab("clear", node) }
+        let receiver = try WebhookReceiver()
+
+        var result = try server.caulk(
+            ["notify", "add", "ops", "--to", receiver.url + "/caulk", "--on", "audit-state-changed,repair-finished", "--cluster", Self.cluster, "-o", "json"],
+            token: admin)
+        #expect(result.status == 0, "\(result.stderr)")
+        let secret = try JSONCoding.decoder().decode(CreatedWebhook.self, from: Data(result.stdout.utf8)).secret
+        result = try server.caulk(["notify", "add", "chat", "--to", receiver.url + "/slack", "--format", "slack", "--on", "audit-state-changed"], token: admin)
+        #expect(result.status == 0 && result.stdout.contains("shown only now"), "\(result.stderr)")
+        result = try server.caulk(["notify", "test", "ops"], token: admin)
+        #expect(result.status == 0 && result.stdout.contains("delivered"), "\(result.stdout) \(result.stderr)")
+
+        func audit() throws -> RunDetail {
+            let result = try server.caulk(["audit", Self.cluster, "-o", "json"], token: admin)
+            return try #require(try JSONCoding.decoder().decode([RunDetail].self, from: Data(result.stdout.utf8)).first, "\(result.stderr)")
+        }
+        let first = try audit()
+        try LabFleet.lab("inject", "firewall", node)
+        let broken = try audit()
+        #expect(broken.audit?.state == .broken, "\(broken.audit?.findings.map(\.check) ?? [])")
+
+        let expected = first.audit?.state == .healthy ? 1 : 2
+        let got = try await receiver.wait(for: 1 + 2 * expected)
+        let news = got.filter { $0.path == "/caulk" && $0.headers["x-caulk-event"] == "audit-state-changed" }
+        #expect(news.count == expected, "\(got.map(\.path))")
+        #expect(news.allSatisfy { $0.isSigned(by: secret) })
+        let last = try #require(try news.last.map { try JSONCoding.decoder().decode(NotificationEvent.self, from: Data($0.body.utf8)) })
+        #expect(last.state == .broken && last.previousState == first.audit?.state && last.run == broken.run.id && last.cluster == Self.cluster)
+        #expect(last.trigger == .cli && last.requester == "admin" && (last.critical ?? 0) >= 1, "\(last)")
+        let slack = got.filter { $0.path == "/slack" }
+        #expect(slack.count == expected && slack.last?.body.contains("cluster \(Self.cluster) is broken") == true, "\(slack.map(\.body))")
+
+        result = try server.caulk(["notify", "log", "--webhook", "ops", "-o", "json"], token: admin)
+        let log = try JSONCoding.decoder().decode([Delivery].self, from: Data(result.stdout.utf8))
+        #expect(log.count == 1 + expected && log.allSatisfy { $0.status == .delivered && $0.attempts == 1 }, "\(log)")
+        result = try server.caulk(["notify", "log", "--event", "audit-state-changed"], token: admin)
+        #expect(result.stdout.contains("chat") && result.stdout.contains("HTTP 200"), "\(result.stdout)")
+    }
+
     @Test func auditHealthRebootsSchedulesAndTheBootBeacon() throws {
         let server = try LiveServer()
         // The lab's own network; the beacon on its nodes speaks plain HTTP.

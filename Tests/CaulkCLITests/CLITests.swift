@@ -1,5 +1,6 @@
 import CaulkAPI
 import CaulkStore
+import CaulkTestSupport
 import Foundation
 import GRDB
 import Testing
@@ -169,6 +170,36 @@ import Testing
         result = try server.caulk(["activity", "--action", "token.create", "-o", "json"], token: server.adminToken)
         let entries = try JSONCoding.decoder().decode([Activity].self, from: Data(result.stdout.utf8))
         #expect(entries.first?.target == "team-x" && entries.first?.actor == "admin" && entries.first?.after?["clusters"] == #"["x"]"#)
+    }
+
+    /// `caulk notify` against `caulk serve --notify-hold`: usage errors say what to write, a test
+    /// is queued but not sent (and says why it may not have been), removing the webhook fails it.
+    @Test func notificationsHeldByTheServerAreQueuedNotSent() throws {
+        let server = try LiveServer()
+        try server.start(arguments: ["--notify-hold"])
+        let admin = server.adminToken
+        let receiver = try WebhookReceiver()
+        var result = try server.caulk(["notify", "add", "ops", "--to", receiver.url, "--on", "reboot,nonsense"], token: admin)
+        #expect(result.status == 2 && result.stderr.contains("'nonsense' is not an event"), "\(result.stderr)")
+        result = try server.caulk(["notify", "add", "ops", "--to", "ftp://198.18.0.1/", "--on", "reboot"], token: admin)
+        #expect(result.status == 1 && result.stderr.contains("url:") && result.stderr.contains("HTTP 400"), "\(result.stderr)")
+        result = try server.caulk(["notify", "add", "ops", "--to", receiver.url + "/hook", "--on", "reboot"], token: admin)
+        #expect(result.status == 0 && result.stdout.contains("ops"), "\(result.stderr)")
+        result = try server.caulk(["notify", "test", "ops", "--wait", "2"], token: admin)
+        #expect(result.status == 1 && result.stderr.contains("notify_hold"), "\(result.stderr)")
+        result = try server.caulk(["notify", "log", "-o", "json"], token: admin)
+        var log = try JSONCoding.decoder().decode([Delivery].self, from: Data(result.stdout.utf8))
+        #expect(log.count == 1 && log[0].status == .pending && log[0].attempts == 0 && log[0].event == .test)
+        #expect(try server.caulk(["notify", "rm", "ops"], token: admin).status == 0)
+        result = try server.caulk(["notify", "log", "-o", "json"], token: admin)
+        log = try JSONCoding.decoder().decode([Delivery].self, from: Data(result.stdout.utf8))
+        #expect(log.first?.status == .failed && log.first?.lastError?.contains("removed") == true)
+        let logged = server.logs.map { (try? String(contentsOf: $0, encoding: .utf8)) ?? "" }.joined()
+        #expect(receiver.requests().isEmpty && logged.contains("notifications are held"), "\(logged)")
+        result = try server.caulk(["tokens", "create", "watcher", "--role", "operator", "-o", "json"], token: admin)
+        let operatorToken = try JSONCoding.decoder().decode(CreatedToken.self, from: Data(result.stdout.utf8)).secret
+        result = try server.caulk(["notify", "list"], token: operatorToken)
+        #expect(result.status == 1 && result.stderr.contains("HTTP 403"), "\(result.stderr)")
     }
 
     @Test func importIsIdempotentAndRefusesABadFileNamingTheLine() throws {

@@ -74,6 +74,20 @@ import Testing
         #expect(got[0].summary.contains("failed: 3 node(s) repaired"))
     }
 
+    /// Retention (events_days) takes old events whose deliveries are all done, with them; one
+    /// still to be sent stays, however old.
+    @Test func retentionKeepsWhatIsStillToBeSent() async throws {
+        let old = Date().addingTimeInterval(-100 * 86_400)
+        try await store.enqueueNotification(NotificationEventRecord(kind: "reboot", cluster: "prod-a", summary: "done", body: "{}", createdAt: old))
+        try await store.enqueueNotification(NotificationEventRecord(kind: "reboot", cluster: "prod-a", summary: "waiting", body: "{}", createdAt: old))
+        var done = try #require(try await store.deliveries(DeliveryFilter(), before: nil, limit: 10).first { $0.summary == "done" }?.delivery)
+        (done.status, done.attempts, done.finishedAt) = ("delivered", 1, old)
+        try await store.recordAttempt(done)
+        #expect(try await store.purgeableRows(.events, before: Date().addingTimeInterval(-30 * 86_400)) == 1)
+        _ = try await store.purgeBatch(.events, before: Date().addingTimeInterval(-30 * 86_400), limit: 100, now: Date())
+        #expect(try await store.deliveries(DeliveryFilter(), before: nil, limit: 10).map(\.summary) == ["waiting"])
+    }
+
     @Test func bodiesByFormat() throws {
         var event = NotificationEvent(event: .auditStateChanged, at: Date(timeIntervalSince1970: 1_796_000_000), cluster: "prod-a", summary: "prod-a is degraded")
         (event.state, event.previousState) = (.degraded, .broken)

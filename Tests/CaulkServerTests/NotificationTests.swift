@@ -2,7 +2,6 @@ import CaulkAPI
 import CaulkDomain
 import CaulkStore
 import CaulkTestSupport
-import Crypto
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -28,13 +27,6 @@ import Testing
         try await client.call(.post, "/v1/nodes/\(cluster)/n1/boot", token: h.admin, json: #"{"boot_id": "\#(id)", "uptime_seconds": 42}"#)
     }
 
-    /// What a receiver computes to trust a request: HMAC-SHA256 of `TIMESTAMP.BODY`.
-    static func signed(_ request: WebhookReceiver.Received, secret: String) -> Bool {
-        guard let timestamp = request.headers["x-caulk-timestamp"] else { return false }
-        let mac = HMAC<SHA256>.authenticationCode(for: Data("\(timestamp).\(request.body)".utf8), using: SymmetricKey(data: Data(secret.utf8)))
-        return request.headers["x-caulk-signature"] == "sha256=" + mac.map { String(format: "%02x", $0) }.joined()
-    }
-
     @Test func aWebhookGetsTheEventsItTakesForItsClustersSigned() async throws {
         let h = try await Harness()
         let receiver = try WebhookReceiver()
@@ -58,8 +50,8 @@ import Testing
             var got = receiver.requests()
             try #require(got.count == 1)
             #expect(got[0].path == "/fleet" && got[0].headers["x-caulk-event"] == "reboot" && got[0].headers["content-type"] == "application/json")
-            #expect(Self.signed(got[0], secret: fleet.secret), "the signature does not verify: \(got[0].headers)")
-            #expect(!Self.signed(got[0], secret: "another secret"))
+            #expect(got[0].isSigned(by: fleet.secret), "the signature does not verify: \(got[0].headers)")
+            #expect(!got[0].isSigned(by: "another secret"))
             let event = try JSONCoding.decoder().decode(NotificationEvent.self, from: Data(got[0].body.utf8))
             #expect(event.event == .reboot && event.cluster == "prod-a" && event.node == "n1" && event.source == "beacon")
             #expect(event.bootId == "0123abcd-0123-4567-89ab-0123456789ab" && event.summary.contains("n1 of prod-a rebooted"))
@@ -71,7 +63,7 @@ import Testing
             got = receiver.requests()
             #expect(got.map(\.path).sorted() == ["/b", "/fleet", "/fleet"])
             let teamB = try #require(got.first { $0.path == "/b" })
-            #expect(Self.signed(teamB, secret: "a-secret-of-our-own"))
+            #expect(teamB.isSigned(by: "a-secret-of-our-own"))
             // One event, one id, for every webhook it went to; each delivery its own.
             let ids = got.filter { $0.body.contains("prod-b") }.map { try? JSONCoding.decoder().decode(NotificationEvent.self, from: Data($0.body.utf8)).id }
             #expect(ids.count == 2 && Set(ids).count == 1)

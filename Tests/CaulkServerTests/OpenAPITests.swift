@@ -64,6 +64,13 @@ import Yams
         #expect((cursor?["schema"] as? [String: Any])?["pattern"] as? String == Request.cursorPattern)
     }
 
+    /// The document's webhook URL pattern is the one the server checks URLs against.
+    @Test func webhookURLPatternIsTheServers() throws {
+        let schemas = try #require((try Self.document()["components"] as? [String: Any])?["schemas"] as? [String: Any])
+        let properties = (schemas["WebhookInput"] as? [String: Any])?["properties"] as? [String: Any]
+        #expect((properties?["url"] as? [String: Any])?["pattern"] as? String == NotificationService.urlPattern)
+    }
+
     static func document() throws -> [String: Any] {
         let text = try String(contentsOf: packageRoot.appending(path: "config/openapi.yaml"), encoding: .utf8)
         return try #require(try Yams.load(yaml: text) as? [String: Any])

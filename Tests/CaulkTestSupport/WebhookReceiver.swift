@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// A real HTTP server on 127.0.0.1 (Python's http.server, a process of its own) that records
@@ -9,6 +10,14 @@ public final class WebhookReceiver: @unchecked Sendable {
         /// Header names in lowercase.
         public let headers: [String: String]
         public let body: String
+
+        /// What a receiver checks to trust it: `X-Caulk-Signature` is the HMAC-SHA256 of
+        /// `X-Caulk-Timestamp`, a dot and the body, under the webhook's secret.
+        public func isSigned(by secret: String) -> Bool {
+            guard let timestamp = headers["x-caulk-timestamp"] else { return false }
+            let mac = HMAC<SHA256>.authenticationCode(for: Data("\(timestamp).\(body)".utf8), using: SymmetricKey(data: Data(secret.utf8)))
+            return headers["x-caulk-signature"] == "sha256=" + mac.map { String(format: "%02x", $0) }.joined()
+        }
     }
 
     /// `http://127.0.0.1:PORT`.

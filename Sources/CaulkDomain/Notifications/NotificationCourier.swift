@@ -80,7 +80,7 @@ public struct NotificationCourier: Sendable {
     /// Sends what is due every second until cancelled.
     public func run() async {
         guard !hold else {
-            logger.notice("notifications are held (notify_hold): webhook deliveries are queued, none is sent")
+            logger.warning("notifications are held (notify_hold): webhook deliveries are queued, none is sent")
             return
         }
         while !Task.isCancelled {
