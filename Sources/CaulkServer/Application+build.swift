@@ -72,7 +72,8 @@ public struct Services: Sendable {
         dashboard = DashboardService(store: store, reports: reports, runs: runs, reboots: reboots)
         activity = ActivityLog(store: store)
         notifications = NotificationService(store: store, activity: activity)
-        courier = NotificationCourier(store: store, transport: HTTPWebhookTransport(), policy: delivery, hold: notifyHold, logger: logger)
+        courier = NotificationCourier(
+            store: store, transport: HTTPWebhookTransport(), policy: delivery, hold: notifyHold, metrics: metrics, logger: logger)
     }
 }
 

@@ -149,6 +149,17 @@ extension Store {
         }
     }
 
+    /// Deliveries still to be sent, by webhook name.
+    public func pendingDeliveryCounts() async throws -> [String: Int] {
+        try await writer.read { db in
+            var counts: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT webhook_name, count(*) AS n FROM notification_deliveries WHERE status = 'pending' GROUP BY webhook_name") {
+                counts[row["webhook_name"]] = row["n"]
+            }
+            return counts
+        }
+    }
+
     /// Run `runId`'s findings by severity.
     public func findingCounts(runId: Int64) async throws -> [String: Int] {
         try await writer.read { db in

@@ -75,11 +75,14 @@ extension Store {
 
     /// Runs left `running` by a process that died: they are `interrupted`, keeping the hosts (and
     /// repair steps) they finished; a repair's node that was mid-way is `failed`, those not reached
-    /// `skipped`, and an auto-repair decision that was acting is `failed`. Returns how many runs.
+    /// `skipped`, and an auto-repair decision that was acting is `failed`. Returns the runs and
+    /// decisions as they are now.
     @discardableResult
-    public func markInterruptedRuns(at date: Date) async throws -> Int {
+    public func markInterruptedRuns(at date: Date) async throws -> Interrupted {
         try await writer.write { db in
-            let cut = "caulk stopped while the repair ran"
+            let cut = Self.interruptedReason
+            let runIds = try Int64.fetchAll(db, sql: "SELECT id FROM runs WHERE status = 'running'")
+            let decisionIds = try Int64.fetchAll(db, sql: "SELECT id FROM auto_repair_decisions WHERE decision = 'running'")
             try db.execute(
                 sql: """
                     UPDATE repair_nodes SET outcome = CASE outcome WHEN 'running' THEN 'failed' ELSE 'skipped' END, reason = ?,
@@ -90,8 +93,18 @@ extension Store {
                 sql: "UPDATE auto_repair_decisions SET decision = 'failed', reason = ?, decided_at = ? WHERE decision = 'running'",
                 arguments: [cut, date])
             try db.execute(sql: "UPDATE runs SET status = 'interrupted', finished_at = ? WHERE status = 'running'", arguments: [date])
-            return db.changesCount
+            return Interrupted(
+                runs: try RunRecord.fetchAll(db, keys: runIds), decisions: try AutoRepairDecisionRecord.fetchAll(db, keys: decisionIds))
         }
+    }
+
+    /// Why a run or decision left behind by a process that died ended.
+    public static let interruptedReason = "caulk stopped while the repair ran"
+
+    /// What `markInterruptedRuns` ended.
+    public struct Interrupted: Sendable {
+        public var runs: [RunRecord]
+        public var decisions: [AutoRepairDecisionRecord]
     }
 
     public func runRecord(id: Int64) async throws -> RunRecord? {

@@ -88,6 +88,22 @@ import Testing
         #expect(try await store.deliveries(DeliveryFilter(), before: nil, limit: 10).map(\.summary) == ["waiting"])
     }
 
+    /// A repair and an auto-repair cut short by caulk's own death are news once it starts again.
+    @Test func aRestartTellsOfTheRepairItInterrupted() async throws {
+        var run = RunRecord(
+            kind: .repair, clusterId: nil, clusterName: "prod-a", trigger: .auto, requester: "auto-repair", command: nil, parameters: [:], hostCount: 3,
+            startedAt: Date())
+        run = try await store.insert(run)
+        var decision = AutoRepairDecisionRecord(clusterId: nil, clusterName: "prod-a", rebootEventId: nil, nodeName: "n1", dueAt: Date(), createdAt: Date())
+        (decision.decision, decision.repairRunId) = (.running, run.id)
+        _ = try await store.insert(decision)
+        #expect(try await RunHistory(store: store).interruptLeftovers() == 1)
+        let got = try await events()
+        #expect(got.map(\.event) == [.repairFinished, .autoRepair])
+        #expect(got[0].status == .interrupted && got[0].run == run.id && got[0].summary.hasSuffix("interrupted: caulk stopped while the repair ran"))
+        #expect(got[1].decision == .failed && got[1].repairRun == run.id && got[1].summary.contains("caulk stopped while the repair ran"))
+    }
+
     @Test func bodiesByFormat() throws {
         var event = NotificationEvent(event: .auditStateChanged, at: Date(timeIntervalSince1970: 1_796_000_000), cluster: "prod-a", summary: "prod-a is degraded")
         (event.state, event.previousState) = (.degraded, .broken)

@@ -157,6 +157,18 @@ import Testing
             // The same delivery each time: one id a receiver can tell repeats by.
             #expect(Set(flaky.requests().map { $0.headers["x-caulk-delivery"] }).count == 1)
             #expect(state["gone"]?.status == .failed && state["gone"]?.attempts == 3 && state["gone"]?.lastError?.contains("out of attempts") == true)
+
+            // What Prometheus sees: each attempt by outcome, nothing left waiting.
+            let scrape = try await client.call(.get, "/metrics", token: h.viewer)
+            let text = String(decoding: scrape.body, as: UTF8.self)
+            for line in [
+                #"caulk_webhook_deliveries_total{webhook="flaky",outcome="retried"} 2"#, #"caulk_webhook_deliveries_total{webhook="flaky",outcome="delivered"} 1"#,
+                #"caulk_webhook_deliveries_total{webhook="refusing",outcome="failed"} 1"#, #"caulk_webhook_deliveries_total{webhook="gone",outcome="failed"} 1"#,
+                #"caulk_webhook_deliveries_pending{webhook="flaky"} 0"#,
+            ] {
+                #expect(text.split(separator: "\n").contains { $0 == line || $0 == line + ".0" }, "\(line) missing from:\n\(text)")
+            }
+            try MetricsTests.promtool(text)
         }
     }
 

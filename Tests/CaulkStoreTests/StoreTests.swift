@@ -89,11 +89,11 @@ import Testing
             durationMs: 5, finishedAt: Date()), nodeId: nil, seenAt: nil)
         // what a restart after kill -9 does
         let reopened = try Store.open(path: path)
-        #expect(try await reopened.markInterruptedRuns(at: Date()) == 1)
+        #expect(try await reopened.markInterruptedRuns(at: Date()).runs.count == 1)
         let (record, hosts) = try #require(try await reopened.run(id: run.id!))
         #expect(record.status == .interrupted && record.finishedAt != nil)
         #expect(hosts.map(\.nodeName) == ["n1"])
-        #expect(try await reopened.markInterruptedRuns(at: Date()) == 0)
+        #expect(try await reopened.markInterruptedRuns(at: Date()).runs.count == 0)
     }
 
     @Test func beaconInstallsStoredAsRepairsBecomeTheirOwnKindKeepingTheirHosts() async throws {
@@ -315,7 +315,7 @@ import Testing
             runId: run.id!, nodeName: "n2", host: "n2", repair: "vxlan-reset", step: "delete-device", command: "ip link del vxlan.calico", outcome: .ok,
             exitStatus: 0, stdout: "", stderr: "", startedAt: Date(), durationMs: 12))
         let reopened = try Store.open(path: path)
-        #expect(try await reopened.markInterruptedRuns(at: Date()) == 2)
+        #expect(try await reopened.markInterruptedRuns(at: Date()).runs.count == 2)
         let (nodes, steps) = try await reopened.repair(runId: run.id!)
         #expect(nodes.map(\.outcome) == [.recovered, .failed, .skipped])
         #expect(nodes[1].reason == "caulk stopped while the repair ran" && nodes[0].findings == ["F1"])

@@ -44,9 +44,15 @@ public struct CaulkMetrics: Sendable {
         Counter(label: "caulk_auto_repair_decisions_total", dimensions: [("decision", decision.rawValue)], factory: factory).increment()
     }
 
+    /// A webhook delivery's attempt ended: `delivered`, `retried` (to be tried again) or `failed`.
+    func webhookDelivery(webhook: String, outcome: String) {
+        Counter(label: "caulk_webhook_deliveries_total", dimensions: [("webhook", webhook), ("outcome", outcome)], factory: factory).increment()
+    }
+
     /// The fleet as its latest finished audits left it, and the runs in flight: every cluster's
     /// state (1 for the one it is in), node verdicts, findings, and how old its audit is; the
-    /// fleet's findings by check and severity; kept SSH connections.
+    /// fleet's findings by check and severity; kept SSH connections; deliveries each webhook has
+    /// still to be sent.
     public func refresh(store: Store, keptConnections: Int?, now: Date = Date()) async throws {
         let overview = try await store.fleetOverview()
         let findings = try await store.latestFindingCounts()
@@ -80,6 +86,10 @@ public struct CaulkMetrics: Sendable {
             gauge("caulk_findings", [("check", check), ("severity", severity)]).set(count)
         }
         if let keptConnections { gauge("caulk_ssh_connections_kept", []).set(keptConnections) }
+        let pending = try await store.pendingDeliveryCounts()
+        for webhook in try await store.webhooks().map(\.webhook.name) {
+            gauge("caulk_webhook_deliveries_pending", [("webhook", webhook)]).set(pending[webhook] ?? 0)
+        }
         let gone = shown.series.withLock { shown in
             defer { shown = set }
             return shown.filter { set[$0.key] == nil }.map(\.value)

@@ -62,14 +62,16 @@ public struct NotificationCourier: Sendable {
     let policy: DeliveryPolicy
     /// Nothing is sent; deliveries stay queued (a copy of a production database, a drill).
     let hold: Bool
+    let metrics: CaulkMetrics
     let logger: Logger
     let clock: @Sendable () -> Date
 
     public init(
         store: Store, transport: any WebhookTransport, policy: DeliveryPolicy = DeliveryPolicy(), hold: Bool = false,
-        logger: Logger = Logger(label: "caulk"), clock: @escaping @Sendable () -> Date = Date.init
+        metrics: CaulkMetrics = CaulkMetrics(), logger: Logger = Logger(label: "caulk"), clock: @escaping @Sendable () -> Date = Date.init
     ) {
         self.store = store
+        self.metrics = metrics
         self.transport = transport
         self.policy = policy
         self.hold = hold
@@ -158,6 +160,7 @@ public struct NotificationCourier: Sendable {
         delivery.nextAttemptAt = clock().addingTimeInterval(Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18)
         delivery.lastError = why
         try await store.recordAttempt(delivery)
+        metrics.webhookDelivery(webhook: delivery.webhookName, outcome: "retried")
         logger.notice("webhook \(delivery.webhookName): delivery \(delivery.id!) not delivered: \(why); next attempt in \(wait.components.seconds) s")
     }
 
@@ -167,6 +170,7 @@ public struct NotificationCourier: Sendable {
         delivery.nextAttemptAt = nil
         delivery.finishedAt = clock()
         try await store.recordAttempt(delivery)
+        metrics.webhookDelivery(webhook: delivery.webhookName, outcome: status.rawValue)
         if let error { logger.warning("webhook \(delivery.webhookName): delivery \(delivery.id!) failed: \(error)") }
     }
 

@@ -37,7 +37,7 @@ public struct Notifications: Sendable {
                 await send(event)
             case .repair where !run.dryRun:
                 let summary = try? JSONCoding.decoder().decode(Outcome.self, from: Data(run.summary.utf8))
-                let why = summary?.message ?? run.error ?? ""
+                let why = summary?.message ?? run.error ?? (run.status == .interrupted ? Store.interruptedReason : "")
                 var event = NotificationEvent(
                     event: .repairFinished, at: run.finishedAt ?? clock(), cluster: run.clusterName,
                     summary: "repair run \(run.id!) of \(run.clusterName) \(run.status.rawValue)\(why.isEmpty ? "" : ": \(why)")")

@@ -122,9 +122,17 @@ public struct RunHistory: Sendable {
         }
     }
 
-    /// Runs a process that died left `running` are `interrupted` (see `Store.markInterruptedRuns`).
+    /// Runs a process that died left `running` are `interrupted` (see `Store.markInterruptedRuns`),
+    /// and webhooks are told of the repairs and auto-repair decisions among them. Returns how many runs.
     public func interruptLeftovers() async throws -> Int {
-        try await store.markInterruptedRuns(at: clock())
+        let interrupted = try await store.markInterruptedRuns(at: clock())
+        for run in interrupted.runs { await notifications.runEnded(run) }
+        for decision in interrupted.decisions {
+            await notifications.autoRepair(
+                cluster: decision.clusterName, decision.decision, decision.reason ?? Store.interruptedReason, audit: decision.auditRunId,
+                repair: decision.repairRunId)
+        }
+        return interrupted.runs.count
     }
 
     // MARK: Reading

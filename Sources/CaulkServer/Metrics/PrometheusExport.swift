@@ -21,6 +21,8 @@ public final class PrometheusExport: MetricsFactory, Sendable {
         "caulk_ssh_connections_kept": "SSH connections kept open for the next operation on their node.",
         "caulk_reboots_total": "Node boots recorded, by who saw them first (audit or beacon).",
         "caulk_auto_repair_decisions_total": "What the auto-repair policy decided after reboots.",
+        "caulk_webhook_deliveries_total": "Webhook delivery attempts by webhook and outcome (delivered, retried, failed).",
+        "caulk_webhook_deliveries_pending": "Webhook deliveries still to be sent (or tried again), by webhook.",
         "caulk_cluster_state": "1 for the state each cluster's latest finished audit left it in, 0 for the others.",
         "caulk_cluster_nodes": "Nodes of each cluster by their verdict in its latest finished audit.",
         "caulk_cluster_findings": "Warning and critical findings of each cluster's latest finished audit.",
