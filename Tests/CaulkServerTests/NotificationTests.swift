@@ -284,7 +284,7 @@ final class Alertmanager: @unchecked Sendable {
     }
 
     func stop() {
-        WebhookReceiver.stop(process)
+        Command.stop(process)
         try? FileManager.default.removeItem(at: directory)
     }
 }

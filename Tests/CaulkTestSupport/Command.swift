@@ -48,6 +48,14 @@ public enum Command {
             stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
     }
 
+    /// Kills a program started in the background and waits for it to go (up to 5 s). Not
+    /// `waitUntilExit`: from a deinit on a concurrency thread, Foundation's can spin forever.
+    public static func stop(_ process: Process) {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        for _ in 0..<50 where process.isRunning { Thread.sleep(forTimeInterval: 0.1) }
+    }
+
     /// `sh -c command`; throws with its stderr unless it exits 0. Returns its stdout.
     @discardableResult
     public static func shell(_ command: String) throws -> String {

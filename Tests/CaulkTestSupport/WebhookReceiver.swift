@@ -51,16 +51,8 @@ public final class WebhookReceiver: @unchecked Sendable {
 
     deinit { stop() }
 
-    /// Kills it and waits for it to go (up to 5 s). Not `waitUntilExit`: from a deinit on a
-    /// concurrency thread, Foundation's can spin forever.
     public func stop() {
-        Self.stop(process)
-    }
-
-    public static func stop(_ process: Process) {
-        guard process.isRunning else { return }
-        kill(process.processIdentifier, SIGKILL)
-        for _ in 0..<50 where process.isRunning { Thread.sleep(forTimeInterval: 0.1) }
+        Command.stop(process)
     }
 
     /// Every request so far, in the order they came.
