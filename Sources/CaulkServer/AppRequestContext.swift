@@ -36,6 +36,15 @@ public struct AppRequestContext: RequestContext {
         return identity
     }
 
+    /// The caller at `role`, required to reach the cluster `cluster` finds (a run's, a
+    /// schedule's): looked up only for a token limited to some clusters, since the others reach
+    /// every one.
+    func require(_ role: Role, clusterOf cluster: () async throws -> String) async throws -> Identity {
+        let identity = try require(role)
+        if identity.clusters != nil { try Self.check(identity, reaches: try await cluster()) }
+        return identity
+    }
+
     static func check(_ identity: Identity, reaches cluster: String) throws(APIError) {
         guard let clusters = identity.clusters, !clusters.contains(cluster) else { return }
         throw limited(identity, "not \(cluster)")
@@ -43,7 +52,12 @@ public struct AppRequestContext: RequestContext {
 
     /// A limited token refused: what it reaches, then `why` not this.
     static func limited(_ identity: Identity, _ why: String) -> APIError {
-        .forbidden("token \(identity.name) reaches only cluster(s) \((identity.clusters ?? []).joined(separator: ", ")); \(why)")
+        .forbidden(limitation(identity, why))
+    }
+
+    /// The words of that refusal (the dashboard's sign-in page shows them too).
+    static func limitation(_ identity: Identity, _ why: String) -> String {
+        "token \(identity.name) reaches only cluster(s) \((identity.clusters ?? []).joined(separator: ", ")); \(why)"
     }
 
     /// What a list may show the caller: nil, every cluster; else the clusters its token is limited to.

@@ -36,9 +36,8 @@ struct RunsController {
             return try JSON.response(page)
         }
         group.get("runs/:id") { _, context in
-            _ = try context.require(.viewer)
             let id = try context.id(of: "run")
-            _ = try context.require(.viewer, cluster: try await runs.cluster(ofRun: id))
+            _ = try await context.require(.viewer) { try await runs.cluster(ofRun: id) }
             return try JSON.response(try await runs.show(id))
         }
         group.get("runs/:id/events") { request, context in
@@ -49,7 +48,7 @@ struct RunsController {
                 guard let value = Int64(text) else { throw APIError.badRequest(field: "after", message: "after is the seq of an event already seen") }
                 after = value
             }
-            _ = try context.require(.viewer, cluster: try await runs.cluster(ofRun: id))
+            _ = try await context.require(.viewer) { try await runs.cluster(ofRun: id) }
             let follower = try await runs.follower(id, after: after)
             // One JSON object a line as nodes land, until the run ends.
             return Response(
@@ -61,9 +60,8 @@ struct RunsController {
                 })
         }
         group.post("runs/:id/cancel") { _, context in
-            _ = try context.require(.operator)
             let id = try context.id(of: "run")
-            let identity = try context.require(.operator, cluster: try await runs.cluster(ofRun: id))
+            let identity = try await context.require(.operator) { try await runs.cluster(ofRun: id) }
             // Accepted: the run is still running until it reaches its next step boundary.
             return try JSON.response(try await runs.cancel(id, requester: identity.name), status: .accepted)
         }

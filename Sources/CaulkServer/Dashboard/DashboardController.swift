@@ -52,9 +52,10 @@ struct DashboardController {
         return identity
     }
 
-    /// The dashboard shows the whole fleet, which a token limited to some clusters may not read.
+    /// The dashboard shows the whole fleet, which a token limited to some clusters may not read;
+    /// in the words the API uses for it.
     static func limited(_ identity: Identity) -> String {
-        "Token \(identity.name) reaches only \(identity.clusters?.joined(separator: ", ") ?? ""); the dashboard shows the whole fleet. Use caulk health and caulk report with this token."
+        AppRequestContext.limitation(identity, "the dashboard shows the whole fleet; use caulk health and caulk report with this token")
     }
 
     /// A field of an `application/x-www-form-urlencoded` body.
