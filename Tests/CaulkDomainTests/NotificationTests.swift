@@ -104,6 +104,22 @@ import Testing
         #expect(got[1].decision == .failed && got[1].repairRun == run.id && got[1].summary.contains("caulk stopped while the repair ran"))
     }
 
+    /// A batch takes at most a few of each webhook's deliveries, the oldest: one whose receiver
+    /// is down and has many waiting cannot keep the others' out.
+    @Test func aBatchTakesAFewOfEachWebhooks() async throws {
+        _ = try await store.insert(WebhookRecord(
+            name: "other", url: "http://127.0.0.1:9/", clusterId: nil, events: ["reboot"], format: "slack", secret: "s", createdBy: "test",
+            createdAt: Date()))
+        let start = Date().addingTimeInterval(-60)
+        for second in 0..<5 {
+            try await store.enqueueNotification(NotificationEventRecord(
+                kind: "repair-finished", cluster: "prod-a", summary: "r\(second)", body: "{}", createdAt: start.addingTimeInterval(Double(second))))
+        }
+        try await store.enqueueNotification(NotificationEventRecord(kind: "reboot", cluster: "prod-a", summary: "boot", body: "{}", createdAt: start + 10))
+        let due = try await store.dueDeliveries(at: Date(), limit: 100, perWebhook: 2)
+        #expect(due.map { "\($0.delivery.webhookName) \($0.event.summary)" } == ["all r0", "all r1", "other boot"])
+    }
+
     @Test func bodiesByFormat() throws {
         var event = NotificationEvent(event: .auditStateChanged, at: Date(timeIntervalSince1970: 1_796_000_000), cluster: "prod-a", summary: "prod-a is degraded")
         (event.state, event.previousState) = (.degraded, .broken)

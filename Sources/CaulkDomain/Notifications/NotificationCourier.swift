@@ -37,8 +37,10 @@ public struct DeliveryPolicy: Sendable, Equatable {
     public var longestWait: Duration = .seconds(3600)
     public var timeout: Duration = .seconds(10)
     public var concurrency = 8
-    /// Deliveries taken from the queue at a time.
+    /// Deliveries taken from the queue at a time, and at most this many of one webhook's: a
+    /// receiver that does not answer costs a batch one timeout, not many.
     public var batch = 64
+    public var perWebhook = 8
 
     public init() {}
 
@@ -99,7 +101,7 @@ public struct NotificationCourier: Sendable {
     /// Sends the deliveries due now; returns how many were tried.
     @discardableResult
     public func deliverDue() async throws -> Int {
-        let due = try await store.dueDeliveries(at: clock(), limit: policy.batch)
+        let due = try await store.dueDeliveries(at: clock(), limit: policy.batch, perWebhook: policy.perWebhook)
         var sendable: [(DeliveryRecord, WebhookMessage)] = []
         for item in due {
             var delivery = item.delivery
