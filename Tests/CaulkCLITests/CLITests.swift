@@ -202,6 +202,23 @@ import Testing
         #expect(result.status == 1 && result.stderr.contains("HTTP 403"), "\(result.stderr)")
     }
 
+    /// What is queued is in the database: a server killed with deliveries held sends them once
+    /// started again (on the same database, without the hold).
+    @Test func queuedDeliveriesSurviveAKillAndGoOutAfterTheRestart() async throws {
+        let server = try LiveServer()
+        try server.start(arguments: ["--notify-hold"])
+        let admin = server.adminToken
+        let receiver = try WebhookReceiver()
+        #expect(try server.caulk(["notify", "add", "ops", "--to", receiver.url + "/hook", "--on", "reboot"], token: admin).status == 0)
+        #expect(try server.caulk(["notify", "test", "ops", "--wait", "0"], token: admin).status == 1)
+        server.kill()
+        try server.start()
+        let got = try await receiver.wait(for: 1)
+        #expect(got.count == 1 && got[0].headers["x-caulk-event"] == "test" && got[0].body.contains("a test of webhook ops"), "\(got)")
+        let result = try server.caulk(["notify", "log", "-o", "json"], token: admin)
+        #expect(try JSONCoding.decoder().decode([Delivery].self, from: Data(result.stdout.utf8)).map(\.status) == [.delivered])
+    }
+
     @Test func importIsIdempotentAndRefusesABadFileNamingTheLine() throws {
         let server = try LiveServer()
         try server.start()
