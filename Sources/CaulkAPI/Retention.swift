@@ -10,8 +10,11 @@ public enum RetentionClass: String, Codable, Sendable, CaseIterable {
     case findings
     /// Runs, with their hosts, audited nodes, findings, repaired nodes and steps.
     case runs
-    /// Reboot events (with their verdicts), incidents and auto-repair decisions.
+    /// Reboot events (with their verdicts), incidents, auto-repair decisions, and webhook events
+    /// with their deliveries once none is still to be sent.
     case events
+    /// The activity log: who changed what.
+    case activity
 }
 
 /// One class in a purge, or what a dry run would purge.

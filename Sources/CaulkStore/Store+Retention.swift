@@ -80,6 +80,11 @@ extension Store {
                 rows += db.changesCount
                 done = rows < limit
                 complete = done
+            case .activity:
+                try db.execute(sql: "DELETE FROM activity WHERE id IN (SELECT id FROM activity WHERE at < ? ORDER BY at LIMIT ?)", arguments: [cutoff, limit])
+                rows = db.changesCount
+                done = rows < limit
+                complete = done
             }
             try db.execute(
                 sql: """
@@ -125,6 +130,8 @@ extension Store {
                             + (SELECT count(*) FROM notification_events e WHERE created_at < ?
                                 AND NOT EXISTS (SELECT 1 FROM notification_deliveries d WHERE d.event_id = e.id AND d.status = 'pending'))
                         """, arguments: [cutoff, cutoff, cutoff, cutoff]) ?? 0
+            case .activity:
+                return try Int.fetchOne(db, sql: "SELECT count(*) FROM activity WHERE at < ?", arguments: [cutoff]) ?? 0
             }
         }
     }

@@ -45,9 +45,15 @@ import Testing
         let recent = try await run(store, .exec, at: days(395), hosts: ["n1"], output: "kept")
         _ = try await store.recordBoot(nodeId: nodeIds[0], bootId: "b2", bootedAt: days(395), seenAt: days(395), source: "beacon", runId: nil)
 
-        let policy = RetentionPolicy(keepDays: [.output: 90, .facts: 365, .findings: 365, .runs: 365, .events: 365])
+        // Who changed what: once 400 days ago, once 5 days ago (the inventory above is older still).
+        for (actor, day) in [("then", 0.0), ("lately", 395)] {
+            _ = try await store.insert(ActivityRecord(at: days(day), actor: actor, action: "token.create", cluster: nil, target: actor))
+        }
+        try await store.writer.write { db in try db.execute(sql: "UPDATE activity SET at = ? WHERE actor = 'test'", arguments: [days(-10)]) }
+
+        let policy = RetentionPolicy(keepDays: [.output: 90, .facts: 365, .findings: 365, .runs: 365, .events: 365, .activity: 365])
         let retention = RetentionService(store: store, policy: policy, batchSize: 1, pause: .zero, clock: { Self.now })
-        let expected: [RetentionClass: Int] = [.output: 2, .facts: 2, .findings: 2, .runs: 1, .events: 3]
+        let expected: [RetentionClass: Int] = [.output: 2, .facts: 2, .findings: 2, .runs: 1, .events: 3, .activity: 4]
 
         let plan = try await retention.purge(dryRun: true)
         #expect(Dictionary(uniqueKeysWithValues: plan.classes.map { ($0.class, $0.rows) }) == expected)
@@ -63,6 +69,7 @@ import Testing
         #expect(reboots.items.map(\.newBootId) == ["b2"])
         let incidents = try await store.incidents(since: days(-30), until: Self.now, clusters: nil, groupBy: .cluster)
         #expect(incidents.isEmpty, "the old audit's incidents went with the events")
+        #expect(try await store.activity(ActivityFilter(), before: nil, limit: 10).map(\.actor) == ["lately"])
         let before = try #require(purged.fileBytesBefore), after = try #require(purged.fileBytesAfter)
         #expect(after < before - 3_000_000, "the freed pages went back to the file system: \(before) → \(after) bytes")
 

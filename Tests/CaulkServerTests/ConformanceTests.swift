@@ -144,7 +144,7 @@ import Testing
             #expect(reply.status == 200)
             let result = try reply.decode(PurgeResult.self)
             #expect(result.dryRun && result.classes.map(\.class) == RetentionClass.allCases)
-            #expect(result.classes.map(\.keepDays) == [90, 730, 730, 730, 730] && result.classes.allSatisfy { $0.rows == 0 })
+            #expect(result.classes.map(\.keepDays) == [90, 730, 730, 730, 730, 730] && result.classes.allSatisfy { $0.rows == 0 })
         }
     }
 }

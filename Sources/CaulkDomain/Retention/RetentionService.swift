@@ -9,7 +9,7 @@ public struct RetentionPolicy: Sendable, Equatable {
     public var keepDays: [RetentionClass: Int]
 
     /// Step output 90 days (it is most of the file), everything else two years.
-    public static let defaults = RetentionPolicy(keepDays: [.output: 90, .facts: 730, .findings: 730, .runs: 730, .events: 730])
+    public static let defaults = RetentionPolicy(keepDays: [.output: 90, .facts: 730, .findings: 730, .runs: 730, .events: 730, .activity: 730])
 
     public init(keepDays: [RetentionClass: Int]) {
         self.keepDays = keepDays
@@ -51,7 +51,7 @@ public struct RetentionService: Sendable {
         let horizons = try await store.purgeHorizons()
         var classes: [RetentionPurge] = []
         // Per-run payloads first, then whole runs, so a batch never empties what it then deletes.
-        for kind in [RetentionClass.output, .facts, .findings, .runs, .events] {
+        for kind in [RetentionClass.output, .facts, .findings, .runs, .events, .activity] {
             guard let days = policy.keepDays[kind], days > 0 else {
                 classes.append(RetentionPurge(class: kind, keepDays: nil, cutoff: nil, rows: 0, purgedBefore: horizons[kind]))
                 continue
