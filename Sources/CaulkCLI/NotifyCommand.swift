@@ -7,27 +7,31 @@ struct NotifyCommand: AsyncParsableCommand {
         commandName: "notify",
         abstract: "Webhooks told of what happens, and what was sent to them (admin).",
         discussion: """
-            Events: audit-state-changed (an audit that ran to its end found the cluster in
-            another state than the audit before it; a first audit only when not healthy),
-            repair-finished (not dry runs), auto-repair (every decision, with why), reboot
-            (a node's boot seen for the first time). A webhook takes some of them, for one
-            cluster (--cluster) or the whole fleet.
+            Events: audit-state-changed (an audit that ran to its end found the cluster
+            in another state than the audit before it; a first audit only when not
+            healthy), repair-finished (not dry runs), auto-repair (every decision, with
+            why), reboot (a node's boot seen for the first time). A webhook takes some
+            of them, for one cluster (--cluster) or the whole fleet.
 
-            Formats: caulk (the event as JSON; see the NotificationEvent schema at
+            Formats: caulk (the event as JSON: the NotificationEvent schema at
             /v1/openapi.yaml), slack ({"text": …}, for Slack, Mattermost or Rocket.Chat
-            incoming webhooks), alertmanager (alerts for Alertmanager's /api/v2/alerts: an
-            unhealthy cluster fires CaulkClusterUnhealthy until an audit finds it otherwise).
+            incoming webhooks), alertmanager (alerts for Alertmanager's /api/v2/alerts;
+            an unhealthy cluster fires CaulkClusterUnhealthy until an audit finds it
+            otherwise).
 
-            Every request is signed: X-Caulk-Signature is sha256= and the hex HMAC-SHA256,
-            under the webhook's secret, of X-Caulk-Timestamp, a dot, and the body.
-            X-Caulk-Delivery tells repeats apart: a delivery is sent at least once, and again
-            after no answer, a 5xx, 408 or 429, with a doubling wait (notify_attempts,
-            notify_first_wait_seconds); any other answer fails it at once.
+            Every request is signed: X-Caulk-Signature is sha256= and the hex
+            HMAC-SHA256, under the webhook's secret, of X-Caulk-Timestamp, a dot, and
+            the body. A delivery is sent at least once (X-Caulk-Delivery tells repeats
+            apart), and again after no answer, a 5xx, 408 or 429, with a doubling wait
+            (notify_attempts, notify_first_wait_seconds); any other answer fails it.
 
             Examples:
-              caulk notify add ops --to https://hooks.example.com/caulk --on audit-state-changed,repair-finished,auto-repair
-              caulk notify add chat --to https://hooks.slack.com/services/T/B/X --format slack --on repair-finished --cluster prod-a
-              caulk notify add am --to http://alertmanager:9093/api/v2/alerts --format alertmanager --on audit-state-changed
+              caulk notify add ops --to https://hooks.example.com/caulk \\
+                --on audit-state-changed,repair-finished,auto-repair
+              caulk notify add chat --to https://hooks.slack.com/services/T/B/X \\
+                --format slack --on repair-finished --cluster prod-a
+              caulk notify add am --to http://alertmanager:9093/api/v2/alerts \\
+                --format alertmanager --on audit-state-changed
               caulk notify test ops
               caulk notify log --status failed
             """,
