@@ -78,18 +78,20 @@ extension Store {
     // MARK: Deliveries
 
     /// Pending deliveries whose time has come, oldest first, at most `perWebhook` of each
-    /// webhook's (so one whose receiver is down cannot fill a batch), with their events and webhooks.
-    public func dueDeliveries(at date: Date, limit: Int, perWebhook: Int = .max) async throws -> [DueDelivery] {
+    /// webhook's (so one whose receiver is down cannot fill a batch) and none of the webhooks
+    /// `except` names, with their events and webhooks.
+    public func dueDeliveries(at date: Date, limit: Int, perWebhook: Int = .max, except: Set<String> = []) async throws -> [DueDelivery] {
         try await writer.read { db in
+            let excluded = except.isEmpty ? "" : "AND webhook_name NOT IN (\(Array(repeating: "?", count: except.count).joined(separator: ",")))"
             let deliveries = try DeliveryRecord.fetchAll(
                 db,
                 sql: """
                     SELECT * FROM (
                         SELECT d.*, row_number() OVER (PARTITION BY webhook_name ORDER BY next_attempt_at, id) AS nth
-                        FROM notification_deliveries d WHERE status = 'pending' AND next_attempt_at <= ?)
+                        FROM notification_deliveries d WHERE status = 'pending' AND next_attempt_at <= ? \(excluded))
                     WHERE nth <= ? ORDER BY next_attempt_at, id LIMIT ?
                     """,
-                arguments: [date, perWebhook, limit])
+                arguments: StatementArguments([date] + except.sorted().map { $0 as any DatabaseValueConvertible } + [perWebhook, limit]))
             return try deliveries.compactMap { delivery in
                 guard let event = try NotificationEventRecord.fetchOne(db, key: delivery.eventId) else { return nil }
                 let webhook = try delivery.webhookId.flatMap { try WebhookRecord.fetchOne(db, key: $0) }

@@ -172,6 +172,30 @@ import Testing
         }
     }
 
+    /// The server's courier sends each webhook's deliveries in a task of its own: a receiver that
+    /// does not answer (its connection is tried for 5 s) does not hold up another's.
+    @Test func aReceiverThatIsDownHoldsUpNoOther() async throws {
+        let h = try await Harness()
+        let live = try WebhookReceiver()
+        let dead = try WebhookReceiver()
+        dead.stop()
+        try await h.application().test(.router) { client in
+            try await Self.inventory(client, h)
+            for (name, url) in [("dead", dead.url), ("live", live.url)] {
+                #expect(try await client.call(.post, "/v1/webhooks", token: h.admin, json: #"{"name": "\#(name)", "url": "\#(url)/", "on": ["reboot"]}"#).status == 201)
+            }
+            let courier = Task { await h.services.courier.run(idle: .milliseconds(100)) }
+            defer { courier.cancel() }
+            for index in 0..<3 {
+                #expect((200..<300).contains(try await Self.boot(client, h, "prod-a", id: "4123abcd-0123-4567-89ab-01234567890\(index)").status))
+            }
+            let got = try await live.wait(for: 3)
+            let page = try await client.call(.get, "/v1/deliveries?webhook=dead", token: h.admin).decode(Page<Delivery>.self)
+            #expect(got.count == 3 && page.items.count == 3, "\(got.count) \(page.items)")
+            #expect(page.items.allSatisfy { $0.status == .pending && $0.attempts == 0 }, "the dead webhook's first attempts are still connecting: \(page.items)")
+        }
+    }
+
     /// A webhook removed with deliveries left: they fail saying so, keep its name, and never
     /// reach a webhook added after it.
     @Test func removingAWebhookFailsWhatWasLeftToSendToIt() async throws {

@@ -2,6 +2,7 @@ import CaulkAPI
 import CaulkStore
 import Foundation
 import Logging
+import Synchronization
 
 /// What a webhook's receiver answered.
 public struct WebhookAnswer: Sendable {
@@ -81,27 +82,67 @@ public struct NotificationCourier: Sendable {
         self.clock = clock
     }
 
-    /// Sends what is due every second until cancelled.
-    public func run() async {
+    /// Sends what is due until cancelled. Each webhook's deliveries go out in a task of its own
+    /// (up to `perWebhook` at a time), so a receiver that does not answer holds up only its own;
+    /// the queue is looked at again as soon as a webhook is free, else every `idle`.
+    public func run(idle: Duration = .seconds(1)) async {
         guard !hold else {
             logger.warning("notifications are held (notify_hold): webhook deliveries are queued, none is sent")
             return
         }
-        while !Task.isCancelled {
-            do {
-                // A full batch: more may be due at once.
-                if try await deliverDue() == policy.batch { continue }
-            } catch {
-                logger.error("notifications: \(error)")
+        let busy = Busy()
+        await withDiscardingTaskGroup { group in
+            while !Task.isCancelled {
+                do {
+                    let due = try await store.dueDeliveries(
+                        at: clock(), limit: policy.batch, perWebhook: policy.perWebhook, except: busy.names.withLock { $0 })
+                    for (webhook, items) in Dictionary(grouping: due, by: \.delivery.webhookName) {
+                        busy.names.withLock { _ = $0.insert(webhook) }
+                        group.addTask {
+                            do {
+                                try await deliver(items)
+                            } catch {
+                                logger.error("notifications to \(webhook): \(error)")
+                            }
+                            busy.names.withLock { _ = $0.remove(webhook) }
+                            busy.freed.yield()
+                        }
+                    }
+                } catch {
+                    logger.error("notifications: \(error)")
+                }
+                // Until a webhook's task ends (its deliveries may not be all), or a while.
+                await busy.wait(idle)
             }
-            try? await Task.sleep(for: .seconds(1))
         }
     }
 
-    /// Sends the deliveries due now; returns how many were tried.
+    /// The webhooks with deliveries going out now, and a signal when one is done.
+    private final class Busy: Sendable {
+        let names = Mutex<Set<String>>([])
+        let (signals, freed) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+
+        func wait(_ limit: Duration) async {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { [signals] in for await _ in signals { return } }
+                group.addTask { try? await Task.sleep(for: limit) }
+                await group.next()
+                group.cancelAll()
+            }
+        }
+    }
+
+    /// Sends the deliveries due now, at most `perWebhook` of each webhook's, and waits for every
+    /// answer; returns how many were tried.
     @discardableResult
     public func deliverDue() async throws -> Int {
         let due = try await store.dueDeliveries(at: clock(), limit: policy.batch, perWebhook: policy.perWebhook)
+        try await deliver(due)
+        return due.count
+    }
+
+    /// Sends these, recording each as its answer comes.
+    private func deliver(_ due: [DueDelivery]) async throws {
         var sendable: [(DeliveryRecord, WebhookMessage)] = []
         for item in due {
             var delivery = item.delivery
@@ -116,7 +157,6 @@ public struct NotificationCourier: Sendable {
             event.id = item.event.id!
             sendable.append((delivery, WebhookMessage(event, delivery: delivery.id!, to: webhook, at: clock())))
         }
-        // Each is recorded as its answer comes: a receiver that does not answer holds up no other.
         var failure: (any Error)?
         await transport.send(sendable.map(\.1), concurrency: policy.concurrency, timeout: policy.timeout) { index, answer in
             var (delivery, message) = sendable[index]
@@ -128,7 +168,6 @@ public struct NotificationCourier: Sendable {
             }
         }
         if let failure { throw failure }
-        return due.count
     }
 
     private func settle(_ delivery: inout DeliveryRecord, _ answer: Result<WebhookAnswer, any Error>, url: String) async throws {
