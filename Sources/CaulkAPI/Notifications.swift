@@ -12,6 +12,9 @@ public enum NotificationKind: String, Codable, Sendable, CaseIterable {
     case reboot
     /// Sent on request (`caulk notify test`), to every kind of webhook.
     case test
+
+    /// What a webhook can be added to take (a test goes to any webhook on request).
+    public static let subscribable = allCases.filter { $0 != .test }
 }
 
 /// The body a webhook is sent.

@@ -67,7 +67,7 @@ struct NotifyCommand: AsyncParsableCommand {
         // Not --url: that is the caulk server's, as for every command.
         @Option(help: ArgumentHelp("Where to POST: an http:// or https:// URL.", valueName: "url")) var to: String
         @Option(help: ArgumentHelp(
-            "Events, comma-separated: \(NotificationKind.allCases.filter { $0 != .test }.map(\.rawValue).joined(separator: ", ")).", valueName: "events"))
+            "Events, comma-separated: \(NotificationKind.subscribable.map(\.rawValue).joined(separator: ", ")).", valueName: "events"))
         var on: String
         @Option(help: "Only this cluster's events (default: every cluster's).") var cluster: String?
         @Option(help: "caulk, slack or alertmanager.") var format: WebhookFormat = .caulk
@@ -77,7 +77,7 @@ struct NotifyCommand: AsyncParsableCommand {
             var kinds: [NotificationKind] = []
             for word in on.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
                 guard let kind = NotificationKind(rawValue: word), kind != .test else {
-                    throw CLIError.usage("--on: '\(word)' is not an event; use \(NotificationKind.allCases.filter { $0 != .test }.map(\.rawValue).joined(separator: ", "))")
+                    throw CLIError.usage("--on: '\(word)' is not an event; use \(NotificationKind.subscribable.map(\.rawValue).joined(separator: ", "))")
                 }
                 kinds.append(kind)
             }

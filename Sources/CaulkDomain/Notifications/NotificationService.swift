@@ -22,7 +22,7 @@ public struct NotificationService: Sendable {
         if let cluster = input.cluster { clusterId = try await store.requireCluster(named: try Validate.name(cluster, field: "cluster")).cluster.id }
         guard !input.on.isEmpty, !input.on.contains(.test) else {
             throw DomainError.invalid(
-                field: "on", message: "name the events to send: \(NotificationKind.allCases.filter { $0 != .test }.map(\.rawValue).joined(separator: ", ")) (a test is sent on request to any webhook)")
+                field: "on", message: "name the events to send: \(NotificationKind.subscribable.map(\.rawValue).joined(separator: ", ")) (a test is sent on request to any webhook)")
         }
         let on = NotificationKind.allCases.filter(input.on.contains)
         let secret = try input.secret.map(Self.secret) ?? Self.newSecret()
@@ -68,22 +68,8 @@ public struct NotificationService: Sendable {
     }
 
     /// The delivery history, newest first.
-    public func log(webhook: String?, status: String?, event: String?, cluster: String?, paging: Paging) async throws -> Page<Delivery> {
-        var filter = DeliveryFilter()
-        if let webhook { filter.webhook = try Validate.name(webhook, field: "webhook") }
-        if let cluster { filter.cluster = try Validate.name(cluster, field: "cluster") }
-        if let status {
-            guard DeliveryStatus(rawValue: status) != nil else {
-                throw DomainError.invalid(field: "status", message: "'\(status)' is not one of \(DeliveryStatus.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            filter.status = status
-        }
-        if let event {
-            guard NotificationKind(rawValue: event) != nil else {
-                throw DomainError.invalid(field: "event", message: "'\(event)' is not one of \(NotificationKind.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            filter.kind = event
-        }
+    public func log(webhook: String?, status: DeliveryStatus?, event: NotificationKind?, cluster: String?, paging: Paging) async throws -> Page<Delivery> {
+        let filter = DeliveryFilter(webhook: webhook, status: status?.rawValue, kind: event?.rawValue, cluster: cluster)
         let rows = try await store.deliveries(filter, before: paging.after, limit: paging.limit)
         return Page(items: rows.map(Self.api), nextCursor: paging.nextCursor(lastId: rows.last?.delivery.id, count: rows.count))
     }

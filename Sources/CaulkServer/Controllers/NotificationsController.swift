@@ -31,10 +31,9 @@ struct NotificationsController {
         }
         group.get("deliveries") { request, context in
             _ = try context.require(.admin)
-            let query = request.uri.queryParameters
             return try JSON.response(try await notifications.log(
-                webhook: query.get("webhook"), status: query.get("status"), event: query.get("event"), cluster: query.get("cluster"),
-                paging: try request.paging()))
+                webhook: try request.name("webhook"), status: try request.query("status", as: DeliveryStatus.self),
+                event: try request.query("event", as: NotificationKind.self), cluster: try request.name("cluster"), paging: try request.paging()))
         }
         group.get("deliveries/:id") { _, context in
             _ = try context.require(.admin)
