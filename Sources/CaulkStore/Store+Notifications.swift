@@ -5,19 +5,17 @@ extension Store {
     // MARK: Webhooks
 
     public func webhooks() async throws -> [WebhookRow] {
-        try await writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT w.*, c.name AS cluster_name FROM webhooks w LEFT JOIN clusters c ON c.id = w.cluster_id ORDER BY w.name")
-                .map { WebhookRow(webhook: try WebhookRecord(row: $0), cluster: $0["cluster_name"]) }
-        }
+        try await writer.read { db in try Row.fetchAll(db, sql: "\(Self.webhookRows) ORDER BY w.name").map(Self.webhookRow) }
     }
 
     public func webhook(named name: String) async throws -> WebhookRow? {
-        try await writer.read { db in
-            try Row.fetchOne(
-                db, sql: "SELECT w.*, c.name AS cluster_name FROM webhooks w LEFT JOIN clusters c ON c.id = w.cluster_id WHERE w.name = ?",
-                arguments: [name]
-            ).map { WebhookRow(webhook: try WebhookRecord(row: $0), cluster: $0["cluster_name"]) }
-        }
+        try await writer.read { db in try Row.fetchOne(db, sql: "\(Self.webhookRows) WHERE w.name = ?", arguments: [name]).map(Self.webhookRow) }
+    }
+
+    private static let webhookRows = "SELECT w.*, c.name AS cluster_name FROM webhooks w LEFT JOIN clusters c ON c.id = w.cluster_id"
+
+    private static func webhookRow(_ row: Row) throws -> WebhookRow {
+        WebhookRow(webhook: try WebhookRecord(row: row), cluster: row["cluster_name"])
     }
 
     /// Removes a webhook; what was still to be sent to it fails with why, the rest of its
